@@ -1,0 +1,90 @@
+"""Command line: `upwatch-agent run | check [--json] | version`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+
+from agent import __version__
+from agent.client import CollectorClient, CollectorError
+from agent.daemon import merge_checks, new_session, run_agent
+from agent.probes import run_check
+from agent.probes.context import ProbeContext
+from agent.settings import AgentConfig, ConfigError, load_config
+from shared.schema import Result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="upwatch-agent", description="upwatch probe agent")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", help="run checks on their intervals and report to the collector")
+    check = sub.add_parser("check", help="run every assigned and local check once, print a table")
+    check.add_argument("--json", action="store_true", help="print results as JSON lines")
+    sub.add_parser("version", help="print the agent version")
+    args = parser.parse_args(argv)
+
+    if args.command == "version":
+        print(__version__)
+        return 0
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s", stream=sys.stderr
+    )
+    try:
+        config = load_config()
+    except ConfigError as error:
+        print(f"upwatch-agent: configuration error: {error}", file=sys.stderr)
+        return 2
+    if args.command == "run":
+        if not config.settings.collector_url or not config.settings.token:
+            print(
+                "upwatch-agent: set UPWATCH_AGENT_COLLECTOR_URL and UPWATCH_AGENT_TOKEN",
+                file=sys.stderr,
+            )
+            return 2
+        asyncio.run(run_agent(config))
+        return 0
+    return asyncio.run(_check_once(config, as_json=args.json))
+
+
+async def _check_once(config: AgentConfig, *, as_json: bool) -> int:
+    settings = config.settings
+    async with new_session() as session:
+        assigned = []
+        if settings.collector_url and settings.token:
+            client = CollectorClient(
+                session, settings.collector_url, settings.token, settings.request_timeout_s
+            )
+            try:
+                assignments, _etag = await client.fetch_assignments(None)
+            except CollectorError as error:
+                print(f"upwatch-agent: cannot fetch assignments: {error}", file=sys.stderr)
+                return 2
+            assigned = list(assignments.checks) if assignments else []
+        checks = merge_checks(assigned, config.local_checks)
+        context = ProbeContext(session=session)
+        results = await asyncio.gather(*(run_check(check, context) for check in checks))
+    _print_results(results, as_json=as_json)
+    return 0 if all(result.status == "up" for result in results) else 1
+
+
+def _print_results(results: list[Result], *, as_json: bool) -> None:
+    if as_json:
+        for result in results:
+            print(result.model_dump_json())
+        return
+    rows = [("CHECK", "STATUS", "LATENCY", "ERROR")]
+    rows += [
+        (r.check_id, r.status, f"{r.latency_ms:.1f} ms", r.error or "")
+        for r in sorted(results, key=lambda r: r.check_id)
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    for row in rows:
+        print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:3])) + "  " + row[3])
+    if not results:
+        print("(no checks assigned or configured)")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

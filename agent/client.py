@@ -1,0 +1,79 @@
+"""The collector's agent API as seen from the agent: assignments and reports."""
+
+from __future__ import annotations
+
+import json
+
+import aiohttp
+from pydantic import ValidationError
+
+from shared.schema import Assignments, Report, ReportAck
+
+
+class CollectorError(Exception):
+    """A call to the collector failed. `permanent` says whether retrying can help."""
+
+    def __init__(self, message: str, *, permanent: bool, status: int | None = None):
+        super().__init__(message)
+        self.permanent = permanent
+        self.status = status
+
+
+class CollectorClient:
+    """Talks to one collector with one bearer token over the agent's shared session."""
+
+    def __init__(self, session: aiohttp.ClientSession, base_url: str, token: str, timeout_s: float):
+        self._session = session
+        self._base_url = base_url.rstrip("/")
+        self._headers = {"Authorization": f"Bearer {token}"}
+        self._timeout = aiohttp.ClientTimeout(total=timeout_s)
+
+    async def fetch_assignments(self, etag: str | None) -> tuple[Assignments | None, str | None]:
+        """Return (assignments, etag), or (None, etag) when unchanged since `etag`."""
+        headers = dict(self._headers)
+        if etag:
+            headers["If-None-Match"] = etag
+        url = f"{self._base_url}/api/v1/agent/assignments"
+        try:
+            async with self._session.get(url, headers=headers, timeout=self._timeout) as response:
+                if response.status == 304:
+                    return None, etag
+                body = await response.read()
+                _raise_for_status(response.status, body)
+                try:
+                    assignments = Assignments.model_validate_json(body)
+                except ValidationError as error:
+                    raise CollectorError(f"bad assignments: {error}", permanent=False) from None
+                return assignments, response.headers.get("ETag")
+        except (aiohttp.ClientError, TimeoutError) as error:
+            raise CollectorError(f"cannot reach collector: {error!r}", permanent=False) from None
+
+    async def send_report(self, report: Report) -> ReportAck:
+        """POST a report; return the collector's acknowledgement. Raises CollectorError."""
+        url = f"{self._base_url}/api/v1/agent/reports"
+        headers = {**self._headers, "Content-Type": "application/json"}
+        try:
+            async with self._session.post(
+                url, data=report.model_dump_json(), headers=headers, timeout=self._timeout
+            ) as response:
+                body = await response.read()
+                _raise_for_status(response.status, body)
+                try:
+                    return ReportAck.model_validate_json(body)
+                except ValidationError as error:
+                    raise CollectorError(f"bad acknowledgement: {error}", permanent=False) from None
+        except (aiohttp.ClientError, TimeoutError) as error:
+            raise CollectorError(f"cannot reach collector: {error!r}", permanent=False) from None
+
+
+def _raise_for_status(status: int, body: bytes) -> None:
+    if status < 400:
+        return
+    try:
+        message = json.loads(body).get("error", "")
+    except (ValueError, AttributeError):
+        message = body[:200].decode("utf-8", "replace")
+    # 401/403 may be fixed by an operator; 408/429 and 5xx are transient. Other 4xx
+    # mean this exact report is bad and sending it again cannot succeed.
+    permanent = 400 <= status < 500 and status not in (401, 403, 408, 429)
+    raise CollectorError(f"collector answered {status}: {message}", permanent=permanent, status=status)

@@ -1,0 +1,85 @@
+"""`upwatch-agent run`: fetch assignments, run checks, report, until SIGTERM/SIGINT."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+import aiohttp
+
+from agent.client import CollectorClient, CollectorError
+from agent.probes.context import ProbeContext
+from agent.reporter import Reporter
+from agent.scheduler import Scheduler
+from agent.settings import AgentConfig
+from shared.checks import AnyCheck
+
+log = logging.getLogger(__name__)
+
+
+def new_session() -> aiohttp.ClientSession:
+    """The one HTTP session of the agent: probes and collector calls share its pool."""
+    # Probes set their own per-request timeout; this total is a backstop.
+    connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=60)
+    return aiohttp.ClientSession(
+        connector=connector,
+        timeout=aiohttp.ClientTimeout(total=300),
+        headers={"User-Agent": "upwatch-agent"},
+    )
+
+
+def merge_checks(assigned: list[AnyCheck], local: list[AnyCheck]) -> list[AnyCheck]:
+    """Assigned checks win over local ones with the same id (the collector is the source of truth)."""
+    merged = {check.id: check for check in local}
+    merged.update({check.id: check for check in assigned})
+    return list(merged.values())
+
+
+async def run_agent(config: AgentConfig, stop: asyncio.Event | None = None) -> None:
+    """Run until `stop` is set or a termination signal arrives; flush results on the way out."""
+    settings = config.settings
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    async with new_session() as session:
+        client = CollectorClient(session, settings.collector_url, settings.token, settings.request_timeout_s)
+        reporter = Reporter(
+            client,
+            settings.name,
+            report_interval_s=settings.report_interval_s,
+            heartbeat_interval_s=settings.heartbeat_interval_s,
+        )
+        scheduler = Scheduler(ProbeContext(session=session), reporter.add, settings.max_concurrency)
+        scheduler.update(config.local_checks)
+        reporter_task = asyncio.create_task(reporter.run(), name="reporter")
+        refresh_task = asyncio.create_task(
+            _refresh_assignments(client, scheduler, config, settings.assignments_refresh_s),
+            name="assignments",
+        )
+        log.info("agent started name=%s collector=%s", settings.name, settings.collector_url)
+        await stop.wait()
+        log.info("agent stopping")
+        refresh_task.cancel()
+        await scheduler.stop()
+        reporter_task.cancel()
+        await asyncio.gather(refresh_task, reporter_task, return_exceptions=True)
+        await reporter.flush()
+
+
+async def _refresh_assignments(
+    client: CollectorClient, scheduler: Scheduler, config: AgentConfig, every_s: float
+) -> None:
+    etag: str | None = None
+    while True:
+        try:
+            assignments, etag = await client.fetch_assignments(etag)
+            if assignments is not None:
+                checks = merge_checks(list(assignments.checks), config.local_checks)
+                scheduler.update(checks)
+                log.info("assignments loaded checks=%d", len(checks))
+        except CollectorError as error:
+            log.warning("cannot fetch assignments error=%s", error)
+        # Retry sooner while we have nothing assigned yet (first start, collector down).
+        await asyncio.sleep(every_s if etag else min(every_s, 5.0))

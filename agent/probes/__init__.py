@@ -1,0 +1,87 @@
+"""Probe registry: one module per kind, each registering an async `probe(check, context)`.
+
+A probe returns an `Outcome` (status, error, metrics, detail) and raises nothing
+for failures of the target: a refused connection is a `down` outcome with a
+message a person understands. `run_check` adds the envelope every result needs
+(id, start time, latency, the check's timeout).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from agent.probes.context import ProbeContext
+from shared.checks import AnyCheck
+from shared.schema import Result, Status
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Outcome:
+    """What a probe observed."""
+
+    status: Status
+    error: str | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
+    detail: dict[str, str | int | bool | None] = field(default_factory=dict)
+
+
+Probe = Callable[[Any, ProbeContext], Awaitable[Outcome]]
+PROBES: dict[str, Probe] = {}
+
+
+def register(kind: str) -> Callable[[Probe], Probe]:
+    """Class-free registry: `@register("http")` on the probe coroutine of a module."""
+
+    def decorator(probe: Probe) -> Probe:
+        PROBES[kind] = probe
+        return probe
+
+    return decorator
+
+
+async def run_check(check: AnyCheck, context: ProbeContext) -> Result:
+    """Run one check under its timeout and wrap the outcome in a Result. Never raises."""
+    started_at = context.clock()
+    began = time.perf_counter()
+    probe = PROBES[check.kind]
+    try:
+        async with asyncio.timeout(check.timeout.total_seconds()):
+            outcome = await probe(check, context)
+    except TimeoutError:
+        outcome = Outcome("down", f"timed out after {check.timeout.total_seconds():g}s")
+    except Exception as error:  # noqa: BLE001 - a probe bug must not kill the scheduler
+        log.exception("probe crashed check=%s kind=%s", check.id, check.kind)
+        outcome = Outcome("down", f"probe error: {type(error).__name__}: {error}"[:1000])
+    latency_ms = (time.perf_counter() - began) * 1000
+    return Result(
+        id=uuid.uuid4(),
+        check_id=check.id,
+        started_at=started_at,
+        latency_ms=round(latency_ms, 3),
+        status=outcome.status,
+        error=outcome.error[:1000] if outcome.error else None,
+        metrics=outcome.metrics,
+        detail={key: _bounded(value) for key, value in list(outcome.detail.items())[:32]},
+    )
+
+
+def _bounded(value: str | int | bool | None) -> str | int | bool | None:
+    if isinstance(value, str):
+        return value[:2000]
+    return value
+
+
+def _load_builtin_probes() -> None:
+    # Importing the modules runs their @register decorators.
+    from agent.probes import host, http, tcp  # noqa: F401
+
+
+_load_builtin_probes()

@@ -1,0 +1,121 @@
+"""Agent settings: environment `UPWATCH_AGENT_*`, an optional TOML file, and a secrets dir.
+
+Precedence, highest first: environment, the TOML file's `[agent]` table,
+secrets files (`/run/credentials/...` style, one file per setting), defaults.
+The TOML file (`UPWATCH_AGENT_CONFIG`) may also declare local `[[checks]]`,
+which the agent runs in addition to what the collector assigns it.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
+
+from shared.checks import AnyCheck, describe_error, parse_check
+
+
+class ConfigError(Exception):
+    """The agent's configuration is invalid; the message names the key."""
+
+
+class AgentSettings(BaseSettings):
+    """Everything the agent needs to know to run."""
+
+    model_config = SettingsConfigDict(env_prefix="UPWATCH_AGENT_", extra="forbid")
+
+    collector_url: str = Field(default="", max_length=2000)
+    token: str = Field(default="", max_length=500)
+    name: str = Field(default_factory=socket.gethostname, max_length=64)
+    labels: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    config: Path | None = None
+    max_concurrency: int = Field(default=50, ge=1, le=10_000)
+    assignments_refresh_s: float = Field(default=60.0, ge=1, le=86_400)
+    report_interval_s: float = Field(default=2.0, ge=0.1, le=3600)
+    heartbeat_interval_s: float = Field(default=30.0, ge=1, le=3600)
+    request_timeout_s: float = Field(default=10.0, ge=0.5, le=300)
+
+    @field_validator("labels", mode="before")
+    @classmethod
+    def _split_labels(cls, value: Any) -> Any:
+        # Env gives "eu,prod"; TOML gives a list. Both mean the same.
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("collector_url")
+    @classmethod
+    def _collector_url(cls, value: str) -> str:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The environment overrides the file (passed as init kwargs), so one
+        # unit file can tweak a shared config without editing it.
+        return env_settings, init_settings, file_secret_settings
+
+
+class AgentConfig:
+    """Validated settings plus the local checks from the optional TOML file."""
+
+    def __init__(self, settings: AgentSettings, local_checks: list[AnyCheck]):
+        self.settings = settings
+        self.local_checks = local_checks
+
+
+def load_config(environ: dict[str, str] | None = None) -> AgentConfig:
+    """Read env and the optional TOML file. Raises ConfigError naming the bad key."""
+    env = os.environ if environ is None else environ
+    path_text = env.get("UPWATCH_AGENT_CONFIG")
+    file_data: dict[str, Any] = {}
+    if path_text:
+        file_data = _read_toml(Path(path_text))
+    unknown = set(file_data) - {"agent", "checks"}
+    if unknown:
+        raise ConfigError(f"{sorted(unknown)[0]}: unknown section (expected [agent] or [[checks]])")
+    try:
+        settings = AgentSettings(**file_data.get("agent", {}))
+    except ValidationError as error:
+        raise ConfigError(describe_error(error, "agent")) from None
+    return AgentConfig(settings, _parse_checks(file_data.get("checks", [])))
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except OSError as error:
+        raise ConfigError(f"UPWATCH_AGENT_CONFIG: cannot read {path}: {error.strerror}") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: invalid TOML: {error}") from None
+
+
+def _parse_checks(raw: Any) -> list[AnyCheck]:
+    if not isinstance(raw, list):
+        raise ConfigError("checks: must be an array of tables ([[checks]])")
+    checks: list[AnyCheck] = []
+    seen: set[str] = set()
+    for index, item in enumerate(raw):
+        try:
+            check = parse_check(item)
+        except ValidationError as error:
+            raise ConfigError(describe_error(error, f"checks[{index}]")) from None
+        if check.id in seen:
+            raise ConfigError(f"checks[{index}].id: duplicate check id {check.id!r}")
+        seen.add(check.id)
+        checks.append(check)
+    return checks

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# `make run`: the whole product on its embedded default, on one machine.
+# Starts the collector (gunicorn + worker) and one local agent; Ctrl-C stops both.
+set -euo pipefail
+
+PORT="${PORT:-8080}"
+VENV="${VENV:-.venv}"
+DATA_DIR="${DATA_DIR:-data}"
+mkdir -p "$DATA_DIR"
+
+export UPWATCH_DATABASE="$DATA_DIR/upwatch.db"
+export UPWATCH_CONFIG="$DATA_DIR/demo.toml"
+# The demo config probes the collector itself, so its port must be the one we bind.
+sed "s/8080/$PORT/g" deploy/examples/demo.toml > "$UPWATCH_CONFIG"
+
+"$VENV/bin/upwatch-statuspage" migrate >/dev/null
+TOKEN="$("$VENV/bin/upwatch-statuspage" agent-token create local --label demo --replace | tail -n 1)"
+
+pids=()
+cleanup() {
+    trap - INT TERM EXIT
+    for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+    echo "upwatch demo stopped."
+}
+trap cleanup INT TERM EXIT
+
+"$VENV/bin/upwatch-statuspage" serve --host 127.0.0.1 --port "$PORT" &
+pids+=($!)
+
+UPWATCH_AGENT_COLLECTOR_URL="http://127.0.0.1:$PORT" UPWATCH_AGENT_TOKEN="$TOKEN" \
+UPWATCH_AGENT_NAME=local UPWATCH_AGENT_LABELS=demo "$VENV/bin/upwatch-agent" run &
+pids+=($!)
+
+echo
+echo "  upwatch is running: status page at http://127.0.0.1:$PORT/"
+echo "  (Ctrl-C stops the collector, the worker and the agent)"
+echo
+# Wait until any child exits (or a signal arrives), then stop the rest.
+wait -n "${pids[@]}" || true

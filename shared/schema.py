@@ -1,0 +1,92 @@
+"""The wire protocol between agent and collector (version 1), as strict pydantic models.
+
+Strict means: unknown fields are refused, NaN and Infinity are refused, every
+string and list has a bound. The collector validates every report against
+these models before anything is stored; the agent builds reports from them.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+
+from shared.checks import ID_PATTERN, Check
+
+PROTOCOL_VERSION = 1
+MAX_RESULTS_PER_REPORT = 1000
+MAX_METRICS = 64
+MAX_DETAIL_KEYS = 32
+MAX_DETAIL_VALUE_CHARS = 2000
+
+Status = Literal["up", "down", "degraded"]
+MetricName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-zA-Z_][a-zA-Z0-9_.:/-]*$")]
+DetailValue = Annotated[str, Field(max_length=MAX_DETAIL_VALUE_CHARS)] | int | bool | None
+AgentName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
+
+
+class _Strict(BaseModel):
+    # allow_inf_nan=False makes pydantic itself refuse NaN/Infinity in float fields.
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True)
+
+
+class Result(_Strict):
+    """One probe run: what happened, when, how long it took, and its measurements."""
+
+    id: uuid.UUID
+    check_id: str = Field(pattern=ID_PATTERN)
+    started_at: AwareDatetime
+    latency_ms: float = Field(ge=0, le=86_400_000)
+    status: Status
+    error: str | None = Field(default=None, max_length=1000)
+    metrics: dict[MetricName, float] = Field(default_factory=dict, max_length=MAX_METRICS)
+    detail: dict[Annotated[str, Field(max_length=64)], DetailValue] = Field(
+        default_factory=dict, max_length=MAX_DETAIL_KEYS
+    )
+
+    @field_validator("metrics")
+    @classmethod
+    def _finite_metrics(cls, metrics: dict[str, float]) -> dict[str, float]:
+        for name, value in metrics.items():
+            if not math.isfinite(value):
+                raise ValueError(f"metric {name!r} must be a finite number")
+        return metrics
+
+
+class Report(_Strict):
+    """A batch of results from one agent. An empty `results` list is a liveness heartbeat."""
+
+    protocol: Literal[1] = 1
+    agent: AgentName
+    agent_version: str = Field(min_length=1, max_length=40)
+    sent_at: AwareDatetime
+    results: list[Result] = Field(default_factory=list, max_length=MAX_RESULTS_PER_REPORT)
+
+
+class ReportAck(_Strict):
+    """The collector's answer to a report: which result ids are now safely stored."""
+
+    accepted: int
+    duplicates: int
+    acknowledged: list[uuid.UUID]
+
+
+class Assignments(BaseModel):
+    """The checks an agent must run, as the collector's config resolves them for it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    protocol: Literal[1] = 1
+    agent: AgentName
+    generated_at: datetime
+    checks: list[Check] = Field(default_factory=list, max_length=10_000)
+
+
+class ErrorBody(BaseModel):
+    """Every 4xx from the collector's JSON APIs has this shape."""
+
+    error: str
+    details: list[dict[str, Any]] = Field(default_factory=list)

@@ -1,0 +1,37 @@
+"""The upwatch collector and public status page: `create_app(config=None)`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+
+from shared.timeutil import utcnow
+from statuspage.settings import Settings, load_settings
+
+__version__ = "0.1.0"
+
+
+def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
+    """Build the WSGI app.
+
+    `config` is a ready Settings, a dict of overrides for load_settings, or
+    None to read UPWATCH_CONFIG and the environment. Raises ConfigError when
+    the configuration is invalid, so a bad file stops start-up.
+    """
+    settings = config if isinstance(config, Settings) else load_settings(**(config or {}))
+    app = Flask(__name__, static_folder="public/static", template_folder="public/templates")
+    app.config["UPWATCH_SETTINGS"] = settings
+    app.config["UPWATCH_CLOCK"] = utcnow
+    # Flask refuses bigger bodies with 413 before the handler reads them.
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_report_bytes
+    app.config["JSON_SORT_KEYS"] = False
+
+    from statuspage import web
+    from statuspage.ingest.agent_api import agent_api
+    from statuspage.public.views import public
+
+    web.init_app(app)
+    app.register_blueprint(agent_api)
+    app.register_blueprint(public)
+    return app

@@ -1,0 +1,35 @@
+"""Which checks an agent runs: `run_on` selectors matched against its name and labels."""
+
+from __future__ import annotations
+
+import hashlib
+
+from shared.checks import AnyCheck
+from shared.schema import Assignments
+from shared.timeutil import utcnow
+from statuspage.storage.agents import Agent
+
+
+def selector_matches(selector: str, agent_name: str, labels: set[str]) -> bool:
+    """`*` matches every agent, `agent:NAME` one agent, `label:L` every agent carrying L."""
+    if selector == "*":
+        return True
+    kind, _, value = selector.partition(":")
+    if kind == "agent":
+        return value == agent_name
+    if kind == "label":
+        return value in labels
+    return False
+
+
+def checks_for(checks: list[AnyCheck], agent: Agent) -> list[AnyCheck]:
+    labels = agent.effective_labels
+    return [check for check in checks if any(selector_matches(s, agent.name, labels) for s in check.run_on)]
+
+
+def build_assignments(checks: list[AnyCheck], agent: Agent) -> tuple[Assignments, str]:
+    """Return the assignments document and its ETag (a hash of the checks, not the time)."""
+    assigned = checks_for(checks, agent)
+    body = Assignments(agent=agent.name, generated_at=utcnow(), checks=assigned)
+    digest = hashlib.sha256(body.model_dump_json(exclude={"generated_at"}).encode()).hexdigest()[:32]
+    return body, f'"{digest}"'

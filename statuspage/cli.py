@@ -1,0 +1,146 @@
+"""Command line of the collector: serve, worker, migrate, agent-token, config check."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import re
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from shared.timeutil import utcnow
+from statuspage.settings import ConfigError, Settings, load_settings
+
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+LABEL_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="upwatch-statuspage", description="upwatch collector")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the web server (gunicorn) and the worker")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8080, help="port to bind (default 8080)")
+    serve.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
+    serve.add_argument("--threads", type=int, default=4, help="threads per worker process")
+    serve.add_argument("--no-worker", action="store_true", help="do not start the background worker")
+
+    worker = sub.add_parser("worker", help="run only the background worker")
+    worker.add_argument("--parent-pid", type=int, default=None, help=argparse.SUPPRESS)
+
+    sub.add_parser("migrate", help="apply pending database migrations")
+
+    token = sub.add_parser("agent-token", help="create, list or revoke agent tokens")
+    token_sub = token.add_subparsers(dest="token_command", required=True)
+    create = token_sub.add_parser("create", help="create an agent and print its token (last line)")
+    create.add_argument("name", help="the agent's name (letters, digits, _ . -)")
+    create.add_argument("--label", action="append", default=[], help="a label; repeat for more")
+    create.add_argument("--replace", action="store_true", help="revoke the agent's current token first")
+    token_sub.add_parser("list", help="list agents with live tokens")
+    revoke = token_sub.add_parser("revoke", help="revoke an agent's token at once")
+    revoke.add_argument("name")
+
+    config = sub.add_parser("config", help="configuration tools")
+    config_sub = config.add_subparsers(dest="config_command", required=True)
+    check = config_sub.add_parser("check", help="validate a config file; name the key of each error")
+    check.add_argument("file", type=Path)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s", stream=sys.stderr
+    )
+    if args.command == "config":
+        return _config_check(args.file)
+    try:
+        settings = load_settings()
+    except ConfigError as error:
+        print(f"upwatch-statuspage: configuration error:\n{error}", file=sys.stderr)
+        return 2
+    handlers: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
+        "serve": _serve,
+        "worker": _worker,
+        "migrate": _migrate,
+        "agent-token": _agent_token,
+    }
+    return handlers[args.command](settings, args)
+
+
+def _config_check(path: Path) -> int:
+    try:
+        settings = load_settings(environ={}, config=str(path))
+    except ConfigError as error:
+        print(f"{path}: invalid:\n{error}", file=sys.stderr)
+        return 2
+    print(f"{path}: OK ({len(settings.components)} components, {len(settings.checks)} checks)")
+    return 0
+
+
+def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    from statuspage import create_app
+    from statuspage.server import serve
+
+    app = create_app(settings)
+    print(f"upwatch status page: http://{args.host}:{args.port}/", file=sys.stderr, flush=True)
+    serve(app, args.host, args.port, args.workers, args.threads, with_worker=not args.no_worker)
+    return 0
+
+
+def _worker(settings: Settings, args: argparse.Namespace) -> int:
+    from statuspage.worker import Worker, install_signal_handlers
+
+    worker = Worker(settings)
+    install_signal_handlers(worker)
+    worker.run_forever(parent_pid=args.parent_pid)
+    return 0
+
+
+def _migrate(settings: Settings, _args: argparse.Namespace) -> int:
+    from statuspage.db import connect, migrate
+
+    applied = migrate(connect(settings.database))
+    print(f"applied {len(applied)} migration(s): {', '.join(applied) or 'none pending'}")
+    return 0
+
+
+def _agent_token(settings: Settings, args: argparse.Namespace) -> int:
+    from statuspage.db import open_and_migrate
+    from statuspage.storage import agents
+
+    db = open_and_migrate(settings.database)
+    if args.token_command == "list":
+        for agent in agents.list_agents(db):
+            seen = agent.last_seen_at.isoformat() if agent.last_seen_at else "never"
+            print(f"{agent.name}\tlabels={','.join(agent.labels) or '-'}\tlast_seen={seen}")
+        return 0
+    if args.token_command == "revoke":
+        if not agents.revoke_agent(db, args.name, utcnow()):
+            print(f"no live token for agent {args.name!r}", file=sys.stderr)
+            return 1
+        print(f"revoked the token of agent {args.name!r}")
+        return 0
+    if not NAME_RE.match(args.name):
+        print("agent name: use 1-64 letters, digits, '_', '.', '-'", file=sys.stderr)
+        return 2
+    bad = [label for label in args.label if not LABEL_RE.match(label)]
+    if bad:
+        print(f"--label: invalid label {bad[0]!r}", file=sys.stderr)
+        return 2
+    if args.replace:
+        agents.revoke_agent(db, args.name, utcnow())
+    try:
+        _agent, token = agents.create_agent(db, args.name, args.label, utcnow())
+    except agents.AgentExists:
+        print(f"agent {args.name!r} already has a live token (use --replace)", file=sys.stderr)
+        return 1
+    print(f"created agent {args.name!r}; store this token now, it is shown only once:")
+    print(token)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Pure evaluation: state and `now` in, transitions out. No I/O in this package."""

@@ -1,0 +1,1 @@
+"""Inputs from outside: the agent API. Handlers authenticate, validate and store facts."""

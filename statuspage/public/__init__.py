@@ -1,0 +1,1 @@
+"""What customers see: the status page. Reads only; never writes."""

@@ -1,0 +1,69 @@
+"""`upwatch-statuspage serve`: gunicorn (the production server) plus the worker process.
+
+The worker runs as a child process that stops when the server stops (SIGTERM
+at shutdown, and it also notices if its parent vanishes).
+"""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+from typing import Any
+
+from flask import Flask
+from gunicorn.app.base import BaseApplication
+
+log = logging.getLogger(__name__)
+
+
+class GunicornServer(BaseApplication):
+    """Embed gunicorn so `serve` is one command with our validated config."""
+
+    def __init__(self, app: Flask, options: dict[str, Any]):
+        self.application = app
+        self.options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Flask:
+        return self.application
+
+
+def start_worker_process(config_path: str | None) -> subprocess.Popen[bytes]:
+    import os
+
+    command = [sys.executable, "-m", "statuspage.cli", "worker", "--parent-pid", str(os.getpid())]
+    env = dict(os.environ)
+    if config_path:
+        env["UPWATCH_CONFIG"] = config_path
+    return subprocess.Popen(command, env=env)  # noqa: S603 - our own interpreter and module
+
+
+def serve(app: Flask, host: str, port: int, workers: int, threads: int, with_worker: bool) -> None:
+    settings = app.config["UPWATCH_SETTINGS"]
+    worker = start_worker_process(str(settings.config) if settings.config else None) if with_worker else None
+    options = {
+        "bind": f"{host}:{port}",
+        "workers": workers,
+        "worker_class": "gthread",
+        "threads": threads,
+        "timeout": 30,
+        "graceful_timeout": 10,
+        "accesslog": "-",
+        "errorlog": "-",
+        "loglevel": "info",
+        "proc_name": "upwatch-statuspage",
+    }
+    try:
+        GunicornServer(app, options).run()
+    finally:
+        if worker is not None:
+            worker.terminate()
+            try:
+                worker.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                worker.kill()

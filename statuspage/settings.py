@@ -1,0 +1,165 @@
+"""Collector configuration: the TOML file at `UPWATCH_CONFIG`, overridden by `UPWATCH_*` env.
+
+One typed model holds both the process settings (database, limits) and the
+declarations (page, groups, components, checks). Nested keys are overridden
+with a double underscore: `UPWATCH_PAGE__NAME="Acme Status"`.
+Everything is validated at start-up; `load_settings` raises ConfigError with
+one line per problem, each naming the key.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from shared.checks import ID_PATTERN, AnyCheck, Check, describe_error
+
+DEFAULT_DATABASE = Path("data/upwatch.db")
+
+
+class ConfigError(Exception):
+    """The configuration is invalid; str(error) names each bad key."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PageConfig(_Section):
+    """The public page's identity."""
+
+    name: str = Field(default="Status", min_length=1, max_length=100)
+    url: str = Field(default="http://127.0.0.1:8080", max_length=500)
+    logo: str | None = Field(default=None, max_length=500)
+    description: str | None = Field(default=None, max_length=500)
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, url: str) -> str:
+        if not url.startswith(("http://", "https://")):
+            raise ValueError("url must start with http:// or https://")
+        return url.rstrip("/")
+
+
+class GroupConfig(_Section):
+    """A heading on the status page that gathers components."""
+
+    id: str = Field(pattern=ID_PATTERN)
+    name: str = Field(min_length=1, max_length=100)
+    description: str | None = Field(default=None, max_length=500)
+
+
+class ComponentConfig(_Section):
+    """Something customers recognise ("Public API"), whose status comes from its checks."""
+
+    id: str = Field(pattern=ID_PATTERN)
+    name: str = Field(min_length=1, max_length=100)
+    group: str | None = Field(default=None, pattern=ID_PATTERN)
+    description: str | None = Field(default=None, max_length=500)
+
+
+class Settings(BaseSettings):
+    """Everything the collector runs with; see docs/configuration.md for each key."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="UPWATCH_", env_nested_delimiter="__", extra="forbid", frozen=True
+    )
+
+    database: Path = DEFAULT_DATABASE
+    config: Path | None = None
+    secret_key: str | None = Field(default=None, min_length=16, max_length=500)
+    max_report_bytes: int = Field(default=2 * 1024 * 1024, ge=1024, le=64 * 1024 * 1024)
+    stale_after_intervals: float = Field(default=3.0, ge=1.5, le=100)
+    page: PageConfig = PageConfig()
+    groups: list[GroupConfig] = Field(default_factory=list, max_length=1000)
+    components: list[ComponentConfig] = Field(default_factory=list, max_length=5000)
+    checks: list[Check] = Field(default_factory=list, max_length=10_000)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The file arrives as init kwargs; the environment overrides it.
+        return env_settings, init_settings, file_secret_settings
+
+    @model_validator(mode="after")
+    def _references(self) -> Settings:
+        problems = _reference_problems(self)
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self
+
+    def component(self, component_id: str) -> ComponentConfig | None:
+        return next((c for c in self.components if c.id == component_id), None)
+
+    def checks_of(self, component_id: str) -> list[AnyCheck]:
+        return [check for check in self.checks if check.component == component_id]
+
+    def check(self, check_id: str) -> AnyCheck | None:
+        return next((c for c in self.checks if c.id == check_id), None)
+
+
+def _reference_problems(settings: Settings) -> list[str]:
+    """Duplicate ids and references to things that are not declared, each naming its key."""
+    problems: list[str] = []
+    for section in ("groups", "components", "checks"):
+        seen: set[str] = set()
+        for index, item in enumerate(getattr(settings, section)):
+            if item.id in seen:
+                problems.append(f"{section}[{index}].id: duplicate id {item.id!r}")
+            seen.add(item.id)
+    group_ids = {g.id for g in settings.groups}
+    component_ids = {c.id for c in settings.components}
+    for index, component in enumerate(settings.components):
+        if component.group is not None and component.group not in group_ids:
+            problems.append(f"components[{index}].group: unknown group {component.group!r}")
+    for index, check in enumerate(settings.checks):
+        if check.component is not None and check.component not in component_ids:
+            problems.append(f"checks[{index}].component: unknown component {check.component!r}")
+    return problems
+
+
+def load_settings(environ: dict[str, str] | None = None, **overrides: Any) -> Settings:
+    """Read the TOML file named by UPWATCH_CONFIG (if any) and the env; validate everything.
+
+    Raises ConfigError naming every bad key.
+    """
+    env = os.environ if environ is None else environ
+    path_text = overrides.get("config") or env.get("UPWATCH_CONFIG")
+    file_data: dict[str, Any] = _read_toml(Path(path_text)) if path_text else {}
+    if path_text:
+        file_data["config"] = Path(path_text)
+    file_data.update(overrides)
+    try:
+        return Settings(**file_data)
+    except ValidationError as error:
+        raise ConfigError(_describe(error)) from None
+
+
+def _describe(error: ValidationError) -> str:
+    lines = []
+    for line in describe_error(error, "").splitlines():
+        # Cross-reference problems come back as one model-level error whose
+        # message already names keys; strip pydantic's empty location prefix.
+        lines.append(line.removeprefix(": "))
+    return "\n".join(lines)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except OSError as error:
+        raise ConfigError(f"UPWATCH_CONFIG: cannot read {path}: {error.strerror}") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: invalid TOML: {error}") from None

@@ -1,0 +1,133 @@
+"""Agents and their tokens. Only a SHA-256 of each token is stored.
+
+Tokens are 256-bit random strings, so a fast hash is enough (no dictionary to
+guess from); the lookup is by hash and then confirmed with compare_digest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlite_utils import Database
+
+from shared.timeutil import from_iso, to_iso
+
+TOKEN_PREFIX = "uwa_"
+
+
+class AgentExists(Exception):
+    """An agent with this name already has a live token."""
+
+
+@dataclass(frozen=True)
+class Agent:
+    id: int
+    name: str
+    labels: list[str]
+    declared_labels: list[str]
+    created_at: datetime
+    revoked_at: datetime | None
+    last_seen_at: datetime | None
+    agent_version: str | None
+    clock_skew_s: float | None
+
+    @property
+    def effective_labels(self) -> set[str]:
+        return set(self.labels) | set(self.declared_labels)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def create_agent(db: Database, name: str, labels: list[str], now: datetime) -> tuple[Agent, str]:
+    """Create an agent with a fresh token; return (agent, token). Raises AgentExists."""
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    try:
+        with db.atomic():
+            cursor = db.execute(
+                "INSERT INTO agents (name, token_hash, labels, created_at) VALUES (?, ?, ?, ?)",
+                [name, hash_token(token), json.dumps(sorted(set(labels))), to_iso(now)],
+            )
+    except sqlite3.IntegrityError:
+        raise AgentExists(name) from None
+    agent = get_agent(db, int(cursor.lastrowid or 0))
+    assert agent is not None
+    return agent, token
+
+
+def get_agent(db: Database, agent_id: int) -> Agent | None:
+    found = _select(db, "WHERE id = ?", [agent_id])
+    return found[0] if found else None
+
+
+def authenticate(db: Database, token: str) -> Agent | None:
+    """Return the live agent owning `token`, or None (unknown or revoked)."""
+    if not token:
+        return None
+    digest = hash_token(token)
+    row = db.execute(
+        "SELECT token_hash, id FROM agents WHERE token_hash = ? AND revoked_at IS NULL", [digest]
+    ).fetchone()
+    # The index lookup already matched; compare_digest keeps the final check constant-time.
+    if row is None or not hmac.compare_digest(row[0], digest):
+        return None
+    return get_agent(db, int(row[1]))
+
+
+def list_agents(db: Database, include_revoked: bool = False) -> list[Agent]:
+    where = "" if include_revoked else "WHERE revoked_at IS NULL"
+    return _select(db, f"{where} ORDER BY name, id", [])
+
+
+def revoke_agent(db: Database, name: str, now: datetime) -> bool:
+    """Revoke the live token of `name`; return False if there was none."""
+    with db.atomic():
+        cursor = db.execute(
+            "UPDATE agents SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL", [to_iso(now), name]
+        )
+    return cursor.rowcount > 0
+
+
+def record_declared_labels(db: Database, agent_id: int, labels: list[str]) -> None:
+    encoded = json.dumps(sorted(set(labels)))
+    with db.atomic():
+        db.execute(
+            "UPDATE agents SET declared_labels = ? WHERE id = ? AND declared_labels != ?",
+            [encoded, agent_id, encoded],
+        )
+
+
+def record_seen(db: Database, agent_id: int, now: datetime, version: str, skew_s: float) -> None:
+    """Note the agent's last report (call inside the ingest transaction)."""
+    db.execute(
+        "UPDATE agents SET last_seen_at = ?, agent_version = ?, clock_skew_s = ? WHERE id = ?",
+        [to_iso(now), version, skew_s, agent_id],
+    )
+
+
+def _select(db: Database, clause: str, params: list[object]) -> list[Agent]:
+    cursor = db.execute(f"SELECT * FROM agents {clause}", params)  # noqa: S608 - clause is ours
+    columns = [c[0] for c in cursor.description]
+    return [_agent(row, columns) for row in cursor.fetchall()]
+
+
+def _agent(row: tuple[object, ...], columns: list[str]) -> Agent:
+    data = dict(zip(columns, row, strict=True))
+    return Agent(
+        id=int(str(data["id"])),
+        name=str(data["name"]),
+        labels=json.loads(str(data["labels"])),
+        declared_labels=json.loads(str(data["declared_labels"])),
+        created_at=from_iso(str(data["created_at"])),
+        revoked_at=from_iso(str(data["revoked_at"])) if data["revoked_at"] else None,
+        last_seen_at=from_iso(str(data["last_seen_at"])) if data["last_seen_at"] else None,
+        agent_version=str(data["agent_version"]) if data["agent_version"] else None,
+        clock_skew_s=float(str(data["clock_skew_s"])) if data["clock_skew_s"] is not None else None,
+    )

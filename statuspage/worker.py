@@ -1,0 +1,63 @@
+"""The background loop: time-based evaluation (silent locations go stale).
+
+Later rules (missed heartbeats, escalation timers, maintenance, outbox
+delivery, rollups, pruning) join this loop. Each pass reads the clock once.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+from types import FrameType
+
+from shared.timeutil import Clock, utcnow
+from statuspage.db import open_and_migrate
+from statuspage.evaluate import evaluate_components
+from statuspage.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class Worker:
+    """Runs `run_pass` every `tick_s` until stopped (SIGTERM/SIGINT or `stop()`)."""
+
+    def __init__(self, settings: Settings, clock: Clock = utcnow, tick_s: float = 1.0):
+        self.settings = settings
+        self.clock = clock
+        self.tick_s = tick_s
+        self._stop = threading.Event()
+
+    def stop(self, *_args: object) -> None:
+        self._stop.set()
+
+    def run_pass(self) -> None:
+        db = open_and_migrate(self.settings.database)
+        try:
+            changed = evaluate_components(db, self.settings, self.clock())
+            if changed:
+                log.info("component status changed components=%s", ",".join(changed))
+        finally:
+            db.conn.close()
+
+    def run_forever(self, parent_pid: int | None = None) -> None:
+        log.info("worker started database=%s", self.settings.database)
+        while not self._stop.is_set():
+            if parent_pid is not None and os.getppid() != parent_pid:
+                log.warning("parent process exited; worker stopping")
+                break
+            try:
+                self.run_pass()
+            except Exception:  # noqa: BLE001 - one bad pass must not end the loop
+                log.exception("worker pass failed")
+            self._stop.wait(self.tick_s)
+        log.info("worker stopped")
+
+
+def install_signal_handlers(worker: Worker) -> None:
+    def handler(signum: int, _frame: FrameType | None) -> None:
+        worker.stop()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
