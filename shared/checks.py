@@ -129,10 +129,13 @@ def describe_error(error: ValidationError, prefix: str) -> str:
     lines = []
     for item in error.errors():
         path = prefix
-        for part in item["loc"]:
+        previous: object = None
+        for position, part in enumerate(item["loc"]):
+            after_index = position == 0 or isinstance(previous, int)
+            previous = part
             if isinstance(part, int):
                 path += f"[{part}]"
-            elif part in KINDS:
+            elif part in KINDS and after_index:
                 continue  # the discriminator tag pydantic inserts is not a key the user wrote
             else:
                 path += f".{part}" if path else str(part)

@@ -64,6 +64,9 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Any:
+        if error.code == 413 and _is_api():
+            limit = app.config["MAX_CONTENT_LENGTH"]
+            return json_error(413, f"request body too large: the limit is {limit} bytes")
         if _is_api():
             return json_error(error.code or 500, error.description or error.name)
         return error
