@@ -9,7 +9,7 @@ Adding a kind: a model here, a probe module in `agent/probes/`.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     BaseModel,
@@ -113,10 +113,12 @@ class HostCheck(CheckBase):
     mounts: list[Annotated[str, Field(max_length=500)]] = Field(default_factory=lambda: ["/"], max_length=50)
 
 
+# Adding a kind: add its model to AnyCheck and CHECK_MODELS, and a probe in agent/probes/.
 AnyCheck = HttpCheck | TcpCheck | HostCheck
+CHECK_MODELS: tuple[type[CheckBase], ...] = (HttpCheck, TcpCheck, HostCheck)
 Check = Annotated[AnyCheck, Field(discriminator="kind")]
 CHECK_ADAPTER: TypeAdapter[AnyCheck] = TypeAdapter(Check)
-KINDS = ("http", "tcp", "host")
+KINDS: tuple[str, ...] = tuple(get_args(m.model_fields["kind"].annotation)[0] for m in CHECK_MODELS)
 
 
 def parse_check(data: Any) -> AnyCheck:

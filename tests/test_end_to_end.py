@@ -71,7 +71,9 @@ def test_agent_to_status_page(tmp_path: Path, target_port: tuple[int, subprocess
     collector_port = free_port()
     base = f"http://127.0.0.1:{collector_port}"
     collector = start(
-        [str(BIN / "upwatch-statuspage"), "serve", "--port", str(collector_port)], env, tmp_path / "collector.log"
+        [str(BIN / "upwatch-statuspage"), "serve", "--port", str(collector_port)],
+        env,
+        tmp_path / "collector.log",
     )
     agent = start(
         [str(BIN / "upwatch-agent"), "run"],

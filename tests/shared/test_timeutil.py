@@ -9,8 +9,18 @@ from shared.timeutil import format_duration, parse_duration
 
 @pytest.mark.parametrize(
     ("text", "seconds"),
-    [("30s", 30), ("5m", 300), ("1h", 3600), ("1h30m", 5400), ("1d", 86400), ("250ms", 0.25),
-     ("1w", 604800), (45, 45), (1.5, 1.5), (" 2m ", 120)],
+    [
+        ("30s", 30),
+        ("5m", 300),
+        ("1h", 3600),
+        ("1h30m", 5400),
+        ("1d", 86400),
+        ("250ms", 0.25),
+        ("1w", 604800),
+        (45, 45),
+        (1.5, 1.5),
+        (" 2m ", 120),
+    ],
 )
 def test_parse_duration(text: str | int | float, seconds: float) -> None:
     assert parse_duration(text) == timedelta(seconds=seconds)

@@ -48,7 +48,9 @@ def post(client: FlaskClient, token: str | None, body: Any, raw: bool = False, *
     return client.post(REPORTS, data=data, headers=all_headers)
 
 
-def test_report_is_stored_and_acknowledged(client: FlaskClient, agent_token: Callable[..., str], db: Any) -> None:
+def test_report_is_stored_and_acknowledged(
+    client: FlaskClient, agent_token: Callable[..., str], db: Any
+) -> None:
     token = agent_token()
     body = report(results=[result(), result(status="down", error="connection refused")])
     response = post(client, token, body)
@@ -76,7 +78,9 @@ def test_empty_report_is_a_heartbeat(client: FlaskClient, agent_token: Callable[
     assert seen[0] is not None and seen[1] == "0.1.0"
 
 
-def test_local_check_results_are_accepted(client: FlaskClient, agent_token: Callable[..., str], db: Any) -> None:
+def test_local_check_results_are_accepted(
+    client: FlaskClient, agent_token: Callable[..., str], db: Any
+) -> None:
     token = agent_token()
     response = post(client, token, report(results=[result(check_id="my-local-disk")]))
     assert response.status_code == 200
@@ -90,12 +94,24 @@ BAD_REPORTS: list[tuple[str, Any, bool, int, str]] = [
     ("not JSON", b"{not json", True, 400, "not valid JSON"),
     ("empty body", b"", True, 400, "not valid JSON"),
     ("NaN literal", b'{"agent": NaN}', True, 400, "NaN"),
-    ("Infinity in metrics", json.dumps(report(results=[result(metrics={"x": 1})])).replace("1}", "Infinity}").encode(), True, 400, "Infinity"),
+    (
+        "Infinity in metrics",
+        json.dumps(report(results=[result(metrics={"x": 1})])).replace("1}", "Infinity}").encode(),
+        True,
+        400,
+        "Infinity",
+    ),
     ("duplicate keys", b'{"agent": "edge-1", "agent": "edge-2"}', True, 400, "duplicate key"),
     ("array body", [report()], False, 422, "JSON object"),
     ("missing agent", {k: v for k, v in report().items() if k != "agent"}, False, 422, "agent"),
     ("missing sent_at", {k: v for k, v in report().items() if k != "sent_at"}, False, 422, "sent_at"),
-    ("missing result id", report(results=[{k: v for k, v in result().items() if k != "id"}]), False, 422, "results.0.id"),
+    (
+        "missing result id",
+        report(results=[{k: v for k, v in result().items() if k != "id"}]),
+        False,
+        422,
+        "results.0.id",
+    ),
     ("latency as string", report(results=[result(latency_ms="12")]), False, 422, "latency_ms"),
     ("status wrong type", report(results=[result(status=1)]), False, 422, "status"),
     ("unknown field", report(extra=True), False, 422, "extra"),
@@ -108,9 +124,18 @@ BAD_REPORTS: list[tuple[str, Any, bool, int, str]] = [
 ]
 
 
-@pytest.mark.parametrize(("case", "body", "raw", "status", "fragment"), BAD_REPORTS, ids=[c[0] for c in BAD_REPORTS])
+@pytest.mark.parametrize(
+    ("case", "body", "raw", "status", "fragment"), BAD_REPORTS, ids=[c[0] for c in BAD_REPORTS]
+)
 def test_bad_reports_are_refused_and_store_nothing(
-    client: FlaskClient, agent_token: Callable[..., str], db: Any, case: str, body: Any, raw: bool, status: int, fragment: str
+    client: FlaskClient,
+    agent_token: Callable[..., str],
+    db: Any,
+    case: str,
+    body: Any,
+    raw: bool,
+    status: int,
+    fragment: str,
 ) -> None:
     token = agent_token()
     response = post(client, token, body, raw=raw)
@@ -136,7 +161,9 @@ def test_wrong_content_type(client: FlaskClient, agent_token: Callable[..., str]
         ("empty bearer", "Bearer "),
     ],
 )
-def test_bad_credentials_get_401(client: FlaskClient, agent_token: Callable[..., str], db: Any, case: str, header: str | None) -> None:
+def test_bad_credentials_get_401(
+    client: FlaskClient, agent_token: Callable[..., str], db: Any, case: str, header: str | None
+) -> None:
     agent_token()
     headers = {"Content-Type": "application/json"}
     if header is not None:
@@ -147,7 +174,9 @@ def test_bad_credentials_get_401(client: FlaskClient, agent_token: Callable[...,
     assert count_results(db) == 0
 
 
-def test_revoked_token_is_refused_at_once(client: FlaskClient, agent_token: Callable[..., str], db: Any, clock: Any) -> None:
+def test_revoked_token_is_refused_at_once(
+    client: FlaskClient, agent_token: Callable[..., str], db: Any, clock: Any
+) -> None:
     token = agent_token()
     assert post(client, token, report()).status_code == 200
     revoke_agent(db, "edge-1", clock())
@@ -156,7 +185,9 @@ def test_revoked_token_is_refused_at_once(client: FlaskClient, agent_token: Call
     assert count_results(db) == 1
 
 
-def test_token_cannot_report_as_another_agent(client: FlaskClient, agent_token: Callable[..., str], db: Any) -> None:
+def test_token_cannot_report_as_another_agent(
+    client: FlaskClient, agent_token: Callable[..., str], db: Any
+) -> None:
     token = agent_token("edge-1")
     agent_token("edge-2", ["us"])
     response = post(client, token, report(agent="edge-2"))
@@ -164,7 +195,9 @@ def test_token_cannot_report_as_another_agent(client: FlaskClient, agent_token: 
     assert count_results(db) == 0
 
 
-def test_token_cannot_report_unassigned_central_check(client: FlaskClient, agent_token: Callable[..., str], db: Any) -> None:
+def test_token_cannot_report_unassigned_central_check(
+    client: FlaskClient, agent_token: Callable[..., str], db: Any
+) -> None:
     # web-port runs on agent:edge-1 only; edge-2 (label us) may not report it, nor api-health (label eu).
     token = agent_token("edge-2", ["us"])
     response = post(client, token, report(agent="edge-2", results=[result(check_id="web-port")]))

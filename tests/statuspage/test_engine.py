@@ -68,8 +68,16 @@ def test_late_observation_does_not_rewrite_the_present() -> None:
 
 @pytest.mark.parametrize(
     ("quorum", "reporting", "needed"),
-    [("majority", 1, 1), ("majority", 2, 2), ("majority", 3, 2), ("majority", 4, 3), ("majority", 5, 3),
-     (1, 3, 1), (2, 3, 2), (5, 3, 3)],
+    [
+        ("majority", 1, 1),
+        ("majority", 2, 2),
+        ("majority", 3, 2),
+        ("majority", 4, 3),
+        ("majority", 5, 3),
+        (1, 3, 1),
+        (2, 3, 2),
+        (5, 3, 3),
+    ],
 )
 def test_required_down_votes(quorum: str | int, reporting: int, needed: int) -> None:
     assert required_down_votes(quorum, reporting) == needed

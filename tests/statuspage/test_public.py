@@ -14,7 +14,9 @@ from statuspage.worker import Worker
 from tests.conftest import FrozenClock
 
 
-def send(client: FlaskClient, token: str, clock: FrozenClock, status: str, check_id: str = "api-health") -> None:
+def send(
+    client: FlaskClient, token: str, clock: FrozenClock, status: str, check_id: str = "api-health"
+) -> None:
     body = {
         "agent": "edge-1",
         "agent_version": "0.1.0",
