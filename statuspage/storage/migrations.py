@@ -77,3 +77,108 @@ def m0001_initial(db: Database) -> None:
         );
         """
     )
+
+
+@MIGRATIONS(name="0002_incidents_maintenance_outbox")
+def m0002_incidents_maintenance_outbox(db: Database) -> None:
+    """The shared contract between the engine (writes), the public page and admin (read/write)
+    and notification delivery (the outbox)."""
+    db.executescript(
+        """
+        -- status and impact use Statuspage's enums exactly.
+        CREATE TABLE incidents (
+            id INTEGER PRIMARY KEY,
+            title TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN
+                ('investigating', 'identified', 'monitoring', 'resolved', 'postmortem')),
+            impact TEXT NOT NULL DEFAULT 'none' CHECK (impact IN ('none', 'minor', 'major', 'critical')),
+            kind TEXT NOT NULL DEFAULT 'service',          -- service | agent_offline | manual
+            public INTEGER NOT NULL DEFAULT 1,             -- 0: operators only until published
+            auto INTEGER NOT NULL DEFAULT 0,               -- 1: opened by the engine
+            drill INTEGER NOT NULL DEFAULT 0,              -- 1: a drill; never public
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            acknowledged_at TEXT,
+            acknowledged_by TEXT,
+            resolved_at TEXT,
+            root_cause TEXT,                               -- markdown, sanitized on output
+            postmortem TEXT,                               -- markdown, sanitized on output
+            postmortem_published_at TEXT,
+            problem_id INTEGER,
+            forensics TEXT NOT NULL DEFAULT '{}'           -- JSON snapshot taken when it opened
+        );
+        CREATE INDEX incidents_created ON incidents(created_at);
+        CREATE INDEX incidents_open ON incidents(status) WHERE status NOT IN ('resolved', 'postmortem');
+
+        -- Public updates (what the status page and subscribers see), newest last by id.
+        CREATE TABLE incident_updates (
+            id INTEGER PRIMARY KEY,
+            incident_id INTEGER NOT NULL REFERENCES incidents(id),
+            status TEXT NOT NULL,
+            body TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            actor TEXT NOT NULL,                           -- "engine" or an operator name
+            affected_components TEXT NOT NULL DEFAULT '[]' -- JSON [{component_id, old_status, new_status}]
+        );
+        CREATE INDEX incident_updates_incident ON incident_updates(incident_id, id);
+
+        CREATE TABLE incident_components (
+            incident_id INTEGER NOT NULL REFERENCES incidents(id),
+            component_id TEXT NOT NULL,
+            status TEXT NOT NULL,                          -- the component status it caused
+            PRIMARY KEY (incident_id, component_id)
+        );
+        CREATE INDEX incident_components_component ON incident_components(component_id);
+
+        -- The operator-facing timeline: every change with actor and time.
+        CREATE TABLE incident_events (
+            id INTEGER PRIMARY KEY,
+            incident_id INTEGER NOT NULL REFERENCES incidents(id),
+            at TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            kind TEXT NOT NULL,                            -- opened, acknowledged, escalated, updated, ...
+            data TEXT NOT NULL DEFAULT '{}'
+        );
+        CREATE INDEX incident_events_incident ON incident_events(incident_id, at);
+
+        CREATE TABLE maintenances (
+            id INTEGER PRIMARY KEY,
+            title TEXT NOT NULL,
+            body TEXT NOT NULL DEFAULT '',
+            status TEXT NOT NULL CHECK (status IN ('scheduled', 'in_progress', 'completed')),
+            scheduled_for TEXT NOT NULL,
+            scheduled_until TEXT NOT NULL,
+            started_at TEXT,
+            completed_at TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            source TEXT NOT NULL DEFAULT 'manual'          -- manual | config:<id> (recurring, cron)
+        );
+        CREATE INDEX maintenances_window ON maintenances(scheduled_for, scheduled_until);
+
+        CREATE TABLE maintenance_components (
+            maintenance_id INTEGER NOT NULL REFERENCES maintenances(id),
+            component_id TEXT NOT NULL,
+            PRIMARY KEY (maintenance_id, component_id)
+        );
+
+        -- Every side effect is a row here; the worker delivers it (claim = conditional UPDATE).
+        CREATE TABLE outbox (
+            id INTEGER PRIMARY KEY,
+            event TEXT NOT NULL,                           -- incident.opened, incident.updated, ...
+            destination_kind TEXT NOT NULL,                -- log, webhook, email, apprise, ...
+            destination TEXT NOT NULL,                     -- channel name, address or URL
+            payload TEXT NOT NULL,                         -- JSON
+            idempotency_key TEXT NOT NULL UNIQUE,
+            created_at TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at TEXT NOT NULL,
+            claimed_until TEXT,                            -- a worker's lease; expired = free again
+            claimed_by TEXT,
+            last_error TEXT,
+            delivered_at TEXT,
+            failed_at TEXT                                 -- permanent failure: no more attempts
+        );
+        CREATE INDEX outbox_due ON outbox(next_attempt_at) WHERE delivered_at IS NULL AND failed_at IS NULL;
+        """
+    )
