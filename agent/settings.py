@@ -1,7 +1,8 @@
 """Agent settings: environment `UPWATCH_AGENT_*`, an optional TOML file, and a secrets dir.
 
 Precedence, highest first: environment, the TOML file's `[agent]` table,
-secrets files (`/run/credentials/...` style, one file per setting), defaults.
+the systemd credential `token` (a file in `$CREDENTIALS_DIRECTORY`, as
+`LoadCredential=token:...` provides), defaults.
 The TOML file (`UPWATCH_AGENT_CONFIG`) may also declare local `[[checks]]`,
 which the agent runs in addition to what the collector assigns it.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 import os
 import socket
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -64,9 +66,9 @@ class AgentSettings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # The environment overrides the file (passed as init kwargs), so one
-        # unit file can tweak a shared config without editing it.
-        return env_settings, init_settings, file_secret_settings
+        # load_config merges the file and the environment itself (env wins, so
+        # one unit file can tweak a shared config) and passes them as init kwargs.
+        return init_settings, file_secret_settings
 
 
 class AgentConfig:
@@ -77,7 +79,7 @@ class AgentConfig:
         self.local_checks = local_checks
 
 
-def load_config(environ: dict[str, str] | None = None) -> AgentConfig:
+def load_config(environ: Mapping[str, str] | None = None) -> AgentConfig:
     """Read env and the optional TOML file. Raises ConfigError naming the bad key."""
     env = os.environ if environ is None else environ
     path_text = env.get("UPWATCH_AGENT_CONFIG")
@@ -87,11 +89,28 @@ def load_config(environ: dict[str, str] | None = None) -> AgentConfig:
     unknown = set(file_data) - {"agent", "checks"}
     if unknown:
         raise ConfigError(f"{sorted(unknown)[0]}: unknown section (expected [agent] or [[checks]])")
+    values = dict(file_data.get("agent", {}))
+    credential = _credential_token(env)
+    if credential and "token" not in values:
+        values["token"] = credential
+    prefix = "UPWATCH_AGENT_"
+    values.update({key[len(prefix) :].lower(): value for key, value in env.items() if key.startswith(prefix)})
     try:
-        settings = AgentSettings(**file_data.get("agent", {}))
+        settings = AgentSettings(**values)
     except ValidationError as error:
         raise ConfigError(describe_error(error, "agent")) from None
     return AgentConfig(settings, _parse_checks(file_data.get("checks", [])))
+
+
+def _credential_token(env: Mapping[str, str]) -> str | None:
+    directory = env.get("CREDENTIALS_DIRECTORY")
+    if not directory:
+        return None
+    path = Path(directory) / "token"
+    try:
+        return path.read_text().strip() or None
+    except OSError:
+        return None
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

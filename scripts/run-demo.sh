@@ -2,6 +2,7 @@
 # `make run`: the whole product on its embedded default, on one machine.
 # Starts the collector (gunicorn + worker) and one local agent; Ctrl-C stops both.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
 PORT="${PORT:-8080}"
 VENV="${VENV:-.venv}"
