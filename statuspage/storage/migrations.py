@@ -182,3 +182,70 @@ def m0002_incidents_maintenance_outbox(db: Database) -> None:
         CREATE INDEX outbox_due ON outbox(next_attempt_at) WHERE delivered_at IS NULL AND failed_at IS NULL;
         """
     )
+
+
+@MIGRATIONS(name="0003_incident_engine")
+def m0003_incident_engine(db: Database) -> None:
+    """State the incident engine keeps: episodes, escalation, problems, location problems,
+    failure-rate and metric-breach memory per (check, agent), and the worker's own heartbeat."""
+    db.executescript(
+        """
+        -- One open incident per episode key ("component:<id>", "agent:<name>"); the index
+        -- makes a duplicate impossible even when two processes evaluate at once.
+        ALTER TABLE incidents ADD COLUMN episode_key TEXT;
+        ALTER TABLE incidents ADD COLUMN impact_manual INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE incidents ADD COLUMN published_at TEXT;
+        ALTER TABLE incidents ADD COLUMN escalation_policy TEXT;
+        ALTER TABLE incidents ADD COLUMN escalation_level INTEGER NOT NULL DEFAULT -1;  -- last level paged
+        ALTER TABLE incidents ADD COLUMN escalation_round INTEGER NOT NULL DEFAULT 0;    -- repeats done
+        ALTER TABLE incidents ADD COLUMN next_escalation_at TEXT;                       -- NULL: nothing due
+        CREATE UNIQUE INDEX incidents_open_episode ON incidents(episode_key)
+            WHERE episode_key IS NOT NULL AND status NOT IN ('resolved', 'postmortem');
+        CREATE INDEX incidents_escalation_due ON incidents(next_escalation_at)
+            WHERE next_escalation_at IS NOT NULL;
+        CREATE INDEX incidents_problem ON incidents(problem_id) WHERE problem_id IS NOT NULL;
+
+        -- Problem records group recurring incidents (ITIL "problem": the cause behind them).
+        CREATE TABLE problems (
+            id INTEGER PRIMARY KEY,
+            title TEXT NOT NULL,
+            description TEXT NOT NULL DEFAULT '',         -- markdown, sanitized on output
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            created_by TEXT NOT NULL,
+            closed_at TEXT
+        );
+
+        -- One location failing alone: visible to operators, never public.
+        CREATE TABLE location_problems (
+            id INTEGER PRIMARY KEY,
+            check_id TEXT NOT NULL,
+            agent TEXT NOT NULL,
+            opened_at TEXT NOT NULL,
+            closed_at TEXT,
+            last_error TEXT
+        );
+        CREATE UNIQUE INDEX location_problems_open ON location_problems(check_id, agent)
+            WHERE closed_at IS NULL;
+
+        -- health: the status from checks alone (maintenance not applied);
+        -- incident_id: the incident handling the component's current bad episode.
+        ALTER TABLE component_status ADD COLUMN health TEXT;
+        ALTER TABLE component_status ADD COLUMN incident_id INTEGER;
+
+        -- Failure-rate window (last outcomes, newest last: u/d/g) and metric breaches
+        -- (threshold text -> ISO time it started) per (check, agent).
+        ALTER TABLE check_states ADD COLUMN recent TEXT NOT NULL DEFAULT '';
+        ALTER TABLE check_states ADD COLUMN breaches TEXT NOT NULL DEFAULT '{}';
+
+        -- A recurring window from config is materialised once per occurrence.
+        CREATE UNIQUE INDEX maintenances_occurrence ON maintenances(source, scheduled_for)
+            WHERE source != 'manual';
+
+        -- Small engine facts: the worker's last pass (collector downtime), grace deadlines.
+        CREATE TABLE engine_state (
+            key TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        );
+        """
+    )
