@@ -42,6 +42,11 @@ def build_parser() -> argparse.ArgumentParser:
     revoke = token_sub.add_parser("revoke", help="revoke an agent's token at once")
     revoke.add_argument("name")
 
+    report = sub.add_parser("report", help="SLA report per component: uptime, incidents, MTTA, MTTR")
+    report.add_argument("--period", required=True, help="2026-11 (month), 2026-Q4 (quarter) or 2026 (year)")
+    report.add_argument("--component", action="append", default=[], help="a component id; repeat for more")
+    report.add_argument("--format", choices=["table", "csv", "json"], default="table")
+
     config = sub.add_parser("config", help="configuration tools")
     config_sub = config.add_subparsers(dest="config_command", required=True)
     check = config_sub.add_parser("check", help="validate a config file; name the key of each error")
@@ -66,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         "worker": _worker,
         "migrate": _migrate,
         "agent-token": _agent_token,
+        "report": _report,
     }
     return handlers[args.command](settings, args)
 
@@ -140,6 +146,44 @@ def _agent_token(settings: Settings, args: argparse.Namespace) -> int:
     print(f"created agent {args.name!r}; store this token now, it is shown only once:")
     print(token)
     return 0
+
+
+def _report(settings: Settings, args: argparse.Namespace) -> int:
+    from statuspage.db import open_and_migrate
+    from statuspage.reports import parse_period, report_rows, to_csv, to_json
+
+    try:
+        period = parse_period(args.period)
+    except ValueError as error:
+        print(f"--period: {error}", file=sys.stderr)
+        return 2
+    unknown = [c for c in args.component if settings.component(c) is None]
+    if unknown:
+        print(f"--component: unknown component {unknown[0]!r}", file=sys.stderr)
+        return 2
+    rows = report_rows(
+        open_and_migrate(settings.database), settings, period, utcnow(), args.component or None
+    )
+    if args.format == "csv":
+        print(to_csv(rows), end="")
+    elif args.format == "json":
+        print(to_json(rows))
+    else:
+        print(f"{'COMPONENT':<24} {'UPTIME %':>10} {'TARGET':>7} {'INCIDENTS':>9} {'MTTA':>8} {'MTTR':>8}")
+        for row in rows:
+            print(
+                f"{row['component']:<24} {row['uptime_percent']:>10.3f} {_opt(row['target_percent']):>7}"
+                f" {row['incidents']:>9} {_minutes(row['mtta_s']):>8} {_minutes(row['mttr_s']):>8}"
+            )
+    return 0
+
+
+def _opt(value: float | None) -> str:
+    return "-" if value is None else f"{value:g}"
+
+
+def _minutes(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds / 60:.1f}m"
 
 
 if __name__ == "__main__":

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import os
 import tomllib
+from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from shared.checks import ID_PATTERN, AnyCheck, Check, describe_error
+from shared.checks import ID_PATTERN, AnyCheck, Check, Duration, describe_error
 
 DEFAULT_DATABASE = Path("data/upwatch.db")
 
@@ -61,6 +63,27 @@ class ComponentConfig(_Section):
     name: str = Field(min_length=1, max_length=100)
     group: str | None = Field(default=None, pattern=ID_PATTERN)
     description: str | None = Field(default=None, max_length=500)
+    sla_target: float | None = Field(default=None, gt=0, le=100)
+
+
+class SlaConfig(_Section):
+    """How SLA reports are cut and when a fast-burning error budget alerts."""
+
+    tz: str = Field(default="UTC", max_length=64)
+    burn_rate_threshold: float = Field(default=14.4, gt=0, le=10_000)
+    burn_rate_window: Duration = timedelta(hours=1)
+    burn_rate_channels: list[Annotated[str, Field(pattern=ID_PATTERN)]] = Field(
+        default_factory=list, max_length=50
+    )
+
+    @field_validator("tz")
+    @classmethod
+    def _known_zone(cls, tz: str) -> str:
+        try:
+            ZoneInfo(tz)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {tz!r} (use an IANA name like Europe/Berlin)") from None
+        return tz
 
 
 class Settings(BaseSettings):
@@ -76,6 +99,7 @@ class Settings(BaseSettings):
     max_report_bytes: int = Field(default=2 * 1024 * 1024, ge=1024, le=64 * 1024 * 1024)
     stale_after_intervals: float = Field(default=3.0, ge=1.5, le=100)
     page: PageConfig = PageConfig()
+    sla: SlaConfig = SlaConfig()
     groups: list[GroupConfig] = Field(default_factory=list, max_length=1000)
     components: list[ComponentConfig] = Field(default_factory=list, max_length=5000)
     checks: list[Check] = Field(default_factory=list, max_length=10_000)

@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from agent.settings import AgentSettings
 from shared.checks import CHECK_MODELS, KINDS
 from statuspage.cli import build_parser
-from statuspage.settings import ComponentConfig, GroupConfig, PageConfig, Settings
+from statuspage.settings import ComponentConfig, GroupConfig, PageConfig, Settings, SlaConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG_DOC = (ROOT / "docs" / "configuration.md").read_text()
@@ -28,7 +28,7 @@ def check_models() -> list[type[BaseModel]]:
 
 
 # Sections are documented by their headings ([page], [[checks]] ...), not as keys.
-SECTION_NAMES = {"page", "groups", "components", "checks"}
+SECTION_NAMES = {"page", "sla", "groups", "components", "checks"}
 
 
 def keys(model: type[BaseModel]) -> list[str]:
@@ -41,6 +41,7 @@ SECTIONS: list[tuple[str, type[BaseModel]]] = [
     ("groups", GroupConfig),
     ("components", ComponentConfig),
     ("agent", AgentSettings),
+    ("sla", SlaConfig),
 ]
 
 

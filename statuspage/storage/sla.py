@@ -1,0 +1,64 @@
+"""The facts SLA reports are computed from: outage intervals, maintenance windows and
+incident times of one component, read from the incident and maintenance tables.
+
+Outages are the incidents that affected the component (engine-opened or
+manual; drills and agent-offline incidents excluded), from opening to
+resolution (or `now` while open), with the component status the incident
+recorded. Maintenance counts from its actual start to its actual end (or its
+schedule while running).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlite_utils import Database
+
+from shared.timeutil import from_iso, to_iso
+from statuspage.engine.sla import IncidentTimes, Interval
+
+
+def outage_intervals(
+    db: Database, component_id: str, start: datetime, end: datetime, now: datetime
+) -> list[Interval]:
+    rows = db.execute(
+        "SELECT i.created_at, i.resolved_at, ic.status FROM incidents i"
+        " JOIN incident_components ic ON ic.incident_id = i.id"
+        " WHERE ic.component_id = ? AND i.drill = 0 AND i.kind != 'agent_offline'"
+        " AND i.created_at < ? AND (i.resolved_at IS NULL OR i.resolved_at > ?)",
+        [component_id, to_iso(end), to_iso(start)],
+    ).fetchall()
+    return [Interval(from_iso(a), from_iso(b) if b else now, status) for a, b, status in rows]
+
+
+def maintenance_intervals(
+    db: Database, component_id: str, start: datetime, end: datetime, now: datetime
+) -> list[Interval]:
+    rows = db.execute(
+        "SELECT m.started_at, m.completed_at, m.scheduled_until FROM maintenances m"
+        " JOIN maintenance_components mc ON mc.maintenance_id = m.id"
+        " WHERE mc.component_id = ? AND m.started_at IS NOT NULL AND m.started_at < ?"
+        " AND coalesce(m.completed_at, m.scheduled_until) > ?",
+        [component_id, to_iso(end), to_iso(start)],
+    ).fetchall()
+    intervals = []
+    for started, completed, until in rows:
+        stop = from_iso(completed) if completed else min(now, from_iso(until))
+        intervals.append(Interval(from_iso(started), stop, "maintenance"))
+    return intervals
+
+
+def incident_times(db: Database, component_id: str, start: datetime, end: datetime) -> list[IncidentTimes]:
+    rows = db.execute(
+        "SELECT DISTINCT i.id, i.created_at, i.acknowledged_at, i.resolved_at FROM incidents i"
+        " JOIN incident_components ic ON ic.incident_id = i.id"
+        " WHERE ic.component_id = ? AND i.drill = 0 AND i.kind != 'agent_offline'"
+        " AND i.created_at >= ? AND i.created_at < ?",
+        [component_id, to_iso(start), to_iso(end)],
+    ).fetchall()
+    return [
+        IncidentTimes(
+            from_iso(created), from_iso(acked) if acked else None, from_iso(resolved) if resolved else None
+        )
+        for _id, created, acked, resolved in rows
+    ]
