@@ -9,6 +9,7 @@ one line per problem, each naming the key.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from datetime import timedelta
@@ -86,6 +87,50 @@ class SlaConfig(_Section):
         return tz
 
 
+def _networks(values: list[str], key: str) -> list[str]:
+    for value in values:
+        try:
+            ipaddress.ip_network(value, strict=False)
+        except ValueError:
+            raise ValueError(f"{key}: not an IP address or network: {value!r}") from None
+    return values
+
+
+class SecurityConfig(_Section):
+    """Hardening knobs: the SSRF guard's exemptions, which proxy to believe, HSTS."""
+
+    outbound_allow: list[str] = Field(default_factory=list, max_length=100)
+    trusted_proxies: list[str] = Field(default_factory=list, max_length=100)
+    hsts_max_age: int = Field(default=31_536_000, ge=0, le=63_072_000)
+
+    @field_validator("outbound_allow", "trusted_proxies")
+    @classmethod
+    def _valid_networks(cls, values: list[str]) -> list[str]:
+        return _networks(values, "entry")
+
+
+class AdminConfig(_Section):
+    """Operator sign-in: session lifetime, second factor, login rate limits, cookie flags."""
+
+    session_max_age: Duration = timedelta(hours=12)
+    session_idle_timeout: Duration = timedelta(hours=1)
+    require_totp: bool = False
+    login_max_failures_per_account: int = Field(default=5, ge=1, le=1000)
+    login_max_failures_per_address: int = Field(default=20, ge=1, le=10_000)
+    login_failure_window: Duration = timedelta(minutes=15)
+    cookie_secure: bool | None = None
+
+    @model_validator(mode="after")
+    def _coherent(self) -> AdminConfig:
+        if self.session_idle_timeout > self.session_max_age:
+            raise ValueError("session_idle_timeout must not exceed session_max_age")
+        if self.session_max_age > timedelta(days=30):
+            raise ValueError("session_max_age: at most 30d")
+        if self.login_failure_window < timedelta(seconds=10):
+            raise ValueError("login_failure_window: at least 10s")
+        return self
+
+
 class Settings(BaseSettings):
     """Everything the collector runs with; see docs/configuration.md for each key."""
 
@@ -100,6 +145,8 @@ class Settings(BaseSettings):
     stale_after_intervals: float = Field(default=3.0, ge=1.5, le=100)
     page: PageConfig = PageConfig()
     sla: SlaConfig = SlaConfig()
+    security: SecurityConfig = SecurityConfig()
+    admin: AdminConfig = AdminConfig()
     groups: list[GroupConfig] = Field(default_factory=list, max_length=1000)
     components: list[ComponentConfig] = Field(default_factory=list, max_length=5000)
     checks: list[Check] = Field(default_factory=list, max_length=10_000)
@@ -118,7 +165,7 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _references(self) -> Settings:
-        problems = _reference_problems(self)
+        problems = _reference_problems(self) + _auth_problems(self)
         if problems:
             raise ValueError("\n".join(problems))
         return self
@@ -151,6 +198,21 @@ def _reference_problems(settings: Settings) -> list[str]:
         if check.component is not None and check.component not in component_ids:
             problems.append(f"checks[{index}].component: unknown component {check.component!r}")
     return problems
+
+
+def _auth_problems(settings: Settings) -> list[str]:
+    """Auth settings that are each valid but unsafe together: refuse rather than start half-secure."""
+    problems = []
+    if settings.page.url.startswith("https://") and settings.admin.cookie_secure is False:
+        problems.append("admin.cookie_secure: must not be false when page.url is https (cookies would leak)")
+    return problems
+
+
+def cookie_secure(settings: Settings) -> bool:
+    """Whether session cookies carry the Secure flag: explicit setting, else page.url is https."""
+    if settings.admin.cookie_secure is not None:
+        return settings.admin.cookie_secure
+    return settings.page.url.startswith("https://")
 
 
 def load_settings(environ: dict[str, str] | None = None, **overrides: Any) -> Settings:

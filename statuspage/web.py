@@ -1,5 +1,6 @@
 """Request plumbing shared by every blueprint: the per-request database, settings, clock,
-and JSON errors for the APIs (never an HTML error page or a traceback)."""
+JSON errors for the APIs (never an HTML error page or a traceback), and the
+security headers every response carries."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ from flask import Flask, Response, current_app, g, jsonify, request
 from sqlite_utils import Database
 from werkzeug.exceptions import HTTPException
 
+from statuspage import proxies
 from statuspage.db import connect, migrate
+from statuspage.markdown import install_filter
 from statuspage.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -43,6 +46,64 @@ def json_error(status: int, message: str, details: list[dict[str, Any]] | None =
     return response
 
 
+def client_address() -> str:
+    """The client's address for rate limits and the audit log (proxies believed only if trusted)."""
+    if "client_address" not in g:
+        g.client_address = proxies.client_address(request, _trusted_proxies())
+    value: str = g.client_address
+    return value
+
+
+def arrived_over_tls() -> bool:
+    return proxies.arrived_over_tls(request, _trusted_proxies())
+
+
+def _trusted_proxies() -> tuple[proxies.IPNetwork, ...]:
+    cached = current_app.config.get("UPWATCH_TRUSTED_PROXIES")
+    if cached is None or cached[0] is not settings():
+        cached = (settings(), proxies.parse_networks(settings().security.trusted_proxies))
+        current_app.config["UPWATCH_TRUSTED_PROXIES"] = cached
+    networks: tuple[proxies.IPNetwork, ...] = cached[1]
+    return networks
+
+
+# No inline script or style anywhere: pages load /static files only. Images may
+# come from https (page.logo is an operator-chosen URL). frame-ancestors stops
+# clickjacking of the admin forms; form-action stops a injected form posting away.
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data: https:",
+        "font-src 'self'",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",  # frame-ancestors for browsers that predate CSP 2
+    "Referrer-Policy": "strict-origin-when-cross-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=(), interest-cohort=()",
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
+
+
+def _security_headers(response: Response) -> Response:
+    """Install the headers on every response; a view may set a stricter value first."""
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    max_age = settings().security.hsts_max_age
+    if max_age and arrived_over_tls():
+        response.headers.setdefault("Strict-Transport-Security", f"max-age={max_age}; includeSubDomains")
+    return response
+
+
 def _close_db(_error: BaseException | None = None) -> None:
     db = g.pop("db", None)
     if db is not None:
@@ -61,6 +122,8 @@ def init_app(app: Flask) -> None:
     finally:
         db.conn.close()
     app.teardown_appcontext(_close_db)
+    app.after_request(_security_headers)
+    install_filter(app)
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Any:

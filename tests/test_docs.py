@@ -15,7 +15,15 @@ from pydantic import BaseModel
 from agent.settings import AgentSettings
 from shared.checks import CHECK_MODELS, KINDS
 from statuspage.cli import build_parser
-from statuspage.settings import ComponentConfig, GroupConfig, PageConfig, Settings, SlaConfig
+from statuspage.settings import (
+    AdminConfig,
+    ComponentConfig,
+    GroupConfig,
+    PageConfig,
+    SecurityConfig,
+    Settings,
+    SlaConfig,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG_DOC = (ROOT / "docs" / "configuration.md").read_text()
@@ -28,7 +36,7 @@ def check_models() -> list[type[BaseModel]]:
 
 
 # Sections are documented by their headings ([page], [[checks]] ...), not as keys.
-SECTION_NAMES = {"page", "sla", "groups", "components", "checks"}
+SECTION_NAMES = {"page", "sla", "groups", "components", "checks", "security", "admin"}
 
 
 def keys(model: type[BaseModel]) -> list[str]:
@@ -40,6 +48,8 @@ SECTIONS: list[tuple[str, type[BaseModel]]] = [
     ("page", PageConfig),
     ("groups", GroupConfig),
     ("components", ComponentConfig),
+    ("security", SecurityConfig),
+    ("admin", AdminConfig),
     ("agent", AgentSettings),
     ("sla", SlaConfig),
 ]
@@ -81,7 +91,9 @@ def test_agent_commands_are_documented(command: str) -> None:
     assert f"`{command}" in CLI_DOC
 
 
-@pytest.mark.parametrize("section", ["[page]", "[[groups]]", "[[components]]", "[[checks]]"])
+@pytest.mark.parametrize(
+    "section", ["[page]", "[security]", "[admin]", "[[groups]]", "[[components]]", "[[checks]]"]
+)
 def test_example_config_shows_every_section(section: str) -> None:
     assert section in EXAMPLE
 
