@@ -7,6 +7,7 @@ import logging
 import re
 import sys
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 
 from shared.timeutil import utcnow
@@ -47,6 +48,24 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--component", action="append", default=[], help="a component id; repeat for more")
     report.add_argument("--format", choices=["table", "csv", "json"], default="table")
 
+    postmortem = sub.add_parser("postmortem", help="postmortem template, action items, publishing")
+    pm_sub = postmortem.add_subparsers(dest="postmortem_command", required=True)
+    pm_draft = pm_sub.add_parser("draft", help="print the pre-filled postmortem template of an incident")
+    pm_draft.add_argument("incident", type=int)
+    pm_publish = pm_sub.add_parser(
+        "publish", help="publish a postmortem (markdown file) on the incident page"
+    )
+    pm_publish.add_argument("incident", type=int)
+    pm_publish.add_argument("file", type=Path)
+    pm_publish.add_argument("--notify-subscribers", action="store_true", help="also tell subscribers")
+    pm_publish.add_argument("--actor", default="cli", help="who publishes (recorded on the timeline)")
+    pm_item = pm_sub.add_parser("action-item", help="add an action item with an owner")
+    pm_item.add_argument("incident", type=int)
+    pm_item.add_argument("description")
+    pm_item.add_argument("--owner", required=True)
+    pm_item.add_argument("--due", type=_date, default=None, help="YYYY-MM-DD")
+    pm_item.add_argument("--actor", default="cli")
+
     config = sub.add_parser("config", help="configuration tools")
     config_sub = config.add_subparsers(dest="config_command", required=True)
     check = config_sub.add_parser("check", help="validate a config file; name the key of each error")
@@ -72,6 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         "migrate": _migrate,
         "agent-token": _agent_token,
         "report": _report,
+        "postmortem": _postmortem,
     }
     return handlers[args.command](settings, args)
 
@@ -175,6 +195,40 @@ def _report(settings: Settings, args: argparse.Namespace) -> int:
                 f"{row['component']:<24} {row['uptime_percent']:>10.3f} {_opt(row['target_percent']):>7}"
                 f" {row['incidents']:>9} {_minutes(row['mtta_s']):>8} {_minutes(row['mttr_s']):>8}"
             )
+    return 0
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid date {text!r}; use YYYY-MM-DD") from None
+
+
+def _postmortem(settings: Settings, args: argparse.Namespace) -> int:
+    from statuspage import postmortems
+    from statuspage.db import open_and_migrate
+    from statuspage.incidents import IncidentInputError, IncidentNotFound
+
+    db = open_and_migrate(settings.database)
+    try:
+        if args.postmortem_command == "draft":
+            print(postmortems.draft(db, settings, args.incident, utcnow()), end="")
+        elif args.postmortem_command == "publish":
+            markdown = args.file.read_text(encoding="utf-8")
+            postmortems.publish(db, args.incident, markdown, args.actor, utcnow(), args.notify_subscribers)
+            print(f"postmortem of incident {args.incident} published")
+        else:
+            item = postmortems.add_action_item(
+                db, args.incident, args.description, args.owner, args.due, args.actor, utcnow()
+            )
+            print(f"action item {item} added to incident {args.incident}")
+    except IncidentNotFound as error:
+        print(f"not found: {error}", file=sys.stderr)
+        return 1
+    except (IncidentInputError, OSError, UnicodeDecodeError) as error:
+        print(f"refused: {error}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -249,3 +249,25 @@ def m0003_incident_engine(db: Database) -> None:
         );
         """
     )
+
+
+@MIGRATIONS(name="0004_postmortem_action_items")
+def m0004_postmortem_action_items(db: Database) -> None:
+    """Postmortem action items, and whether a public update is sent to subscribers
+    (a published postmortem tells subscribers only when the operator asks)."""
+    db.executescript(
+        """
+        CREATE TABLE action_items (
+            id INTEGER PRIMARY KEY,
+            incident_id INTEGER NOT NULL REFERENCES incidents(id),
+            description TEXT NOT NULL,
+            owner TEXT NOT NULL,
+            due_on TEXT,
+            created_at TEXT NOT NULL,
+            created_by TEXT NOT NULL,
+            done_at TEXT
+        );
+        CREATE INDEX action_items_incident ON action_items(incident_id);
+        ALTER TABLE incident_updates ADD COLUMN notify_subscribers INTEGER NOT NULL DEFAULT 1;
+        """
+    )
