@@ -7,7 +7,7 @@ import logging
 import re
 import sys
 from collections.abc import Callable
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 from shared.timeutil import utcnow
@@ -66,6 +66,12 @@ def build_parser() -> argparse.ArgumentParser:
     pm_item.add_argument("--due", type=_date, default=None, help="YYYY-MM-DD")
     pm_item.add_argument("--actor", default="cli")
 
+    problem = sub.add_parser("problem", help="problem records: linked incidents and total impact")
+    problem_sub = problem.add_subparsers(dest="problem_command", required=True)
+    problem_sub.add_parser("list", help="problems with their incident counts")
+    problem_show = problem_sub.add_parser("show", help="a problem's incidents and total impact")
+    problem_show.add_argument("problem", type=int)
+
     config = sub.add_parser("config", help="configuration tools")
     config_sub = config.add_subparsers(dest="config_command", required=True)
     check = config_sub.add_parser("check", help="validate a config file; name the key of each error")
@@ -92,6 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         "agent-token": _agent_token,
         "report": _report,
         "postmortem": _postmortem,
+        "problem": _problem,
     }
     return handlers[args.command](settings, args)
 
@@ -229,6 +236,32 @@ def _postmortem(settings: Settings, args: argparse.Namespace) -> int:
     except (IncidentInputError, OSError, UnicodeDecodeError) as error:
         print(f"refused: {error}", file=sys.stderr)
         return 2
+    return 0
+
+
+def _problem(settings: Settings, args: argparse.Namespace) -> int:
+    from shared.timeutil import format_duration
+    from statuspage.db import open_and_migrate
+    from statuspage.reports import problem_impact
+    from statuspage.storage.problems import list_problems
+
+    db = open_and_migrate(settings.database)
+    if args.problem_command == "list":
+        for problem in list_problems(db):
+            state = "closed" if problem.closed_at else "open"
+            print(f"#{problem.id}\t{state}\t{len(problem.incident_ids)} incident(s)\t{problem.title}")
+        return 0
+    impact = problem_impact(db, args.problem, utcnow())
+    if impact is None:
+        print(f"not found: problem {args.problem}", file=sys.stderr)
+        return 1
+    print(f"Problem #{impact.problem_id}: {impact.title}")
+    listed = ", ".join(f"#{i}" for i in impact.incident_ids) or "none"
+    print(f"Incidents: {listed} ({impact.open_incidents} open)")
+    print(f"Total duration: {format_duration(timedelta(seconds=impact.total_duration_s))}")
+    for component_id, seconds in impact.downtime_s_by_component.items():
+        print(f"Downtime of {component_id}: {format_duration(timedelta(seconds=seconds))}")
+    print("By impact: " + (", ".join(f"{k}={v}" for k, v in sorted(impact.impact_counts.items())) or "-"))
     return 0
 
 

@@ -128,3 +128,48 @@ def to_json(rows: list[dict[str, Any]]) -> str:
 
 def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 1)
+
+
+@dataclass(frozen=True)
+class ProblemImpact:
+    """What a problem has cost: its incidents, their total duration and weighted downtime."""
+
+    problem_id: int
+    title: str
+    incident_ids: list[int]
+    first_at: datetime | None
+    last_at: datetime | None
+    total_duration_s: float
+    downtime_s_by_component: dict[str, float]
+    impact_counts: dict[str, int]
+    open_incidents: int
+
+
+def problem_impact(db: Database, problem_id: int, now: datetime) -> ProblemImpact | None:
+    """Sum up a problem's linked incidents (overlaps counted once). None if there is no such problem."""
+    from statuspage.engine.sla import Interval, merge, weighted_downtime_s
+    from statuspage.storage import incidents as incident_store
+    from statuspage.storage.problems import get_problem
+
+    problem = get_problem(db, problem_id)
+    if problem is None:
+        return None
+    incidents = [i for i in (incident_store.get_incident(db, n) for n in problem.incident_ids) if i]
+    spans = [Interval(i.created_at, i.resolved_at or now) for i in incidents]
+    by_component: dict[str, list[Interval]] = {}
+    impact_counts: dict[str, int] = {}
+    for incident, span in zip(incidents, spans, strict=True):
+        impact_counts[incident.impact] = impact_counts.get(incident.impact, 0) + 1
+        for component_id, status in incident.components.items():
+            by_component.setdefault(component_id, []).append(Interval(span.start, span.end, status))
+    return ProblemImpact(
+        problem_id=problem.id,
+        title=problem.title,
+        incident_ids=[i.id for i in incidents],
+        first_at=min((s.start for s in spans), default=None),
+        last_at=max((s.start for s in spans), default=None),
+        total_duration_s=sum((s.end - s.start).total_seconds() for s in merge(spans)),
+        downtime_s_by_component={c: weighted_downtime_s(v, []) for c, v in sorted(by_component.items())},
+        impact_counts=impact_counts,
+        open_incidents=sum(1 for i in incidents if i.is_open),
+    )

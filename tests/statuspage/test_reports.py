@@ -190,3 +190,39 @@ def test_unknown_time_zone_is_a_config_error(tmp_path: Path) -> None:
     path.write_text('[sla]\ntz = "Mars/Olympus"\n')
     with pytest.raises(ConfigError, match=r"sla\.tz"):
         load_settings(environ={}, config=str(path))
+
+
+def test_problem_impact_sums_linked_incidents(seeded: tuple[Path, dict[str, str]]) -> None:
+    from statuspage import incidents as service
+    from statuspage.reports import problem_impact
+
+    tmp_path, env = seeded
+    db = open_and_migrate(tmp_path / "db.sqlite")
+    now = datetime(2026, 12, 2, tzinfo=UTC)
+    problem_id = service.create_problem(db, "Flaky load balancer", "", "alice", now)
+    for incident_id in (1, 2, 3):  # 10:00-11:00 and 10:30-11:30 major, plus 10 h partial
+        service.link_problem(db, incident_id, problem_id, "alice", now)
+    impact = problem_impact(db, problem_id, now)
+    assert impact is not None and impact.incident_ids == [1, 2, 3]
+    assert impact.total_duration_s == (90 + 600) * 60  # overlap counted once
+    assert impact.downtime_s_by_component == {"api": pytest.approx((90 + 0.3 * 600) * 60)}
+    assert impact.impact_counts == {"major": 3} and impact.open_incidents == 0
+    assert problem_impact(db, 999, now) is None
+    shown = subprocess.run(
+        [str(BIN / "upwatch-statuspage"), "problem", "show", str(problem_id)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert "Incidents: #1, #2, #3" in shown.stdout and "Total duration: 11h 30m" in shown.stdout
+    listed = subprocess.run(
+        [str(BIN / "upwatch-statuspage"), "problem", "list"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert "3 incident(s)" in listed.stdout
