@@ -29,9 +29,11 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
 
     from statuspage import web
     from statuspage.ingest.agent_api import agent_api
+    from statuspage.notify.subscribe_views import subscriptions_blueprint
     from statuspage.public.views import public
 
     web.init_app(app)
     app.register_blueprint(agent_api)
     app.register_blueprint(public)
+    app.register_blueprint(subscriptions_blueprint)
     return app

@@ -11,6 +11,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from shared.timeutil import utcnow
+from statuspage.notify import commands as notify_commands
 from statuspage.settings import ConfigError, Settings, load_settings
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -76,6 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     config_sub = config.add_subparsers(dest="config_command", required=True)
     check = config_sub.add_parser("check", help="validate a config file; name the key of each error")
     check.add_argument("file", type=Path)
+
+    notify_commands.add_parsers(sub)
     return parser
 
 
@@ -99,6 +102,7 @@ def main(argv: list[str] | None = None) -> int:
         "report": _report,
         "postmortem": _postmortem,
         "problem": _problem,
+        **dict.fromkeys(notify_commands.COMMANDS, notify_commands.run),
     }
     return handlers[args.command](settings, args)
 

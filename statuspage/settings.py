@@ -21,6 +21,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from shared.checks import ID_PATTERN, AnyCheck, Check, Duration, describe_error
+from statuspage.notify.config import (
+    ChannelConfig,
+    NotifyConfig,
+    SmtpConfig,
+    SubscriptionsConfig,
+    channel_problems,
+)
 
 DEFAULT_DATABASE = Path("data/upwatch.db")
 
@@ -150,6 +157,10 @@ class Settings(BaseSettings):
     groups: list[GroupConfig] = Field(default_factory=list, max_length=1000)
     components: list[ComponentConfig] = Field(default_factory=list, max_length=5000)
     checks: list[Check] = Field(default_factory=list, max_length=10_000)
+    channels: list[ChannelConfig] = Field(default_factory=list, max_length=1000)
+    smtp: SmtpConfig = SmtpConfig()
+    notify: NotifyConfig = NotifyConfig()
+    subscriptions: SubscriptionsConfig = SubscriptionsConfig()
 
     @classmethod
     def settings_customise_sources(
@@ -179,6 +190,9 @@ class Settings(BaseSettings):
     def check(self, check_id: str) -> AnyCheck | None:
         return next((c for c in self.checks if c.id == check_id), None)
 
+    def channel(self, channel_id: str) -> ChannelConfig | None:
+        return next((c for c in self.channels if c.id == channel_id), None)
+
 
 def _reference_problems(settings: Settings) -> list[str]:
     """Duplicate ids and references to things that are not declared, each naming its key."""
@@ -197,6 +211,7 @@ def _reference_problems(settings: Settings) -> list[str]:
     for index, check in enumerate(settings.checks):
         if check.component is not None and check.component not in component_ids:
             problems.append(f"checks[{index}].component: unknown component {check.component!r}")
+    problems.extend(channel_problems(settings.channels, settings.notify))
     return problems
 
 

@@ -15,6 +15,7 @@ from types import FrameType
 from shared.timeutil import Clock, utcnow
 from statuspage.db import open_and_migrate
 from statuspage.evaluate import evaluate_components
+from statuspage.notify.service import Notifier
 from statuspage.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -28,6 +29,7 @@ class Worker:
         self.clock = clock
         self.tick_s = tick_s
         self._stop = threading.Event()
+        self.notifier = Notifier(settings, clock)
 
     def stop(self, *_args: object) -> None:
         self._stop.set()
@@ -38,6 +40,7 @@ class Worker:
             changed = evaluate_components(db, self.settings, self.clock())
             if changed:
                 log.info("component status changed components=%s", ",".join(changed))
+            self.notifier.run_pass(db, self.clock())
         finally:
             db.conn.close()
 
@@ -52,6 +55,7 @@ class Worker:
             except Exception:  # noqa: BLE001 - one bad pass must not end the loop
                 log.exception("worker pass failed")
             self._stop.wait(self.tick_s)
+        self.notifier.stop()
         log.info("worker stopped")
 
 

@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from agent.settings import AgentSettings
 from shared.checks import CHECK_MODELS, KINDS
 from statuspage.cli import build_parser
+from statuspage.notify.config import ChannelConfig, NotifyConfig, SmtpConfig, SubscriptionsConfig
 from statuspage.settings import (
     AdminConfig,
     ComponentConfig,
@@ -36,7 +37,10 @@ def check_models() -> list[type[BaseModel]]:
 
 
 # Sections are documented by their headings ([page], [[checks]] ...), not as keys.
-SECTION_NAMES = {"page", "sla", "groups", "components", "checks", "security", "admin"}
+SECTION_NAMES = {
+    "page", "sla", "groups", "components", "checks", "security", "admin",
+    "channels", "smtp", "notify", "subscriptions",
+}
 
 
 def keys(model: type[BaseModel]) -> list[str]:
@@ -52,6 +56,10 @@ SECTIONS: list[tuple[str, type[BaseModel]]] = [
     ("admin", AdminConfig),
     ("agent", AgentSettings),
     ("sla", SlaConfig),
+    ("channels", ChannelConfig),
+    ("smtp", SmtpConfig),
+    ("notify", NotifyConfig),
+    ("subscriptions", SubscriptionsConfig),
 ]
 
 
@@ -92,7 +100,11 @@ def test_agent_commands_are_documented(command: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "section", ["[page]", "[security]", "[admin]", "[[groups]]", "[[components]]", "[[checks]]"]
+    "section",
+    [
+        "[page]", "[security]", "[admin]", "[[groups]]", "[[components]]", "[[checks]]",
+        "[[channels]]", "[smtp]", "[notify]", "[subscriptions]",
+    ],
 )
 def test_example_config_shows_every_section(section: str) -> None:
     assert section in EXAMPLE

@@ -271,3 +271,101 @@ def m0004_postmortem_action_items(db: Database) -> None:
         ALTER TABLE incident_updates ADD COLUMN notify_subscribers INTEGER NOT NULL DEFAULT 1;
         """
     )
+
+
+@MIGRATIONS(name="0005_subscriptions_delivery")
+def m0005_subscriptions_delivery(db: Database) -> None:
+    """Subscribers, webhook subscriptions, per-destination delivery state, fan-out watermarks
+    and operator notices (owned by statuspage.notify)."""
+    db.executescript(
+        """
+        -- Email subscribers (double opt-in). components '[]' means every component.
+        CREATE TABLE subscribers (
+            id INTEGER PRIMARY KEY,
+            email TEXT NOT NULL UNIQUE,                    -- normalized address
+            status TEXT NOT NULL CHECK (status IN ('pending', 'confirmed', 'unsubscribed', 'bounced')),
+            components TEXT NOT NULL DEFAULT '[]',
+            pending_components TEXT NOT NULL DEFAULT '[]', -- applied when the confirm link is used
+            confirm_token_hash TEXT,                       -- SHA-256; the token is only in the mail
+            confirm_expires_at TEXT,
+            unsubscribe_token TEXT NOT NULL UNIQUE,        -- capability in every mail's links
+            created_at TEXT NOT NULL,
+            confirmed_at TEXT,
+            unsubscribed_at TEXT
+        );
+        CREATE INDEX subscribers_confirmed ON subscribers(status) WHERE status = 'confirmed';
+
+        -- Webhook subscriptions: operator-registered (trusted) or self-service (verified first).
+        CREATE TABLE webhook_subscriptions (
+            id INTEGER PRIMARY KEY,
+            url TEXT NOT NULL,
+            secret TEXT NOT NULL,                          -- whsec_...: the receiver verifies with it
+            origin TEXT NOT NULL CHECK (origin IN ('operator', 'self')),
+            status TEXT NOT NULL CHECK (status IN ('pending', 'active', 'disabled', 'removed')),
+            components TEXT NOT NULL DEFAULT '[]',
+            description TEXT NOT NULL DEFAULT '',
+            verify_token_hash TEXT,
+            verify_expires_at TEXT,
+            unsubscribe_token TEXT NOT NULL UNIQUE,
+            created_at TEXT NOT NULL,
+            verified_at TEXT,
+            disabled_at TEXT,
+            disabled_reason TEXT
+        );
+
+        -- Delivery health per destination: a destination failing for long is disabled.
+        CREATE TABLE destinations (
+            kind TEXT NOT NULL,
+            destination TEXT NOT NULL,
+            consecutive_failures INTEGER NOT NULL DEFAULT 0,
+            failing_since TEXT,
+            last_error TEXT,
+            last_success_at TEXT,
+            disabled_at TEXT,
+            disabled_reason TEXT,
+            PRIMARY KEY (kind, destination)
+        );
+
+        -- Durable fan-out progress: what has been turned into outbox rows already.
+        CREATE TABLE notify_watermarks (
+            name TEXT PRIMARY KEY,
+            value INTEGER NOT NULL
+        );
+        CREATE TABLE maintenance_notifications (
+            maintenance_id INTEGER NOT NULL,
+            status TEXT NOT NULL,
+            notified_at TEXT NOT NULL,
+            PRIMARY KEY (maintenance_id, status)
+        );
+
+        -- Form submissions, for rate limits per client address and per email address.
+        CREATE TABLE subscribe_attempts (
+            id INTEGER PRIMARY KEY,
+            key TEXT NOT NULL,                             -- client:<address> | email:<address>
+            at TEXT NOT NULL
+        );
+        CREATE INDEX subscribe_attempts_key ON subscribe_attempts(key, at);
+
+        -- Things operators must hear about that belong to no incident (a disabled destination).
+        CREATE TABLE operator_notices (
+            id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            kind TEXT NOT NULL,                            -- destination_disabled, ...
+            subject TEXT NOT NULL,
+            message TEXT NOT NULL,
+            data TEXT NOT NULL DEFAULT '{}',
+            acknowledged_at TEXT
+        );
+        CREATE INDEX outbox_destination ON outbox(destination_kind, destination)
+            WHERE delivered_at IS NULL AND failed_at IS NULL;
+        """
+    )
+    # What existed before notifications were installed is history: never mail it.
+    db.execute(
+        "INSERT INTO notify_watermarks (name, value) "
+        "SELECT 'incident_updates', COALESCE(MAX(id), 0) FROM incident_updates"
+    )
+    db.execute(
+        "INSERT INTO maintenance_notifications (maintenance_id, status, notified_at) "
+        "SELECT id, status, updated_at FROM maintenances"
+    )

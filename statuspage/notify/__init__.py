@@ -1,0 +1,1 @@
+"""Notifications: the outbox, its delivery, subscriptions, and one module per channel kind."""

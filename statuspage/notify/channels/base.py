@@ -1,0 +1,77 @@
+"""What every channel kind implements, and the error that carries its retry decision."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from sqlite_utils import Database
+
+from shared.timeutil import Clock
+from statuspage.notify.outbox import OutboxRow
+from statuspage.notify.templates import Renderer
+from statuspage.settings import ChannelConfig, Settings
+
+if TYPE_CHECKING:
+    import aiohttp
+
+    from statuspage.notify.smtp import SmtpPool
+
+
+class DeliveryError(Exception):
+    """A failed attempt. `permanent`: retrying cannot help (410, unknown address, bad channel).
+    `disable`: the destination itself is gone; stop everything queued for it now."""
+
+    def __init__(self, message: str, permanent: bool = False, disable: bool = False):
+        super().__init__(message)
+        self.permanent = permanent or disable
+        self.disable = disable
+
+
+@dataclass
+class DeliveryContext:
+    """Long-lived resources a delivery pass shares: one HTTP session per trust level, one SMTP pool."""
+
+    settings: Settings
+    renderer: Renderer
+    clock: Clock
+    http: aiohttp.ClientSession  # operator-registered destinations (trusted; may be private)
+    http_guarded: aiohttp.ClientSession  # self-service webhooks: public addresses only
+    smtp: SmtpPool
+
+
+class ChannelKind(ABC):
+    """One kind of destination. `prepare` runs on the worker's database thread (it may read
+    the database and renders the message); `send` does the network I/O and raises DeliveryError."""
+
+    lane: ClassVar[str]  # which concurrency budget it uses: smtp, http, apprise, log
+
+    @abstractmethod
+    def prepare(self, row: OutboxRow, ctx: DeliveryContext, db: Database) -> Any: ...
+
+    @abstractmethod
+    async def send(self, prepared: Any, ctx: DeliveryContext) -> None: ...
+
+
+def configured_channel(ctx: DeliveryContext, row: OutboxRow, kind: str) -> ChannelConfig:
+    """The `[[channels]]` entry a channel row names; a permanent error if it is gone or changed kind."""
+    channel = ctx.settings.channel(row.destination)
+    if channel is None:
+        raise DeliveryError(f"no channel {row.destination!r} in the configuration", permanent=True)
+    if channel.kind != kind:
+        raise DeliveryError(f"channel {row.destination!r} is a {channel.kind} channel, not {kind}", True)
+    return channel
+
+
+def channel_text(row: OutboxRow, ctx: DeliveryContext) -> tuple[str, str, str | None]:
+    """Title, plain-text body and link for a channel message, from whatever payload shape it has."""
+    payload = row.payload
+    incident = payload.get("incident") if isinstance(payload.get("incident"), dict) else None
+    title = str(payload.get("title") or (incident or {}).get("name") or row.event)
+    text = payload.get("body")
+    if text is None and incident and incident.get("incident_updates"):
+        text = incident["incident_updates"][-1].get("body")
+    url = payload.get("url") or (incident or {}).get("shortlink")
+    body = ctx.renderer.render("channel.txt", title=title, body=str(text or title), url=url, event=row.event)
+    return title, body.strip(), str(url) if url else None

@@ -1,0 +1,146 @@
+"""`kind = "email"` channels and subscriber mail: multipart text + HTML through `[smtp]`.
+
+Threading: every mail about one incident carries the same root id, after the
+way issue trackers do it. The first mail of an incident has
+`Message-ID: <incident-ID@HOST>`; each later one has its own Message-ID and
+`In-Reply-To` / `References` pointing at that root, so mail clients show one
+thread per incident (maintenance likewise). Message-IDs derive from the
+outbox row, so a resend after a crash carries the same id and clients
+collapse the duplicate.
+
+Subscriber mail carries `List-Unsubscribe` (the same link as in the body) and
+`List-Unsubscribe-Post: List-Unsubscribe=One-Click` (RFC 8058), so providers
+offer one-click unsubscribe. Header values are stripped of line breaks before
+they are set: incident titles never inject headers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import format_datetime, formataddr
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlite_utils import Database
+
+from statuspage.notify import outbox
+from statuspage.notify.channels.base import (
+    ChannelKind,
+    DeliveryContext,
+    DeliveryError,
+    channel_text,
+    configured_channel,
+)
+from statuspage.notify.outbox import OutboxRow
+
+
+@dataclass(frozen=True)
+class Mail:
+    message: EmailMessage
+    recipients: list[str]
+
+
+def header_text(value: str, limit: int = 200) -> str:
+    """One line, no control characters, bounded: safe as a header value."""
+    cleaned = "".join(ch if ch.isprintable() else " " for ch in value)
+    return " ".join(cleaned.split())[:limit]
+
+
+def mail_host(ctx: DeliveryContext) -> str:
+    return urlsplit(ctx.settings.page.url).hostname or "localhost"
+
+
+def thread_ids(payload: dict[str, Any], host: str) -> tuple[str, str | None]:
+    """(Message-ID, thread root or None when this mail is the root) for an incident/maintenance mail."""
+    thread = payload["thread"]
+    root = f"<{thread['kind']}-{thread['id']}@{host}>"
+    if thread["first"]:
+        return root, None
+    return f"<{thread['kind']}-{thread['id']}.{thread['part']}@{host}>", root
+
+
+class EmailChannel(ChannelKind):
+    lane = "smtp"
+
+    def prepare(self, row: OutboxRow, ctx: DeliveryContext, db: Database) -> Mail:
+        if row.destination_kind == outbox.SUBSCRIBER_EMAIL:
+            return Mail(self._subscriber_mail(row, ctx), [row.destination])
+        channel = configured_channel(ctx, row, "email")
+        title, body, url = channel_text(row, ctx)
+        message = self._envelope(ctx, channel.to, f"[{ctx.settings.page.name}] {title}")
+        message["Message-ID"] = _derived_id(row, mail_host(ctx))
+        html = ctx.renderer.render("channel.html", title=title, body=body, url=url)
+        _set_bodies(message, body, html)
+        return Mail(message, list(channel.to))
+
+    async def send(self, prepared: Mail, ctx: DeliveryContext) -> None:
+        await asyncio.to_thread(ctx.smtp.send, prepared.message, prepared.recipients)
+
+    def _subscriber_mail(self, row: OutboxRow, ctx: DeliveryContext) -> EmailMessage:
+        payload = row.payload
+        page = ctx.settings.page
+        host = mail_host(ctx)
+        if row.event == "subscription.confirm":
+            message = self._envelope(ctx, [row.destination], f"[{page.name}] Confirm your subscription")
+            message["Message-ID"] = _derived_id(row, host)
+            names = {"page": page, **payload}
+            _set_bodies(
+                message,
+                ctx.renderer.render("email_confirm.txt", **names),
+                ctx.renderer.render("email_confirm.html", **names),
+            )
+            return message
+        if "incident" in payload:
+            subject, template = payload["incident"]["name"], "email_incident"
+            names = {
+                "page": page,
+                "incident": payload["incident"],
+                "update": payload["incident"]["incident_updates"][-1],
+            }
+        elif "scheduled_maintenance" in payload:
+            subject = f"Maintenance: {payload['scheduled_maintenance']['name']}"
+            template = "email_maintenance"
+            names = {"page": page, "maintenance": payload["scheduled_maintenance"]}
+        else:
+            raise DeliveryError(f"no mail template for event {row.event!r}", permanent=True)
+        unsubscribe = payload["meta"]["unsubscribe"]
+        message = self._envelope(ctx, [row.destination], f"[{page.name}] {subject}")
+        message_id, root = thread_ids(payload, host)
+        message["Message-ID"] = message_id
+        if root is not None:
+            message["In-Reply-To"] = root
+            message["References"] = root
+        message["List-Unsubscribe"] = f"<{unsubscribe}>"
+        message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+        names["unsubscribe_url"] = unsubscribe
+        _set_bodies(
+            message,
+            ctx.renderer.render(f"{template}.txt", **names),
+            ctx.renderer.render(f"{template}.html", **names),
+        )
+        return message
+
+    def _envelope(self, ctx: DeliveryContext, to: list[str], subject: str) -> EmailMessage:
+        smtp = ctx.settings.smtp
+        message = EmailMessage()
+        message["From"] = formataddr(
+            (header_text(smtp.from_name or ctx.settings.page.name), smtp.from_address)
+        )
+        message["To"] = ", ".join(to)
+        message["Subject"] = header_text(subject, 250)
+        message["Date"] = format_datetime(ctx.clock())
+        message["Auto-Submitted"] = "auto-generated"
+        return message
+
+
+def _derived_id(row: OutboxRow, host: str) -> str:
+    digest = hashlib.sha256(row.idempotency_key.encode()).hexdigest()[:32]
+    return f"<{digest}@{host}>"
+
+
+def _set_bodies(message: EmailMessage, text: str, html: str) -> None:
+    message.set_content(text)
+    message.add_alternative(html, subtype="html")

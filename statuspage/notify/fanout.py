@@ -1,0 +1,272 @@
+"""Fan-out: new public incident updates and maintenance state changes become outbox rows,
+one per matching subscriber (email and webhook), exactly once.
+
+Progress is durable: `notify_watermarks['incident_updates']` holds the last
+update id turned into rows, and `maintenance_notifications` the (maintenance,
+status) pairs already announced. Rows and progress are written in one
+transaction, and every row's idempotency key names subscriber and event, so a
+crash between passes neither loses nor repeats a notification.
+
+Which updates go out: those of incidents with public = 1 and drill = 0 at the
+time the pass sees them, unless the update says notify_subscribers = 0 (a
+postmortem published quietly). An update written while its incident was private is
+not sent later when the incident is published; the operator's next public
+update is. A subscriber who chose components hears only about incidents and
+maintenance touching one of them; one who chose none hears about everything.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlite_utils import Database
+
+from shared.timeutil import to_iso
+from statuspage.notify import outbox
+from statuspage.notify.outbox import NewNotification
+from statuspage.settings import Settings
+
+log = logging.getLogger(__name__)
+
+MAINTENANCE_EVENTS = {
+    "scheduled": "maintenance.scheduled",
+    "in_progress": "maintenance.started",
+    "completed": "maintenance.completed",
+}
+
+
+@dataclass(frozen=True)
+class Recipient:
+    kind: str  # outbox.SUBSCRIBER_EMAIL | outbox.SUBSCRIBER_WEBHOOK
+    destination: str
+    subscription_id: int
+    components: frozenset[str]
+    unsubscribe_token: str
+
+
+def fan_out(db: Database, settings: Settings, now: datetime, max_items: int = 50) -> int:
+    """Turn up to `max_items` new updates / maintenance changes into outbox rows; return rows created."""
+    created = 0
+    for _ in range(max_items):
+        update_id = _next_update_id(db)
+        if update_id is None:
+            break
+        created += _fan_out_update(db, settings, update_id, now)
+    for maintenance_id, status in _unannounced_maintenance(db, max_items):
+        created += _fan_out_maintenance(db, settings, maintenance_id, status, now)
+    if created:
+        log.info("fan-out queued notifications=%d", created)
+    return created
+
+
+def recipients(db: Database) -> list[Recipient]:
+    """Confirmed email subscribers and active webhook subscriptions."""
+    found = [
+        Recipient(outbox.SUBSCRIBER_EMAIL, email, sid, frozenset(json.loads(components)), token)
+        for sid, email, components, token in db.execute(
+            "SELECT id, email, components, unsubscribe_token FROM subscribers WHERE status = 'confirmed'"
+        )
+    ]
+    found += [
+        Recipient(outbox.SUBSCRIBER_WEBHOOK, str(wid), wid, frozenset(json.loads(components)), token)
+        for wid, components, token in db.execute(
+            "SELECT id, components, unsubscribe_token FROM webhook_subscriptions WHERE status = 'active'"
+        )
+    ]
+    return found
+
+
+def unsubscribe_url(settings: Settings, token: str) -> str:
+    return f"{settings.page.url}/unsubscribe/{token}"
+
+
+def _matching(all_recipients: Iterable[Recipient], components: set[str]) -> list[Recipient]:
+    return [r for r in all_recipients if not r.components or r.components & components]
+
+
+def _next_update_id(db: Database) -> int | None:
+    row = db.execute(
+        "SELECT MIN(id) FROM incident_updates WHERE id > "
+        "(SELECT value FROM notify_watermarks WHERE name = 'incident_updates')"
+    ).fetchone()
+    return int(row[0]) if row and row[0] is not None else None
+
+
+def _fan_out_update(db: Database, settings: Settings, update_id: int, now: datetime) -> int:
+    with db.atomic():
+        created = 0
+        incident, update, first = _incident_and_update(db, update_id)
+        if incident["public"] and not incident["drill"] and update.get("notify_subscribers", 1):
+            components = _incident_components(db, incident["id"], update)
+            event = _incident_event(update["status"], first)
+            base = _incident_payload(settings, incident, update, components, event, first, now)
+            rows = [
+                NewNotification(
+                    event,
+                    r.kind,
+                    r.destination,
+                    {**base, "meta": {"unsubscribe": unsubscribe_url(settings, r.unsubscribe_token)}},
+                    f"{r.kind}:{r.subscription_id}:incident_update:{update_id}",
+                )
+                for r in _matching(recipients(db), {c["id"] for c in components})
+            ]
+            created = outbox.enqueue(db, rows, now)
+        db.execute("UPDATE notify_watermarks SET value = ? WHERE name = 'incident_updates'", [update_id])
+    return created
+
+
+def _incident_and_update(db: Database, update_id: int) -> tuple[dict[str, Any], dict[str, Any], bool]:
+    update = _row(db, "SELECT * FROM incident_updates WHERE id = ?", [update_id])
+    incident = _row(db, "SELECT * FROM incidents WHERE id = ?", [update["incident_id"]])
+    first_id = db.execute(
+        "SELECT MIN(id) FROM incident_updates WHERE incident_id = ?", [incident["id"]]
+    ).fetchone()[0]
+    return incident, update, first_id == update_id
+
+
+def _incident_event(status: str, first: bool) -> str:
+    if first:
+        return "incident.created"
+    if status in ("resolved", "postmortem"):
+        return "incident.resolved"
+    return "incident.updated"
+
+
+def _incident_components(db: Database, incident_id: int, update: dict[str, Any]) -> list[dict[str, str]]:
+    statuses = {
+        component_id: status
+        for component_id, status in db.execute(
+            "SELECT component_id, status FROM incident_components WHERE incident_id = ?", [incident_id]
+        )
+    }
+    try:
+        affected = json.loads(update.get("affected_components") or "[]")
+    except ValueError:
+        affected = []
+    for item in affected if isinstance(affected, list) else []:
+        if isinstance(item, dict) and isinstance(item.get("component_id"), str):
+            statuses[item["component_id"]] = str(
+                item.get("new_status") or statuses.get(item["component_id"], "")
+            )
+    return [{"id": cid, "status": status} for cid, status in sorted(statuses.items())]
+
+
+def _incident_payload(
+    settings: Settings,
+    incident: dict[str, Any],
+    update: dict[str, Any],
+    components: list[dict[str, str]],
+    event: str,
+    first: bool,
+    now: datetime,
+) -> dict[str, Any]:
+    """The Statuspage-like webhook shape (incident with its new update), plus our envelope."""
+    return {
+        "type": event,
+        "timestamp": to_iso(now),
+        "page": {"name": settings.page.name, "url": settings.page.url},
+        "incident": {
+            "id": str(incident["id"]),
+            "name": incident["title"],
+            "status": incident["status"],
+            "impact": incident["impact"],
+            "created_at": incident["created_at"],
+            "updated_at": incident["updated_at"],
+            "resolved_at": incident["resolved_at"],
+            "shortlink": f"{settings.page.url}/incidents/{incident['id']}",
+            "components": [_component(settings, c["id"], c["status"]) for c in components],
+            "incident_updates": [
+                {
+                    "id": str(update["id"]),
+                    "incident_id": str(incident["id"]),
+                    "status": update["status"],
+                    "body": update["body"],
+                    "created_at": update["created_at"],
+                    "updated_at": update["created_at"],
+                }
+            ],
+        },
+        "thread": {"kind": "incident", "id": str(incident["id"]), "first": first, "part": str(update["id"])},
+    }
+
+
+def _component(settings: Settings, component_id: str, status: str) -> dict[str, str]:
+    config = settings.component(component_id)
+    return {"id": component_id, "name": config.name if config else component_id, "status": status}
+
+
+def _unannounced_maintenance(db: Database, limit: int) -> list[tuple[int, str]]:
+    return [
+        (int(mid), str(status))
+        for mid, status in db.execute(
+            "SELECT m.id, m.status FROM maintenances m WHERE NOT EXISTS (SELECT 1 FROM"
+            " maintenance_notifications n WHERE n.maintenance_id = m.id AND n.status = m.status)"
+            " ORDER BY m.updated_at, m.id LIMIT ?",
+            [limit],
+        )
+    ]
+
+
+def _fan_out_maintenance(
+    db: Database, settings: Settings, maintenance_id: int, status: str, now: datetime
+) -> int:
+    with db.atomic():
+        maintenance = _row(db, "SELECT * FROM maintenances WHERE id = ?", [maintenance_id])
+        component_ids = [
+            cid
+            for (cid,) in db.execute(
+                "SELECT component_id FROM maintenance_components WHERE maintenance_id = ?", [maintenance_id]
+            )
+        ]
+        event = MAINTENANCE_EVENTS[status]
+        base = {
+            "type": event,
+            "timestamp": to_iso(now),
+            "page": {"name": settings.page.name, "url": settings.page.url},
+            "scheduled_maintenance": {
+                "id": str(maintenance_id),
+                "name": maintenance["title"],
+                "status": status,
+                "body": maintenance["body"],
+                "scheduled_for": maintenance["scheduled_for"],
+                "scheduled_until": maintenance["scheduled_until"],
+                "started_at": maintenance["started_at"],
+                "completed_at": maintenance["completed_at"],
+                "shortlink": f"{settings.page.url}/maintenance/{maintenance_id}",
+                "components": [_component(settings, cid, "under_maintenance") for cid in component_ids],
+            },
+            "thread": {
+                "kind": "maintenance",
+                "id": str(maintenance_id),
+                "first": status == "scheduled",
+                "part": status,
+            },
+        }
+        rows = [
+            NewNotification(
+                event,
+                r.kind,
+                r.destination,
+                {**base, "meta": {"unsubscribe": unsubscribe_url(settings, r.unsubscribe_token)}},
+                f"{r.kind}:{r.subscription_id}:maintenance:{maintenance_id}:{status}",
+            )
+            for r in _matching(recipients(db), set(component_ids))
+        ]
+        created = outbox.enqueue(db, rows, now)
+        db.execute(
+            "INSERT OR IGNORE INTO maintenance_notifications (maintenance_id, status, notified_at)"
+            " VALUES (?, ?, ?)",
+            [maintenance_id, status, to_iso(now)],
+        )
+    return created
+
+
+def _row(db: Database, sql: str, params: list[Any]) -> dict[str, Any]:
+    cursor = db.execute(sql, params)
+    names = [d[0] for d in cursor.description]
+    return dict(zip(names, cursor.fetchone(), strict=True))

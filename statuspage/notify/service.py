@@ -1,0 +1,103 @@
+"""The worker's notification duties: fan-out in each pass, delivery on its own thread.
+
+Decision: delivery runs in a dedicated thread with its own asyncio loop
+inside the worker process, not inside `Worker.run_pass`. A pass must stay
+short (evaluation reads the clock once and should run every tick), while
+delivery can be waiting on a slow receiver for its whole timeout. The pass
+only does the quick database part (fan-out, pruning) and wakes the thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+import time
+from datetime import datetime, timedelta
+
+from sqlite_utils import Database
+
+from shared.timeutil import Clock, to_iso
+from statuspage.notify.channels.registry import KINDS
+from statuspage.notify.delivery import deliver
+from statuspage.notify.fanout import fan_out
+from statuspage.settings import Settings
+
+log = logging.getLogger(__name__)
+
+KEEP_FINISHED = timedelta(days=30)  # delivered/failed rows kept for operators to inspect
+KEEP_ATTEMPTS = timedelta(days=1)  # rate-limit windows are at most a day
+PRUNE_EVERY_S = 3600.0
+
+
+class Notifier:
+    """Owned by the Worker: `run_pass` each tick, `stop` at shutdown."""
+
+    def __init__(self, settings: Settings, clock: Clock):
+        self.settings = settings
+        self.clock = clock
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._last_prune = 0.0
+
+    def run_pass(self, db: Database, now: datetime) -> None:
+        """Fan new updates out into the outbox, prune old rows, and make sure delivery runs."""
+        if fan_out(db, self.settings, now):
+            self._wake.set()
+        fail_unknown_kinds(db, now)
+        if time.monotonic() - self._last_prune >= PRUNE_EVERY_S:
+            prune(db, now)
+            self._last_prune = time.monotonic()
+        self._ensure_thread()
+
+    def stop(self, timeout_s: float = 30.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+
+    def _ensure_thread(self) -> None:
+        if self._thread is None or not self._thread.is_alive():
+            self._thread = threading.Thread(
+                target=self._deliver_forever, name="upwatch-delivery", daemon=True
+            )
+            self._thread.start()
+
+    def _deliver_forever(self) -> None:
+        while not self._stop.is_set():
+            try:
+                asyncio.run(
+                    deliver(self.settings, self.clock, until_idle=False, stop=self._stop, wake=self._wake)
+                )
+            except Exception:  # noqa: BLE001 - the delivery loop must outlive one bad moment
+                log.exception("delivery loop failed; restarting in 5s")
+                self._stop.wait(5.0)
+
+
+def fail_unknown_kinds(db: Database, now: datetime) -> int:
+    """Rows no channel kind can deliver would wait forever: fail them, saying why."""
+    cursor = db.execute(
+        "UPDATE outbox SET failed_at = ?, last_error = 'unknown destination_kind'"
+        " WHERE delivered_at IS NULL AND failed_at IS NULL"
+        " AND destination_kind NOT IN (SELECT value FROM json_each(?))",
+        [to_iso(now), _known_kinds_json()],
+    )
+    if cursor.rowcount:
+        log.warning("outbox rows with an unknown destination_kind failed count=%d", cursor.rowcount)
+    return int(cursor.rowcount)
+
+
+def prune(db: Database, now: datetime) -> None:
+    """Drop finished outbox rows and rate-limit records past their use."""
+    with db.atomic():
+        db.execute(
+            "DELETE FROM outbox WHERE (delivered_at IS NOT NULL AND delivered_at < ?)"
+            " OR (failed_at IS NOT NULL AND failed_at < ?)",
+            [to_iso(now - KEEP_FINISHED)] * 2,
+        )
+        db.execute("DELETE FROM subscribe_attempts WHERE at < ?", [to_iso(now - KEEP_ATTEMPTS)])
+
+
+def _known_kinds_json() -> str:
+    return json.dumps(sorted(KINDS))
