@@ -38,8 +38,17 @@ def check_models() -> list[type[BaseModel]]:
 
 # Sections are documented by their headings ([page], [[checks]] ...), not as keys.
 SECTION_NAMES = {
-    "page", "sla", "groups", "components", "checks", "security", "admin",
-    "channels", "smtp", "notify", "subscriptions",
+    "page",
+    "sla",
+    "groups",
+    "components",
+    "checks",
+    "security",
+    "admin",
+    "channels",
+    "smtp",
+    "notify",
+    "subscriptions",
 }
 
 
@@ -102,8 +111,16 @@ def test_agent_commands_are_documented(command: str) -> None:
 @pytest.mark.parametrize(
     "section",
     [
-        "[page]", "[security]", "[admin]", "[[groups]]", "[[components]]", "[[checks]]",
-        "[[channels]]", "[smtp]", "[notify]", "[subscriptions]",
+        "[page]",
+        "[security]",
+        "[admin]",
+        "[[groups]]",
+        "[[components]]",
+        "[[checks]]",
+        "[[channels]]",
+        "[smtp]",
+        "[notify]",
+        "[subscriptions]",
     ],
 )
 def test_example_config_shows_every_section(section: str) -> None:

@@ -97,7 +97,7 @@ async def delivery_context(settings: Settings, clock: Clock) -> AsyncIterator[De
                 connector=aiohttp.TCPConnector(limit=limit), timeout=timeout, trust_env=False
             ) as http,
             aiohttp.ClientSession(
-                connector=guarded_connector(limit), timeout=timeout, trust_env=False
+                connector=guarded_connector(policy, limit=limit), timeout=timeout, trust_env=False
             ) as guarded,
         ):
             yield DeliveryContext(
