@@ -27,13 +27,12 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = settings.max_report_bytes
     app.config["JSON_SORT_KEYS"] = False
 
-    from statuspage import web
+    from statuspage import public, web
     from statuspage.ingest.agent_api import agent_api
     from statuspage.notify.subscribe_views import subscriptions_blueprint
-    from statuspage.public.views import public
 
     web.init_app(app)
     app.register_blueprint(agent_api)
-    app.register_blueprint(public)
+    public.init_app(app)
     app.register_blueprint(subscriptions_blueprint)
     return app

@@ -48,6 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--period", required=True, help="2026-11 (month), 2026-Q4 (quarter) or 2026 (year)")
     report.add_argument("--component", action="append", default=[], help="a component id; repeat for more")
     report.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    export = sub.add_parser("export-static", help="write the public page, feeds, badges and JSON API as files")
+    export.add_argument("dir", type=Path, help="output folder (created; existing files are overwritten)")
 
     postmortem = sub.add_parser("postmortem", help="postmortem template, action items, publishing")
     pm_sub = postmortem.add_subparsers(dest="postmortem_command", required=True)
@@ -103,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         "postmortem": _postmortem,
         "problem": _problem,
         **dict.fromkeys(notify_commands.COMMANDS, notify_commands.run),
+        "export-static": _export_static,
     }
     return handlers[args.command](settings, args)
 
@@ -141,6 +144,22 @@ def _migrate(settings: Settings, _args: argparse.Namespace) -> int:
 
     applied = migrate(connect(settings.database))
     print(f"applied {len(applied)} migration(s): {', '.join(applied) or 'none pending'}")
+    return 0
+
+
+def _export_static(settings: Settings, args: argparse.Namespace) -> int:
+    from statuspage import create_app
+    from statuspage.public.export import ExportError, export_static
+
+    try:
+        written = export_static(create_app(settings), args.dir)
+    except ExportError as error:
+        print(f"export-static: {error}", file=sys.stderr)
+        return 1
+    except OSError as error:
+        print(f"export-static: cannot write to {args.dir}: {error.strerror or error}", file=sys.stderr)
+        return 1
+    print(f"wrote {len(written)} files to {args.dir}")
     return 0
 
 

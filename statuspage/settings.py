@@ -47,6 +47,10 @@ class PageConfig(_Section):
     url: str = Field(default="http://127.0.0.1:8080", max_length=500)
     logo: str | None = Field(default=None, max_length=500)
     description: str | None = Field(default=None, max_length=500)
+    # Public pages hide check targets, locations' addresses and raw probe errors unless this is true.
+    show_check_details: bool = False
+    # No result received for this long: the page says its data is stale.
+    stale_after: Duration = timedelta(minutes=5)
 
     @field_validator("url")
     @classmethod
@@ -150,6 +154,9 @@ class Settings(BaseSettings):
     secret_key: str | None = Field(default=None, min_length=16, max_length=500)
     max_report_bytes: int = Field(default=2 * 1024 * 1024, ge=1024, le=64 * 1024 * 1024)
     stale_after_intervals: float = Field(default=3.0, ge=1.5, le=100)
+    raw_retention: Duration = timedelta(days=14)
+    minute_rollup_retention: Duration = timedelta(days=7)
+    rollup_retention: Duration = timedelta(days=400)
     page: PageConfig = PageConfig()
     sla: SlaConfig = SlaConfig()
     security: SecurityConfig = SecurityConfig()
@@ -176,7 +183,7 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _references(self) -> Settings:
-        problems = _reference_problems(self) + _auth_problems(self)
+        problems = _reference_problems(self) + _auth_problems(self) + _retention_problems(self)
         if problems:
             raise ValueError("\n".join(problems))
         return self
@@ -228,6 +235,20 @@ def cookie_secure(settings: Settings) -> bool:
     if settings.admin.cookie_secure is not None:
         return settings.admin.cookie_secure
     return settings.page.url.startswith("https://")
+
+
+def _retention_problems(settings: Settings) -> list[str]:
+    """Retention limits: raw results at least a day, hourly and daily rollups at least 400 days."""
+    problems = []
+    if settings.raw_retention < timedelta(days=1):
+        problems.append("raw_retention: must be at least 1d")
+    if settings.minute_rollup_retention < timedelta(hours=1):
+        problems.append("minute_rollup_retention: must be at least 1h")
+    if settings.rollup_retention < timedelta(days=400):
+        problems.append("rollup_retention: must be at least 400d (uptime reports look back a year)")
+    if settings.page.stale_after < timedelta(seconds=30):
+        problems.append("page.stale_after: must be at least 30s")
+    return problems
 
 
 def load_settings(environ: dict[str, str] | None = None, **overrides: Any) -> Settings:

@@ -1,7 +1,8 @@
 """The background loop: time-based evaluation (silent locations go stale).
 
+Also maintains the rollups and prunes raw data (`statuspage.storage.rollups.maintain`).
 Later rules (missed heartbeats, escalation timers, maintenance, outbox
-delivery, rollups, pruning) join this loop. Each pass reads the clock once.
+delivery) join this loop. Each pass reads the clock once.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from statuspage.db import open_and_migrate
 from statuspage.evaluate import evaluate_components
 from statuspage.notify.service import Notifier
 from statuspage.settings import Settings
+from statuspage.storage.rollups import maintain as maintain_rollups
 
 log = logging.getLogger(__name__)
 
@@ -37,10 +39,12 @@ class Worker:
     def run_pass(self) -> None:
         db = open_and_migrate(self.settings.database)
         try:
-            changed = evaluate_components(db, self.settings, self.clock())
+            now = self.clock()
+            changed = evaluate_components(db, self.settings, now)
             if changed:
                 log.info("component status changed components=%s", ",".join(changed))
-            self.notifier.run_pass(db, self.clock())
+            self.notifier.run_pass(db, now)
+            maintain_rollups(db, self.settings, now)
         finally:
             db.conn.close()
 

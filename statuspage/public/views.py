@@ -1,79 +1,152 @@
-"""`/` (the status page) and `/healthz`."""
+"""The HTML pages: `/` (the status page), `/incidents/<id>`, `/history`, and `/healthz`.
+
+Every page works without JavaScript (there is none) and keeps all CSS in
+static files, so a Content-Security-Policy without inline code fits.
+"""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
-from flask import Blueprint, Response, jsonify, render_template
+from flask import Blueprint, Response, abort, jsonify, render_template, request
 
-from statuspage.settings import ComponentConfig, GroupConfig
-from statuspage.storage.status import load_component_status
+from statuspage.public.http_cache import cached
+from statuspage.public.snapshot import build_snapshot
+from statuspage.public.text import render_markdown
+from statuspage.storage import public_reads
+from statuspage.storage.public_reads import Incident
+from statuspage.storage.results import load_states
 from statuspage.web import get_db, now, settings
 
 public = Blueprint("public", __name__)
 
-STATUS_LABELS = {
-    "operational": "Operational",
-    "degraded_performance": "Degraded performance",
-    "partial_outage": "Partial outage",
-    "major_outage": "Major outage",
-    "under_maintenance": "Under maintenance",
-    "unknown": "No data yet",
-}
-# Worst first: the banner reflects the worst component.
-SEVERITY = ["major_outage", "partial_outage", "degraded_performance", "under_maintenance", "operational"]
-BANNERS = {
-    "major_outage": "Major System Outage",
-    "partial_outage": "Partial System Outage",
-    "degraded_performance": "Degraded System Performance",
-    "under_maintenance": "Service Under Maintenance",
-    "operational": "All Systems Operational",
-    "unknown": "Waiting for the first results",
-}
+MONTHS_PER_PAGE = 3
+MAX_HISTORY_PAGE = 1000
 
 
 @dataclass(frozen=True)
-class ComponentView:
-    component: ComponentConfig
+class LocationDetail:
+    """One location's view of a check; shown only with `page.show_check_details`."""
+
+    check: str
+    location: str
     status: str
+    latency_ms: float | None
+    error: str | None
+
+
+@dataclass(frozen=True)
+class Month:
+    start: datetime
+    incidents: list[Incident]
 
     @property
     def label(self) -> str:
-        return STATUS_LABELS[self.status]
+        return self.start.strftime("%B %Y")
 
 
-@dataclass(frozen=True)
-class GroupView:
-    group: GroupConfig | None
-    components: list[ComponentView]
+def _html(body: str) -> Response:
+    return Response(body, mimetype="text/html")
 
 
-def overall_status(statuses: list[str]) -> str:
-    for status in SEVERITY:
-        if status in statuses:
-            return status
-    return "unknown"
+def _check_details() -> dict[str, list[LocationDetail]]:
+    """component id -> per-location check details (only when the config allows it)."""
+    config = settings()
+    if not config.page.show_check_details:
+        return {}
+    found: dict[str, list[LocationDetail]] = defaultdict(list)
+    for state in load_states(get_db()):
+        check = config.check(state.check_id)
+        if check is None or check.component is None:
+            continue
+        found[check.component].append(
+            LocationDetail(
+                check.display_name, state.agent, state.status, state.last_latency_ms, state.last_error
+            )
+        )
+    return found
 
 
 @public.get("/")
-def index() -> str:
+@cached
+def index() -> Response:
     config = settings()
-    stored = load_component_status(get_db())
-    views = [ComponentView(c, stored.get(c.id, ("unknown", None))[0]) for c in config.components]
-    groups = [
-        GroupView(group, [v for v in views if v.component.group == group.id]) for group in config.groups
-    ]
-    ungrouped = [v for v in views if v.component.group is None]
-    if ungrouped:
-        groups.insert(0, GroupView(None, ungrouped))
-    overall = overall_status([v.status for v in views])
-    return render_template(
-        "index.html",
-        page=config.page,
-        groups=[g for g in groups if g.components],
-        overall=overall,
-        banner=BANNERS[overall],
-        generated_at=now(),
+    snapshot = build_snapshot(get_db(), config, now())
+    names = {c.id: c.name for c in config.components}
+    return _html(
+        render_template(
+            "index.html",
+            page=config.page,
+            snap=snapshot,
+            names=names,
+            details=_check_details(),
+            generated_at=snapshot.generated_at,
+        )
+    )
+
+
+@public.get("/incidents/<int:incident_id>")
+@cached
+def incident(incident_id: int) -> Response:
+    config = settings()
+    found = public_reads.get_incident(get_db(), incident_id)
+    if found is None:
+        abort(404)
+    postmortem = render_markdown(found.published_postmortem) if found.published_postmortem else None
+    return _html(
+        render_template(
+            "incident.html",
+            page=config.page,
+            incident=found,
+            names={c.id: c.name for c in config.components},
+            postmortem=postmortem,
+            generated_at=now(),
+        )
+    )
+
+
+def _month_start(moment: datetime, back: int) -> datetime:
+    """The first instant of the month `back` months before `moment`'s month."""
+    index = moment.year * 12 + moment.month - 1 - back
+    return datetime(index // 12, index % 12 + 1, 1, tzinfo=UTC)
+
+
+@public.get("/history")
+@cached
+def history() -> Response:
+    config = settings()
+    page_text = request.args.get("page", "1")
+    if not page_text.isdigit() or not 1 <= int(page_text) <= MAX_HISTORY_PAGE:
+        abort(400, description=f"page must be a whole number from 1 to {MAX_HISTORY_PAGE}")
+    page_number = int(page_text)
+    component = request.args.get("component") or None
+    if component is not None and config.component(component) is None:
+        abort(404, description=f"no component {component!r}")
+    clock = now()
+    first_back = (page_number - 1) * MONTHS_PER_PAGE
+    end = _month_start(clock, first_back - 1)
+    start = _month_start(clock, first_back + MONTHS_PER_PAGE - 1)
+    incidents = public_reads.incidents_between(get_db(), start, end, component)
+    months = []
+    for back in range(first_back, first_back + MONTHS_PER_PAGE):
+        month_start = _month_start(clock, back)
+        month_end = _month_start(clock, back - 1)
+        months.append(Month(month_start, [i for i in incidents if month_start <= i.created_at < month_end]))
+    oldest = public_reads.oldest_incident_time(get_db(), component)
+    return _html(
+        render_template(
+            "history.html",
+            page=config.page,
+            months=months,
+            components=config.components,
+            names={c.id: c.name for c in config.components},
+            component=component,
+            page_number=page_number,
+            has_older=oldest is not None and oldest < start and page_number < MAX_HISTORY_PAGE,
+            generated_at=clock,
+        )
     )
 
 

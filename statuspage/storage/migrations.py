@@ -368,4 +368,95 @@ def m0005_subscriptions_delivery(db: Database) -> None:
     db.execute(
         "INSERT INTO maintenance_notifications (maintenance_id, status, notified_at) "
         "SELECT id, status, updated_at FROM maintenances"
+
+
+@MIGRATIONS(name="0006_rollups_and_status_history")
+def m0006_rollups_and_status_history(db: Database) -> None:
+    """Rollups of results (per minute, hour and day) and each component's status intervals,
+    so pages read small pre-aggregated tables and never scan raw results."""
+    db.executescript(
+        """
+        -- bucket is the start of the period as an ISO prefix: 2026-11-27T12:05 / 2026-11-27T12 / 2026-11-27.
+        CREATE TABLE rollups_minute (
+            check_id TEXT NOT NULL,
+            agent TEXT NOT NULL,
+            bucket TEXT NOT NULL,
+            count INTEGER NOT NULL,
+            up INTEGER NOT NULL,
+            degraded INTEGER NOT NULL,
+            down INTEGER NOT NULL,
+            latency_sum_ms REAL NOT NULL,
+            latency_max_ms REAL NOT NULL,
+            PRIMARY KEY (check_id, agent, bucket)
+        ) WITHOUT ROWID;
+        CREATE TABLE rollups_hour (
+            check_id TEXT NOT NULL,
+            agent TEXT NOT NULL,
+            bucket TEXT NOT NULL,
+            count INTEGER NOT NULL,
+            up INTEGER NOT NULL,
+            degraded INTEGER NOT NULL,
+            down INTEGER NOT NULL,
+            latency_sum_ms REAL NOT NULL,
+            latency_max_ms REAL NOT NULL,
+            PRIMARY KEY (check_id, agent, bucket)
+        ) WITHOUT ROWID;
+        CREATE TABLE rollups_day (
+            check_id TEXT NOT NULL,
+            agent TEXT NOT NULL,
+            bucket TEXT NOT NULL,
+            count INTEGER NOT NULL,
+            up INTEGER NOT NULL,
+            degraded INTEGER NOT NULL,
+            down INTEGER NOT NULL,
+            latency_sum_ms REAL NOT NULL,
+            latency_max_ms REAL NOT NULL,
+            PRIMARY KEY (check_id, agent, bucket)
+        ) WITHOUT ROWID;
+
+        -- Results counted since the start, per (check, agent, status): Prometheus counters.
+        CREATE TABLE result_counters (
+            check_id TEXT NOT NULL,
+            agent TEXT NOT NULL,
+            status TEXT NOT NULL,
+            total INTEGER NOT NULL,
+            PRIMARY KEY (check_id, agent, status)
+        ) WITHOUT ROWID;
+
+        -- Where each incremental pass stopped (results rowid, last computed day, ...).
+        CREATE TABLE rollup_watermarks (
+            name TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        );
+
+        -- Each component's status as intervals; the open one has ended_at NULL.
+        CREATE TABLE component_status_history (
+            id INTEGER PRIMARY KEY,
+            component_id TEXT NOT NULL,
+            status TEXT NOT NULL,
+            started_at TEXT NOT NULL,
+            ended_at TEXT
+        );
+        CREATE INDEX component_status_history_time ON component_status_history(component_id, started_at);
+        CREATE INDEX component_status_history_ended ON component_status_history(ended_at);
+
+        -- Seconds of each status per component and UTC day; maintenance time is carved out.
+        CREATE TABLE component_days (
+            component_id TEXT NOT NULL,
+            day TEXT NOT NULL,
+            operational_s REAL NOT NULL DEFAULT 0,
+            degraded_s REAL NOT NULL DEFAULT 0,
+            partial_s REAL NOT NULL DEFAULT 0,
+            major_s REAL NOT NULL DEFAULT 0,
+            maintenance_s REAL NOT NULL DEFAULT 0,
+            unknown_s REAL NOT NULL DEFAULT 0,
+            PRIMARY KEY (component_id, day)
+        ) WITHOUT ROWID;
+        CREATE INDEX component_days_day ON component_days(day);
+        """
+    )
+    # Components that already have a status start their history now.
+    db.execute(
+        "INSERT INTO component_status_history (component_id, status, started_at)"
+        " SELECT component_id, status, updated_at FROM component_status"
     )

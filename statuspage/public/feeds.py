@@ -1,0 +1,78 @@
+"""`/history.atom` and `/history.rss`: one entry per public incident (the 50 most recent),
+with the update trail in the content, built with feedgen."""
+
+from __future__ import annotations
+
+from feedgen.feed import FeedGenerator
+from flask import Blueprint, Response, render_template_string
+
+from shared.timeutil import to_iso
+from statuspage.public.http_cache import cached
+from statuspage.settings import Settings
+from statuspage.storage import public_reads
+from statuspage.storage.public_reads import Incident
+from statuspage.web import get_db, now, settings
+
+feeds = Blueprint("feeds", __name__)
+
+FEED_ENTRIES = 50
+
+# The update trail as HTML; Jinja escapes every value (the feed library escapes it once more as XML).
+_CONTENT = """\
+<p><strong>{{ impact|capitalize }} impact</strong> · {{ incident.status|capitalize }}</p>
+{% if names %}<p>Affected: {{ names|join(', ') }}</p>{% endif %}
+{% for u in incident.updates %}
+<p><strong>{{ u.status|capitalize }}</strong> ({{ iso(u.created_at) }})<br>{{ u.body }}</p>
+{% endfor %}"""
+
+
+def _feed(config: Settings, incidents: list[Incident]) -> FeedGenerator:
+    base = config.page.url
+    feed = FeedGenerator()
+    feed.id(f"{base}/history")
+    feed.title(f"{config.page.name} – incident history")
+    feed.subtitle(config.page.description or f"Incidents reported on {config.page.name}")
+    feed.link(href=f"{base}/history", rel="alternate")
+    feed.language("en")
+    feed.generator("upwatch")
+    newest = max((i.updated_at for i in incidents), default=now())
+    feed.updated(newest)
+    feed.lastBuildDate(newest)
+    names = {c.id: c.name for c in config.components}
+    for incident in incidents:
+        entry = feed.add_entry(order="append")
+        link = f"{base}/incidents/{incident.id}"
+        entry.id(link)
+        entry.guid(link, permalink=True)
+        entry.title(f"[{incident.status.capitalize()}] {incident.title}")
+        entry.link(href=link, rel="alternate")
+        entry.published(incident.created_at)
+        entry.updated(incident.updated_at)
+        content = render_template_string(
+            _CONTENT,
+            incident=incident,
+            impact=incident.impact,
+            names=[names.get(cid, cid) for cid in incident.components],
+            iso=to_iso,
+        )
+        entry.content(content, type="html")
+        entry.description(content)
+    return feed
+
+
+@feeds.get("/history.atom")
+@cached
+def atom() -> Response:
+    config = settings()
+    feed = _feed(config, public_reads.recent_incidents(get_db(), FEED_ENTRIES))
+    feed.link(href=f"{config.page.url}/history.atom", rel="self")
+    return Response(feed.atom_str(pretty=True), mimetype="application/atom+xml")
+
+
+@feeds.get("/history.rss")
+@cached
+def rss() -> Response:
+    config = settings()
+    feed = _feed(config, public_reads.recent_incidents(get_db(), FEED_ENTRIES))
+    feed.link(href=f"{config.page.url}/history.rss", rel="self")
+    return Response(feed.rss_str(pretty=True), mimetype="application/rss+xml")

@@ -1,0 +1,274 @@
+"""What the public outputs show, built once per data change: components in groups with their
+status and 90-day bars, the overall status, open incidents and maintenance.
+
+The HTML page, the Statuspage v2 JSON, feeds, badges and the static export all
+read this model, so they can never disagree.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+
+from sqlite_utils import Database
+
+from statuspage.settings import Settings
+from statuspage.storage import public_reads
+from statuspage.storage.public_reads import Incident, Maintenance
+from statuspage.storage.rollups import DayFigures, load_component_days
+from statuspage.storage.status import load_component_status
+
+BAR_DAYS = 90
+# A status must last this long in a day to colour its bar (a 20 s blip is not an outage day).
+BAR_MIN_S = 60.0
+
+STATUS_LABELS = {
+    "operational": "Operational",
+    "degraded_performance": "Degraded performance",
+    "partial_outage": "Partial outage",
+    "major_outage": "Major outage",
+    "under_maintenance": "Under maintenance",
+    "unknown": "No data yet",
+}
+# Worst first: a group and the page show their worst component.
+SEVERITY = ["major_outage", "partial_outage", "degraded_performance", "under_maintenance", "operational"]
+BANNERS = {
+    "major_outage": "Major System Outage",
+    "partial_outage": "Partial System Outage",
+    "degraded_performance": "Degraded System Performance",
+    "under_maintenance": "Service Under Maintenance",
+    "operational": "All Systems Operational",
+    "unknown": "Waiting for the first results",
+}
+# Statuspage's status indicator: none < minor < major < critical (plus maintenance).
+INDICATORS = {
+    "major_outage": "critical",
+    "partial_outage": "major",
+    "degraded_performance": "minor",
+    "under_maintenance": "maintenance",
+    "operational": "none",
+    "unknown": "none",
+}
+IMPACT_RANK = {"none": 0, "maintenance": 0, "minor": 1, "major": 2, "critical": 3}
+IMPACT_LABELS = {"none": "No impact", "minor": "Minor", "major": "Major", "critical": "Critical"}
+INCIDENT_STATUS_LABELS = {
+    "investigating": "Investigating",
+    "identified": "Identified",
+    "monitoring": "Monitoring",
+    "resolved": "Resolved",
+    "postmortem": "Postmortem",
+    "scheduled": "Scheduled",
+    "in_progress": "In progress",
+    "verifying": "Verifying",
+    "completed": "Completed",
+}
+
+
+@dataclass(frozen=True)
+class DayBar:
+    """One day of a component's uptime bar."""
+
+    day: date
+    figures: DayFigures | None
+    incidents: list[tuple[int, str]]
+
+    @property
+    def uptime(self) -> float | None:
+        return self.figures.uptime if self.figures else None
+
+    @property
+    def level(self) -> str:
+        """CSS level: the worst status that lasted at least BAR_MIN_S, or nodata."""
+        f = self.figures
+        if f is None or (f.counted_s <= 0 and f.maintenance_s <= 0):
+            return "nodata"
+        for name, seconds in (
+            ("major", f.major_s),
+            ("partial", f.partial_s),
+            ("degraded", f.degraded_s),
+        ):
+            if seconds >= BAR_MIN_S:
+                return name
+        if f.counted_s <= 0:
+            return "maintenance"
+        return "operational"
+
+    @property
+    def title(self) -> str:
+        """The tooltip: date, uptime and the day's incidents, in words."""
+        parts = [self.day.strftime("%d %b %Y")]
+        uptime = self.uptime
+        if uptime is None:
+            parts.append("maintenance only" if self.level == "maintenance" else "no data")
+        else:
+            parts.append(f"{format_percent(uptime)} uptime")
+        if self.figures and self.figures.maintenance_s >= BAR_MIN_S and self.level != "maintenance":
+            parts.append("maintenance (not counted)")
+        if self.incidents:
+            names = "; ".join(title for _id, title in self.incidents[:3])
+            more = f" and {len(self.incidents) - 3} more" if len(self.incidents) > 3 else ""
+            count = len(self.incidents)
+            parts.append(f"{count} incident{'s' if count > 1 else ''}: {names}{more}")
+        else:
+            parts.append("no incidents")
+        return " · ".join(parts)
+
+
+@dataclass(frozen=True)
+class ComponentView:
+    id: str
+    name: str
+    description: str | None
+    group_id: str | None
+    position: int
+    status: str
+    since: datetime | None
+    bars: list[DayBar] = field(default_factory=list)
+    uptime: float | None = None
+
+    @property
+    def label(self) -> str:
+        return STATUS_LABELS.get(self.status, self.status)
+
+    @property
+    def api_status(self) -> str:
+        # Statuspage has no "unknown": a component without data is reported operational.
+        return "operational" if self.status == "unknown" else self.status
+
+
+@dataclass(frozen=True)
+class GroupView:
+    id: str | None
+    name: str
+    description: str | None
+    position: int
+    components: list[ComponentView]
+
+    @property
+    def status(self) -> str:
+        return overall_status([c.status for c in self.components])
+
+    @property
+    def label(self) -> str:
+        return STATUS_LABELS.get(self.status, self.status)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    groups: list[GroupView]
+    components: list[ComponentView]
+    overall: str
+    open_incidents: list[Incident]
+    active_maintenance: list[Maintenance]
+    upcoming_maintenance: list[Maintenance]
+    last_received: datetime | None
+    stale: bool
+    generated_at: datetime
+
+    @property
+    def banner(self) -> str:
+        return BANNERS[self.overall]
+
+    @property
+    def indicator(self) -> str:
+        """Statuspage's indicator: the worse of the components and the open incidents' impact."""
+        from_components = INDICATORS[self.overall]
+        impacts = [i.impact for i in self.open_incidents]
+        worst_impact = max(impacts, key=lambda i: IMPACT_RANK.get(i, 0), default="none")
+        if IMPACT_RANK.get(worst_impact, 0) > IMPACT_RANK.get(from_components, 0):
+            return worst_impact
+        return from_components
+
+    def component(self, component_id: str) -> ComponentView | None:
+        return next((c for c in self.components if c.id == component_id), None)
+
+
+def overall_status(statuses: list[str]) -> str:
+    for status in SEVERITY:
+        if status in statuses:
+            return status
+    return "unknown"
+
+
+def format_percent(ratio: float) -> str:
+    """99.95% style, never rounding a bad day up to 100%."""
+    value = ratio * 100
+    if value >= 100:
+        return "100%"
+    text = f"{value:.2f}"
+    if float(text) >= 100:
+        text = "99.99"
+    return f"{text}%"
+
+
+def build_snapshot(db: Database, settings: Settings, now: datetime, with_bars: bool = True) -> Snapshot:
+    """Read everything the public outputs need, in a handful of queries."""
+    stored = load_component_status(db)
+    today = now.astimezone(UTC).date()
+    first_day = today - timedelta(days=BAR_DAYS - 1)
+    days = load_component_days(db, first_day, today) if with_bars else {}
+    incident_days = _incident_days(db, first_day, today, now) if with_bars else {}
+    components = []
+    for position, config in enumerate(settings.components, start=1):
+        status, since = stored.get(config.id, ("unknown", None))
+        bars: list[DayBar] = []
+        uptime = None
+        if with_bars:
+            mine = days.get(config.id, {})
+            bars = [
+                DayBar(d, mine.get(d.isoformat()), incident_days.get(config.id, {}).get(d, []))
+                for d in (first_day + timedelta(days=i) for i in range(BAR_DAYS))
+            ]
+            figures = [b.figures for b in bars if b.figures is not None]
+            uptime = sum(figures, DayFigures()).uptime if figures else None
+        components.append(
+            ComponentView(
+                config.id,
+                config.name,
+                config.description,
+                config.group,
+                position,
+                status,
+                since,
+                bars,
+                uptime,
+            )
+        )
+    groups = []
+    ungrouped = [c for c in components if c.group_id is None]
+    if ungrouped:
+        groups.append(GroupView(None, "Components", None, 0, ungrouped))
+    for position, group in enumerate(settings.groups, start=1):
+        members = [c for c in components if c.group_id == group.id]
+        if members:
+            groups.append(GroupView(group.id, group.name, group.description, position, members))
+    last = public_reads.last_result_received(db)
+    return Snapshot(
+        groups=groups,
+        components=components,
+        overall=overall_status([c.status for c in components]),
+        open_incidents=public_reads.open_incidents(db),
+        active_maintenance=public_reads.maintenances(db, ("in_progress",)),
+        upcoming_maintenance=public_reads.maintenances(db, ("scheduled",)),
+        last_received=last,
+        stale=last is not None and now - last > settings.page.stale_after,
+        generated_at=now,
+    )
+
+
+def _incident_days(
+    db: Database, first_day: date, today: date, now: datetime
+) -> dict[str, dict[date, list[tuple[int, str]]]]:
+    """component -> day -> incidents open that day."""
+    start = datetime(first_day.year, first_day.month, first_day.day, tzinfo=UTC)
+    found: dict[str, dict[date, list[tuple[int, str]]]] = defaultdict(lambda: defaultdict(list))
+    for incident_id, title, component_id, created_at, resolved_at in public_reads.incidents_overlapping(
+        db, start
+    ):
+        day = max(created_at.date(), first_day)
+        last = min((resolved_at or now).date(), today)
+        while day <= last:
+            found[component_id][day].append((incident_id, title))
+            day += timedelta(days=1)
+    return found

@@ -1,0 +1,293 @@
+"""Read-only queries behind the public pages, feeds and the Statuspage v2 API.
+
+Only public incidents are ever returned (`public = 1 AND drill = 0`); the
+operator-facing timeline (`incident_events`) and forensics are never read here.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlite_utils import Database
+
+from shared.timeutil import from_iso, to_iso
+
+OPEN_STATUSES = ("investigating", "identified", "monitoring")
+PUBLIC = "public = 1 AND drill = 0"
+
+
+@dataclass(frozen=True)
+class AffectedComponent:
+    component_id: str
+    old_status: str
+    new_status: str
+
+
+@dataclass(frozen=True)
+class IncidentUpdate:
+    id: int
+    incident_id: int
+    status: str
+    body: str
+    created_at: datetime
+    affected: list[AffectedComponent]
+
+
+@dataclass(frozen=True)
+class Incident:
+    """A public incident with its updates (newest first) and affected components."""
+
+    id: int
+    title: str
+    status: str
+    impact: str
+    created_at: datetime
+    updated_at: datetime
+    resolved_at: datetime | None
+    postmortem: str | None
+    postmortem_published_at: datetime | None
+    updates: list[IncidentUpdate] = field(default_factory=list)
+    components: dict[str, str] = field(default_factory=dict)  # component id -> status it caused
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+    @property
+    def monitoring_at(self) -> datetime | None:
+        times = [u.created_at for u in self.updates if u.status == "monitoring"]
+        return min(times) if times else None
+
+    @property
+    def published_postmortem(self) -> str | None:
+        return self.postmortem if self.postmortem and self.postmortem_published_at else None
+
+    def ended_at(self, now: datetime) -> datetime:
+        return self.resolved_at or now
+
+
+@dataclass(frozen=True)
+class Maintenance:
+    id: int
+    title: str
+    body: str
+    status: str
+    scheduled_for: datetime
+    scheduled_until: datetime
+    started_at: datetime | None
+    completed_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    components: list[str] = field(default_factory=list)
+
+
+def _time(value: Any) -> datetime | None:
+    return from_iso(str(value)) if value else None
+
+
+def _incidents(db: Database, where: str, params: list[Any], tail: str = "") -> list[Incident]:
+    cursor = db.execute(
+        "SELECT id, title, status, impact, created_at, updated_at, resolved_at, postmortem,"  # noqa: S608 - placeholders and fixed clauses only
+        f" postmortem_published_at FROM incidents WHERE {PUBLIC} AND ({where}) {tail}",
+        params,
+    )
+    rows = cursor.fetchall()
+    if not rows:
+        return []
+    ids = [row[0] for row in rows]
+    updates = _updates(db, ids)
+    components = _incident_components(db, ids)
+    return [
+        Incident(
+            id=row[0],
+            title=row[1],
+            status=row[2],
+            impact=row[3],
+            created_at=from_iso(row[4]),
+            updated_at=from_iso(row[5]),
+            resolved_at=_time(row[6]),
+            postmortem=row[7],
+            postmortem_published_at=_time(row[8]),
+            updates=updates.get(row[0], []),
+            components=components.get(row[0], {}),
+        )
+        for row in rows
+    ]
+
+
+def _placeholders(values: list[Any]) -> str:
+    return ", ".join("?" for _ in values)
+
+
+def _updates(db: Database, incident_ids: list[int]) -> dict[int, list[IncidentUpdate]]:
+    rows = db.execute(
+        "SELECT id, incident_id, status, body, created_at, affected_components FROM incident_updates"  # noqa: S608 - placeholders and fixed clauses only
+        f" WHERE incident_id IN ({_placeholders(incident_ids)}) ORDER BY created_at DESC, id DESC",
+        incident_ids,
+    ).fetchall()
+    found: dict[int, list[IncidentUpdate]] = defaultdict(list)
+    for update_id, incident_id, status, body, created_at, affected in rows:
+        found[incident_id].append(
+            IncidentUpdate(update_id, incident_id, status, body, from_iso(created_at), _affected(affected))
+        )
+    return found
+
+
+def _affected(text: str) -> list[AffectedComponent]:
+    try:
+        items = json.loads(text or "[]")
+    except ValueError:
+        return []
+    return [
+        AffectedComponent(str(i["component_id"]), str(i.get("old_status")), str(i.get("new_status")))
+        for i in items
+        if isinstance(i, dict) and "component_id" in i
+    ]
+
+
+def _incident_components(db: Database, incident_ids: list[int]) -> dict[int, dict[str, str]]:
+    rows = db.execute(
+        "SELECT incident_id, component_id, status FROM incident_components"  # noqa: S608 - placeholders and fixed clauses only
+        f" WHERE incident_id IN ({_placeholders(incident_ids)}) ORDER BY component_id",
+        incident_ids,
+    ).fetchall()
+    found: dict[int, dict[str, str]] = defaultdict(dict)
+    for incident_id, component_id, status in rows:
+        found[incident_id][component_id] = status
+    return found
+
+
+def open_incidents(db: Database) -> list[Incident]:
+    """Unresolved public incidents, newest first."""
+    return _incidents(
+        db, "status NOT IN ('resolved', 'postmortem')", [], "ORDER BY created_at DESC, id DESC LIMIT 100"
+    )
+
+
+def recent_incidents(db: Database, limit: int = 50) -> list[Incident]:
+    """The `limit` most recent public incidents, newest first."""
+    return _incidents(db, "1", [], f"ORDER BY created_at DESC, id DESC LIMIT {int(limit)}")
+
+
+def get_incident(db: Database, incident_id: int) -> Incident | None:
+    found = _incidents(db, "id = ?", [incident_id])
+    return found[0] if found else None
+
+
+def incidents_between(
+    db: Database, start: datetime, end: datetime, component_id: str | None = None
+) -> list[Incident]:
+    """Public incidents created in [start, end), newest first; optionally of one component."""
+    where = "created_at >= ? AND created_at < ?"
+    params: list[Any] = [to_iso(start), to_iso(end)]
+    if component_id is not None:
+        where += " AND id IN (SELECT incident_id FROM incident_components WHERE component_id = ?)"
+        params.append(component_id)
+    return _incidents(db, where, params, "ORDER BY created_at DESC, id DESC")
+
+
+def incidents_overlapping(
+    db: Database, start: datetime
+) -> list[tuple[int, str, str, datetime, datetime | None]]:
+    """(incident id, title, component id, created_at, resolved_at) of public incidents that were
+    open at some time since `start`, one row per affected component (for the uptime bars)."""
+    rows = db.execute(
+        "SELECT i.id, i.title, c.component_id, i.created_at, i.resolved_at FROM incidents i"
+        " JOIN incident_components c ON c.incident_id = i.id"
+        " WHERE i.public = 1 AND i.drill = 0 AND (i.resolved_at IS NULL OR i.resolved_at >= ?)",
+        [to_iso(start)],
+    ).fetchall()
+    return [(r[0], r[1], r[2], from_iso(r[3]), _time(r[4])) for r in rows]
+
+
+def maintenances(db: Database, statuses: tuple[str, ...], limit: int = 50) -> list[Maintenance]:
+    """Maintenances in the given statuses: scheduled ones soonest first, others newest first."""
+    rows = db.execute(
+        "SELECT id, title, body, status, scheduled_for, scheduled_until, started_at, completed_at,"  # noqa: S608 - placeholders and fixed clauses only
+        f" created_at, updated_at FROM maintenances WHERE status IN ({_placeholders(list(statuses))})"
+        " ORDER BY CASE status WHEN 'scheduled' THEN scheduled_for END ASC, scheduled_for DESC LIMIT ?",
+        [*statuses, limit],
+    ).fetchall()
+    if not rows:
+        return []
+    ids = [row[0] for row in rows]
+    components: dict[int, list[str]] = defaultdict(list)
+    for maintenance_id, component_id in db.execute(
+        "SELECT maintenance_id, component_id FROM maintenance_components"  # noqa: S608 - placeholders and fixed clauses only
+        f" WHERE maintenance_id IN ({_placeholders(ids)}) ORDER BY component_id",
+        ids,
+    ).fetchall():
+        components[maintenance_id].append(component_id)
+    return [
+        Maintenance(
+            id=row[0],
+            title=row[1],
+            body=row[2],
+            status=row[3],
+            scheduled_for=from_iso(row[4]),
+            scheduled_until=from_iso(row[5]),
+            started_at=_time(row[6]),
+            completed_at=_time(row[7]),
+            created_at=from_iso(row[8]),
+            updated_at=from_iso(row[9]),
+            components=components.get(row[0], []),
+        )
+        for row in rows
+    ]
+
+
+def last_result_received(db: Database) -> datetime | None:
+    """When the newest stored result arrived (by rowid: an index lookup, not a scan)."""
+    row = db.execute(
+        "SELECT received_at FROM results WHERE rowid = (SELECT max(rowid) FROM results)"
+    ).fetchone()
+    return from_iso(row[0]) if row else None
+
+
+def data_stamp(db: Database) -> tuple[str, list[datetime]]:
+    """A cheap fingerprint of everything a public page shows, and the times it contains.
+
+    Pages are re-rendered only when it changes (see statuspage.public.http_cache).
+    """
+    row = db.execute(
+        "SELECT (SELECT max(updated_at) || '/' || count(*) FROM component_status),"
+        " (SELECT max(updated_at) || '/' || count(*) FROM incidents),"
+        " (SELECT max(id) FROM incident_updates),"
+        " (SELECT count(*) FROM incident_components),"
+        " (SELECT max(updated_at) || '/' || count(*) FROM maintenances),"
+        " (SELECT count(*) FROM maintenance_components),"
+        " (SELECT value FROM rollup_watermarks WHERE name = 'component_days_at'),"
+        " (SELECT substr(received_at, 1, 16) FROM results WHERE rowid = (SELECT max(rowid) FROM results))"
+    ).fetchone()
+    stamp = "|".join(str(part) for part in row)
+    times = []
+    for part in (row[0], row[1], row[4]):
+        if part and "/" in part and part.split("/")[0]:
+            times.append(from_iso(part.split("/")[0]))
+    for part in (row[6], row[7]):
+        if part:
+            times.append(from_iso(part))
+    return stamp, times
+
+
+def oldest_incident_time(db: Database, component_id: str | None = None) -> datetime | None:
+    """When the oldest public incident (of one component, if given) was created."""
+    sql = f"SELECT min(created_at) FROM incidents WHERE {PUBLIC}"  # noqa: S608 - fixed clause
+    params: list[Any] = []
+    if component_id is not None:
+        sql += " AND id IN (SELECT incident_id FROM incident_components WHERE component_id = ?)"
+        params.append(component_id)
+    row = db.execute(sql, params).fetchone()
+    return from_iso(row[0]) if row and row[0] else None
+
+
+def component_first_seen(db: Database) -> dict[str, datetime]:
+    """component id -> the start of its oldest kept status interval (its `created_at` in the API)."""
+    rows = db.execute(
+        "SELECT component_id, min(started_at) FROM component_status_history GROUP BY component_id"
+    ).fetchall()
+    return {row[0]: from_iso(row[1]) for row in rows}

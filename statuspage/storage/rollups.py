@@ -1,0 +1,334 @@
+"""Rollups maintained incrementally by the worker, so pages never scan raw results.
+
+- Results -> per-minute, hourly and daily rollups per (check, agent), plus
+  lifetime counters, by a rowid watermark: each pass aggregates only the rows
+  that arrived since the last one, in SQL (`INSERT ... SELECT ... GROUP BY`
+  with an upsert), so a late result (an agent's spool draining) lands in the
+  bucket of its own `started_at`.
+- Component status intervals -> `component_days`: seconds of each status per
+  UTC day. Maintenance windows are carved out first, so uptime excludes them.
+- Pruning: raw results after `raw_retention` (never rows not yet rolled up),
+  minute rollups after `minute_rollup_retention`, hourly/daily after `rollup_retention`.
+
+Uptime follows Atlassian Statuspage's weighting: a major outage counts fully as
+downtime, a partial outage 30%, degraded performance counts as up; time without
+data and time in maintenance count on neither side.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+from sqlite_utils import Database
+
+from shared.timeutil import from_iso, to_iso
+from statuspage.settings import Settings
+
+RESULTS_BATCH = 20_000
+MAX_BATCHES_PER_PASS = 10
+DAYS_EVERY = timedelta(seconds=60)
+PRUNE_EVERY = timedelta(minutes=10)
+PRUNE_BATCH = 5_000
+PARTIAL_OUTAGE_WEIGHT = 0.3
+
+# Bucket = the ISO text of the period start, cut to its length (times are stored by to_iso).
+GRANULARITIES = {"rollups_minute": 16, "rollups_hour": 13, "rollups_day": 10}
+STATUS_COLUMNS = {
+    "operational": "operational_s",
+    "degraded_performance": "degraded_s",
+    "partial_outage": "partial_s",
+    "major_outage": "major_s",
+    "under_maintenance": "maintenance_s",
+}
+
+
+@dataclass(frozen=True)
+class DayFigures:
+    """Seconds of each status in one UTC day (maintenance carved out)."""
+
+    operational_s: float = 0.0
+    degraded_s: float = 0.0
+    partial_s: float = 0.0
+    major_s: float = 0.0
+    maintenance_s: float = 0.0
+    unknown_s: float = 0.0
+
+    @property
+    def counted_s(self) -> float:
+        return self.operational_s + self.degraded_s + self.partial_s + self.major_s
+
+    @property
+    def uptime(self) -> float | None:
+        """Uptime ratio 0..1, or None when the day has no counted time."""
+        if self.counted_s <= 0:
+            return None
+        down = self.major_s + PARTIAL_OUTAGE_WEIGHT * self.partial_s
+        return max(0.0, 1.0 - down / self.counted_s)
+
+    def __add__(self, other: DayFigures) -> DayFigures:
+        return DayFigures(
+            self.operational_s + other.operational_s,
+            self.degraded_s + other.degraded_s,
+            self.partial_s + other.partial_s,
+            self.major_s + other.major_s,
+            self.maintenance_s + other.maintenance_s,
+            self.unknown_s + other.unknown_s,
+        )
+
+
+def get_watermark(db: Database, name: str) -> str | None:
+    row = db.execute("SELECT value FROM rollup_watermarks WHERE name = ?", [name]).fetchone()
+    return str(row[0]) if row else None
+
+
+def _set_watermark(db: Database, name: str, value: str) -> None:
+    db.execute(
+        "INSERT INTO rollup_watermarks (name, value) VALUES (?, ?)"
+        " ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+        [name, value],
+    )
+
+
+def maintain(db: Database, settings: Settings, now: datetime) -> dict[str, int]:
+    """The worker's rollup pass: results since the watermark, component days when due, pruning.
+
+    Returns counts of what it did (for logs and tests).
+    """
+    done = {"results": roll_up_results(db)}
+    if _due(db, "component_days_at", now, DAYS_EVERY) or _history_changed(db):
+        done["days"] = refresh_component_days(db, now)
+    if _due(db, "pruned_at", now, PRUNE_EVERY):
+        done["pruned"] = prune(db, settings, now)
+    return done
+
+
+def _due(db: Database, name: str, now: datetime, every: timedelta) -> bool:
+    last = get_watermark(db, name)
+    return last is None or now - from_iso(last) >= every or now < from_iso(last)
+
+
+def _history_changed(db: Database) -> bool:
+    row = db.execute("SELECT max(id), max(ended_at) FROM component_status_history").fetchone()
+    stamp = f"{row[0]}|{row[1]}"
+    return stamp != get_watermark(db, "history_stamp")
+
+
+def roll_up_results(db: Database) -> int:
+    """Fold results that arrived since the last pass into every rollup; return how many."""
+    done = 0
+    for _ in range(MAX_BATCHES_PER_PASS):
+        start = int(get_watermark(db, "results_rowid") or 0)
+        top = db.execute("SELECT max(rowid) FROM results").fetchone()[0] or 0
+        if top <= start:
+            break
+        end = min(top, start + RESULTS_BATCH)
+        with db.atomic():
+            for table, length in GRANULARITIES.items():
+                _fold(db, table, length, start, end)
+            db.execute(
+                "INSERT INTO result_counters (check_id, agent, status, total)"
+                " SELECT check_id, agent, status, count(*) FROM results"
+                " WHERE rowid > ? AND rowid <= ? GROUP BY check_id, agent, status"
+                " ON CONFLICT (check_id, agent, status) DO UPDATE SET total = total + excluded.total",
+                [start, end],
+            )
+            count = db.execute("SELECT count(*) FROM results WHERE rowid > ? AND rowid <= ?", [start, end])
+            done += int(count.fetchone()[0])
+            _set_watermark(db, "results_rowid", str(end))
+    return done
+
+
+def _fold(db: Database, table: str, length: int, start: int, end: int) -> None:
+    db.execute(
+        f"INSERT INTO {table} (check_id, agent, bucket, count, up, degraded, down,"  # noqa: S608 - ours
+        " latency_sum_ms, latency_max_ms)"
+        f" SELECT check_id, agent, substr(started_at, 1, {length}), count(*),"
+        " sum(status = 'up'), sum(status = 'degraded'), sum(status = 'down'),"
+        " sum(latency_ms), max(latency_ms)"
+        " FROM results WHERE rowid > ? AND rowid <= ? GROUP BY 1, 2, 3"
+        " ON CONFLICT (check_id, agent, bucket) DO UPDATE SET count = count + excluded.count,"
+        " up = up + excluded.up, degraded = degraded + excluded.degraded, down = down + excluded.down,"
+        " latency_sum_ms = latency_sum_ms + excluded.latency_sum_ms,"
+        " latency_max_ms = max(latency_max_ms, excluded.latency_max_ms)",
+        [start, end],
+    )
+
+
+def refresh_component_days(db: Database, now: datetime) -> int:
+    """Recompute `component_days` from the last computed day through today; return rows written.
+
+    Days before the watermark are final (their intervals are closed), except
+    when a maintenance window recorded since then reaches back into them.
+    """
+    today = now.astimezone(UTC).date()
+    last = get_watermark(db, "component_days_day")
+    if last is None:
+        first_row = db.execute("SELECT min(started_at) FROM component_status_history").fetchone()
+        first = from_iso(first_row[0]).date() if first_row[0] else today
+    else:
+        first = min(date.fromisoformat(last), today)
+    since = get_watermark(db, "maintenance_stamp") or ""
+    reach = db.execute(
+        "SELECT min(coalesce(started_at, scheduled_for)), max(updated_at) FROM maintenances"
+        " WHERE updated_at > ?",
+        [since],
+    ).fetchone()
+    if reach[0]:
+        first = min(first, from_iso(reach[0]).date())
+    written = 0
+    with db.atomic():
+        day = first
+        while day <= today:
+            written += _write_day(db, day, now)
+            day += timedelta(days=1)
+        _set_watermark(db, "component_days_day", today.isoformat())
+        _set_watermark(db, "component_days_at", to_iso(now))
+        if reach[1]:
+            _set_watermark(db, "maintenance_stamp", reach[1])
+        row = db.execute("SELECT max(id), max(ended_at) FROM component_status_history").fetchone()
+        _set_watermark(db, "history_stamp", f"{row[0]}|{row[1]}")
+    return written
+
+
+def _write_day(db: Database, day: date, now: datetime) -> int:
+    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    end = min(start + timedelta(days=1), now)
+    if end <= start:
+        return 0
+    rows = db.execute(
+        "SELECT component_id, status, started_at, ended_at FROM component_status_history"
+        " WHERE started_at < ? AND (ended_at IS NULL OR ended_at > ?)",
+        [to_iso(end), to_iso(start)],
+    ).fetchall()
+    windows = _maintenance_windows(db, start, end, now)
+    seconds: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    for component_id, status, started_at, ended_at in rows:
+        a = max(from_iso(started_at), start)
+        b = min(from_iso(ended_at) if ended_at else now, end)
+        if b <= a:
+            continue
+        carved = _overlap_s(a, b, windows.get(component_id, []))
+        column = "maintenance_s" if status == "under_maintenance" else STATUS_COLUMNS.get(status, "unknown_s")
+        seconds[component_id][column] += (b - a).total_seconds() - carved
+        seconds[component_id]["maintenance_s"] += carved
+    for component_id, figures in seconds.items():
+        columns = ["operational_s", "degraded_s", "partial_s", "major_s", "maintenance_s", "unknown_s"]
+        db.execute(
+            f"INSERT OR REPLACE INTO component_days (component_id, day, {', '.join(columns)})"  # noqa: S608
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [component_id, day.isoformat(), *(round(figures[c], 3) for c in columns)],
+        )
+    return len(seconds)
+
+
+def _maintenance_windows(
+    db: Database, start: datetime, end: datetime, now: datetime
+) -> dict[str, list[tuple[datetime, datetime]]]:
+    """Merged maintenance windows per component that overlap [start, end): the actual
+    start/end when recorded, else the schedule; only windows that started count."""
+    rows = db.execute(
+        "SELECT mc.component_id, m.status, m.scheduled_for, m.scheduled_until, m.started_at, m.completed_at"
+        " FROM maintenances m JOIN maintenance_components mc ON mc.maintenance_id = m.id"
+        " WHERE m.status IN ('in_progress', 'completed')"
+        " AND coalesce(m.started_at, m.scheduled_for) < ?"
+        " AND coalesce(m.completed_at, m.scheduled_until) > ?",
+        [to_iso(end), to_iso(start)],
+    ).fetchall()
+    windows: dict[str, list[tuple[datetime, datetime]]] = defaultdict(list)
+    for component_id, status, scheduled_for, scheduled_until, started_at, completed_at in rows:
+        a = from_iso(started_at or scheduled_for)
+        if completed_at:
+            b = from_iso(completed_at)
+        elif status == "in_progress":
+            b = max(now, from_iso(scheduled_until))
+        else:
+            b = from_iso(scheduled_until)
+        windows[component_id].append((a, b))
+    return {cid: _merge(spans) for cid, spans in windows.items()}
+
+
+def _merge(spans: list[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
+    merged: list[tuple[datetime, datetime]] = []
+    for a, b in sorted(spans):
+        if merged and a <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(b, merged[-1][1]))
+        else:
+            merged.append((a, b))
+    return merged
+
+
+def _overlap_s(a: datetime, b: datetime, windows: list[tuple[datetime, datetime]]) -> float:
+    return sum(max(0.0, (min(b, wb) - max(a, wa)).total_seconds()) for wa, wb in windows)
+
+
+def prune(db: Database, settings: Settings, now: datetime) -> int:
+    """Delete raw results and rollups past their retention, in short batches; return rows deleted.
+
+    Raw results not yet rolled up are kept, and so is the newest row, so the
+    rowid watermark never meets a reused rowid.
+    """
+    deleted = 0
+    rolled = int(get_watermark(db, "results_rowid") or 0)
+    raw_cutoff = to_iso(now - settings.raw_retention)
+    for (check_id,) in db.execute("SELECT DISTINCT check_id FROM results").fetchall():
+        while True:
+            with db.atomic():
+                cursor = db.execute(
+                    "DELETE FROM results WHERE rowid IN (SELECT rowid FROM results"
+                    " WHERE check_id = ? AND started_at < ? AND rowid <= ?"
+                    " AND rowid < (SELECT max(rowid) FROM results) LIMIT ?)",
+                    [check_id, raw_cutoff, rolled, PRUNE_BATCH],
+                )
+            deleted += cursor.rowcount
+            if cursor.rowcount < PRUNE_BATCH:
+                break
+    cutoffs = {
+        "rollups_minute": now - settings.minute_rollup_retention,
+        "rollups_hour": now - settings.rollup_retention,
+        "rollups_day": now - settings.rollup_retention,
+    }
+    for table, cutoff in cutoffs.items():
+        bucket = to_iso(cutoff)[: GRANULARITIES[table]]
+        series = db.execute(f"SELECT DISTINCT check_id, agent FROM {table}").fetchall()  # noqa: S608
+        with db.atomic():
+            for check_id, agent in series:
+                deleted += db.execute(
+                    f"DELETE FROM {table} WHERE check_id = ? AND agent = ? AND bucket < ?",  # noqa: S608
+                    [check_id, agent, bucket],
+                ).rowcount
+    day_cutoff = to_iso(now - settings.rollup_retention)[:10]
+    with db.atomic():
+        deleted += db.execute("DELETE FROM component_days WHERE day < ?", [day_cutoff]).rowcount
+        deleted += db.execute(
+            "DELETE FROM component_status_history WHERE ended_at IS NOT NULL AND ended_at < ?",
+            [to_iso(now - settings.rollup_retention)],
+        ).rowcount
+        _set_watermark(db, "pruned_at", to_iso(now))
+    return deleted
+
+
+def load_component_days(db: Database, first_day: date, last_day: date) -> dict[str, dict[str, DayFigures]]:
+    """component id -> day (ISO) -> figures, for days in [first_day, last_day]."""
+    rows = db.execute(
+        "SELECT component_id, day, operational_s, degraded_s, partial_s, major_s, maintenance_s, unknown_s"
+        " FROM component_days WHERE day >= ? AND day <= ?",
+        [first_day.isoformat(), last_day.isoformat()],
+    ).fetchall()
+    found: dict[str, dict[str, DayFigures]] = defaultdict(dict)
+    for component_id, day, *figures in rows:
+        found[component_id][day] = DayFigures(*figures)
+    return found
+
+
+def component_uptime(db: Database, component_id: str, first_day: date, last_day: date) -> float | None:
+    """Uptime ratio of one component over [first_day, last_day], or None without data."""
+    row = db.execute(
+        "SELECT sum(operational_s), sum(degraded_s), sum(partial_s), sum(major_s), sum(maintenance_s),"
+        " sum(unknown_s) FROM component_days WHERE component_id = ? AND day >= ? AND day <= ?",
+        [component_id, first_day.isoformat(), last_day.isoformat()],
+    ).fetchone()
+    if row[0] is None:
+        return None
+    return DayFigures(*row).uptime
