@@ -2,4 +2,16 @@
 # System packages the test suite needs, installed only when missing.
 # (Python packages come from pyproject's `dev` extra.)
 set -euo pipefail
+
+# Headless Chromium for the public page's browser tests (tests/statuspage/test_browser.py).
+if [ ! -x /usr/bin/chromium ]; then
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "test-setup: /usr/bin/chromium is missing; run 'apt-get install -y chromium' as root" >&2
+        exit 1
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends chromium >/dev/null
+fi
+
 exit 0

@@ -48,7 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--period", required=True, help="2026-11 (month), 2026-Q4 (quarter) or 2026 (year)")
     report.add_argument("--component", action="append", default=[], help="a component id; repeat for more")
     report.add_argument("--format", choices=["table", "csv", "json"], default="table")
-    export = sub.add_parser("export-static", help="write the public page, feeds, badges and JSON API as files")
+    export = sub.add_parser(
+        "export-static", help="write the public page, feeds, badges and JSON API as files"
+    )
     export.add_argument("dir", type=Path, help="output folder (created; existing files are overwritten)")
 
     postmortem = sub.add_parser("postmortem", help="postmortem template, action items, publishing")

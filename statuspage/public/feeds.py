@@ -7,6 +7,7 @@ from feedgen.feed import FeedGenerator
 from flask import Blueprint, Response, render_template_string
 
 from shared.timeutil import to_iso
+from statuspage.markdown import render_markdown
 from statuspage.public.http_cache import cached
 from statuspage.settings import Settings
 from statuspage.storage import public_reads
@@ -22,7 +23,8 @@ _CONTENT = """\
 <p><strong>{{ impact|capitalize }} impact</strong> · {{ incident.status|capitalize }}</p>
 {% if names %}<p>Affected: {{ names|join(', ') }}</p>{% endif %}
 {% for u in incident.updates %}
-<p><strong>{{ u.status|capitalize }}</strong> ({{ iso(u.created_at) }})<br>{{ u.body }}</p>
+<p><strong>{{ u.status|capitalize }}</strong> ({{ iso(u.created_at) }})</p>
+{{ markdown(u.body) }}
 {% endfor %}"""
 
 
@@ -54,6 +56,7 @@ def _feed(config: Settings, incidents: list[Incident]) -> FeedGenerator:
             impact=incident.impact,
             names=[names.get(cid, cid) for cid in incident.components],
             iso=to_iso,
+            markdown=render_markdown,
         )
         entry.content(content, type="html")
         entry.description(content)

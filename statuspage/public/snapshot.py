@@ -236,13 +236,14 @@ def build_snapshot(db: Database, settings: Settings, now: datetime, with_bars: b
             )
         )
     groups = []
-    ungrouped = [c for c in components if c.group_id is None]
-    if ungrouped:
-        groups.append(GroupView(None, "Components", None, 0, ungrouped))
     for position, group in enumerate(settings.groups, start=1):
         members = [c for c in components if c.group_id == group.id]
         if members:
             groups.append(GroupView(group.id, group.name, group.description, position, members))
+    ungrouped = [c for c in components if c.group_id is None]
+    if ungrouped:
+        name = "Other components" if groups else "Components"
+        groups.append(GroupView(None, name, None, len(settings.groups) + 1, ungrouped))
     last = public_reads.last_result_received(db)
     return Snapshot(
         groups=groups,

@@ -1,24 +1,10 @@
-"""Text helpers for public output: sanitized markdown, times and durations for people."""
+"""Text helpers for public output: times and durations for people (markdown: statuspage.markdown)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import nh3
-from markdown_it import MarkdownIt
-from markupsafe import Markup
-
 from shared.timeutil import format_duration, to_iso
-
-# CommonMark without raw HTML; nh3 (ammonia) then keeps only safe tags and attributes,
-# so an operator's postmortem cannot carry script into the public page.
-_MARKDOWN = MarkdownIt("commonmark", {"html": False, "linkify": False})
-
-
-def render_markdown(text: str) -> Markup:
-    """Markdown -> sanitized HTML, safe to insert into a page."""
-    html = _MARKDOWN.render(text)
-    return Markup(nh3.clean(html, link_rel="noopener noreferrer nofollow"))  # noqa: S704 - sanitized by nh3
 
 
 def iso(moment: datetime | None) -> str:

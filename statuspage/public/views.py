@@ -12,9 +12,9 @@ from datetime import UTC, datetime
 
 from flask import Blueprint, Response, abort, jsonify, render_template, request
 
+from statuspage.markdown import render_markdown
 from statuspage.public.http_cache import cached
 from statuspage.public.snapshot import build_snapshot
-from statuspage.public.text import render_markdown
 from statuspage.storage import public_reads
 from statuspage.storage.public_reads import Incident
 from statuspage.storage.results import load_states

@@ -24,6 +24,7 @@ from datetime import UTC, date, datetime, timedelta
 from sqlite_utils import Database
 
 from shared.timeutil import from_iso, to_iso
+from statuspage.engine.sla import PARTIAL_OUTAGE_WEIGHT
 from statuspage.settings import Settings
 
 RESULTS_BATCH = 20_000
@@ -31,7 +32,6 @@ MAX_BATCHES_PER_PASS = 10
 DAYS_EVERY = timedelta(seconds=60)
 PRUNE_EVERY = timedelta(minutes=10)
 PRUNE_BATCH = 5_000
-PARTIAL_OUTAGE_WEIGHT = 0.3
 
 # Bucket = the ISO text of the period start, cut to its length (times are stored by to_iso).
 GRANULARITIES = {"rollups_minute": 16, "rollups_hour": 13, "rollups_day": 10}
