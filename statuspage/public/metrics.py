@@ -14,7 +14,7 @@ import json
 from collections.abc import Iterator
 
 from flask import Blueprint, Response
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlite_utils import Database
@@ -27,6 +27,9 @@ from statuspage.storage.status import load_component_status
 from statuspage.web import get_db, settings
 
 metrics = Blueprint("metrics", __name__)
+
+# The classic text format every Prometheus version scrapes (the names here are all legacy-safe).
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 # host probe metric -> (node_exporter-like name, help, scale to a ratio)
 HOST_METRICS = {
@@ -170,6 +173,6 @@ def render_metrics(db: Database, config: Settings) -> bytes:
 
 @metrics.get("/metrics")
 def scrape() -> Response:
-    response = Response(render_metrics(get_db(), settings()), content_type=CONTENT_TYPE_LATEST)
+    response = Response(render_metrics(get_db(), settings()), content_type=CONTENT_TYPE)
     response.headers["Cache-Control"] = "no-store"
     return response

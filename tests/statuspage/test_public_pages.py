@@ -1,0 +1,226 @@
+"""The HTML pages through the test client: content, structure, privacy, caching and bad input."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from html.parser import HTMLParser
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from statuspage import create_app
+from statuspage.db import connect
+from statuspage.settings import Settings
+from tests.conftest import FrozenClock
+from tests.statuspage.conftest import html_of
+from tests.statuspage.public_data import SECRET_ERROR, seed
+
+
+class Outline(HTMLParser):
+    """Tags with their attributes, plus text, for structure assertions."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, dict[str, Any]]] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+def outline(html: str) -> Outline:
+    parser = Outline()
+    parser.feed(html)
+    return parser
+
+
+def test_index_banner_groups_bars_incidents_and_maintenance(pc: FlaskClient) -> None:
+    html = html_of(pc, "/")
+    page = outline(html)
+    assert '<h1 id="overall">Partial System Outage</h1>' in html
+    headings = [t for t in page.text if t.strip()]
+    for expected in ("Core services", "Data", "Other components", "Maintenance in progress", "Current incidents",
+                     "Scheduled maintenance", "Database upgrade", "CDN provider switch"):  # fmt: skip
+        assert expected in headings, expected
+    components = [a for tag, a in page.tags if tag == "li" and "data-component" in a]
+    assert [(c["data-component"], c["data-status"]) for c in components] == [
+        ("api", "partial_outage"),
+        ("web", "operational"),
+        ("db", "under_maintenance"),
+        ("backups", "operational"),
+        ("cdn", "unknown"),
+    ]
+    # 90 bars per component, each with a title naming the day, the uptime and incidents.
+    assert html.count("<rect x=") - html.count('<rect x="1" y="1"') == 5 * 90
+    titles = re.findall(r"<title>([^<]+)</title>", html)
+    assert any(
+        re.match(r"07 Nov 2026 · \d+\.\d\d% uptime · 1 incident: Elevated API error rates", t) for t in titles
+    )
+    assert "27 Nov 2026 · no data · no incidents" in titles  # the CDN has no data
+    assert "99.90% uptime" in html  # the API's 90 days: a 2 h major outage and a partial one today
+    # Open incident: the latest update comes first, the earlier ones folded away.
+    card = html[html.index("API responses slow in some regions") :]
+    assert (
+        card.index("saturated upstream link")
+        < card.index("Earlier updates (1)")
+        < card.index("looking into slow")
+    )
+    # Not colour alone: every status has a word and an icon.
+    assert "Partial outage" in html and "Under maintenance" in html and "No data yet" in html
+    assert 'href="/history"' in html
+
+
+def test_index_is_accessible_and_csp_friendly(pc: FlaskClient) -> None:
+    html = html_of(pc, "/")
+    page = outline(html)
+    assert ("html", {"lang": "en"}) in page.tags
+    assert any(tag == "meta" and a.get("name") == "viewport" for tag, a in page.tags)
+    assert not any(tag == "script" for tag, _a in page.tags), "no scripts at all"
+    assert not any("style" in a for _tag, a in page.tags), "no inline style attributes (CSP style-src 'self')"
+    assert not any(tag == "style" for tag, _a in page.tags)
+    assert not any(k.startswith("on") for _t, a in page.tags for k in a), "no inline event handlers"
+    bars = [a for tag, a in page.tags if tag == "svg" and "bars" in (a.get("class") or "")]
+    assert bars and all(
+        a.get("role") == "img" and "uptime" in a.get("aria-label", "") or "no data" in a.get("aria-label", "")
+        for a in bars
+    )
+    times = [a["datetime"] for tag, a in page.tags if tag == "time"]
+    assert times and all(t.endswith("+00:00") for t in times)
+    assert "prefers-color-scheme: dark" in pc.get("/static/status.css").get_data(as_text=True)
+
+
+def test_public_pages_hide_targets_addresses_and_probe_errors(
+    pc: FlaskClient, seeded: dict[str, int]
+) -> None:
+    for path in (
+        "/",
+        "/history",
+        f"/incidents/{seeded['open']}",
+        "/api/v2/summary.json",
+        "/history.atom",
+        "/metrics",
+    ):
+        body = pc.get(path).get_data(as_text=True)
+        assert "10.1.2.3" not in body and "10.9.8.7" not in body, path
+        assert "ECONNREFUSED" not in body and "/internal/health" not in body, path
+
+
+def test_check_details_only_when_the_config_says_so(
+    public_settings: Settings, clock: FrozenClock, seeded: dict[str, int]
+) -> None:
+    settings = public_settings.model_copy(
+        update={"page": public_settings.page.model_copy(update={"show_check_details": True})}
+    )
+    app = create_app(settings)
+    app.config["UPWATCH_CLOCK"] = clock
+    html = html_of(app.test_client(), "/")
+    assert SECRET_ERROR in html and "edge-eu" in html and "812 ms" in html
+
+
+def test_drills_and_unpublished_incidents_never_appear(pc: FlaskClient, seeded: dict[str, int]) -> None:
+    assert pc.get(f"/incidents/{seeded['drill']}").status_code == 404
+    assert pc.get(f"/incidents/{seeded['private']}").status_code == 404
+    assert pc.get("/incidents/99999").status_code == 404
+    for path in ("/", "/history", "/api/v2/incidents.json", "/history.rss"):
+        body = pc.get(path).get_data(as_text=True)
+        assert "DRILL" not in body and "PRIVATE" not in body, path
+
+
+def test_incident_page_timeline_duration_components_and_sanitized_postmortem(
+    pc: FlaskClient, seeded: dict[str, int]
+) -> None:
+    html = html_of(pc, f"/incidents/{seeded['resolved']}")
+    assert "<title>Elevated API error rates · Acme Status</title>" in html
+    timeline = html[html.index('id="timeline"') :]
+    assert (
+        timeline.index("back to normal")
+        < timeline.index("bad deploy")
+        < timeline.index("investigating errors")
+    )
+    assert "Resolved" in html and "Major impact" in html and ">2h<" in html
+    assert "Public API" in html[html.index("Affected:") :]
+    post = html[html.index('id="postmortem"') :]
+    assert "<h2>Root cause</h2>" in post and "<li>fixed the pipeline</li>" in post
+    assert "<script>" not in post and "&lt;script&gt;" in post
+    open_html = html_of(pc, f"/incidents/{seeded['open']}")
+    assert "25m so far" in open_html and 'id="postmortem"' not in open_html
+
+
+def test_history_by_month_paginated_and_filtered(pc: FlaskClient, seeded: dict[str, int]) -> None:
+    html = html_of(pc, "/history")
+    months = re.findall(r'<h2 id="month-\d">([^<]+)</h2>', html)
+    assert months == ["November 2026", "October 2026", "September 2026"]
+    assert "Elevated API error rates" in html and "API responses slow" in html
+    assert "No incidents reported." in html  # October and September
+    assert 'rel="next" href="/history?page=2"' in html
+    older = html_of(pc, "/history?page=2")
+    assert re.findall(r'<h2 id="month-\d">([^<]+)</h2>', older) == ["August 2026", "July 2026", "June 2026"]
+    assert "Website certificate renewal failed" in older and 'rel="next"' not in older
+    filtered = html_of(pc, "/history?component=web")
+    assert (
+        "Elevated API error rates" not in filtered
+        and 'rel="next" href="/history?page=2&amp;component=web"' in filtered
+    )
+    assert '<option value="web" selected>' in filtered
+
+
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [("/history?page=0", 400), ("/history?page=abc", 400), ("/history?page=1001", 400),
+     ("/history?component=nope", 404), ("/incidents/abc", 404), ("/badge/nope.svg", 404),
+     ("/badge/api/uptime.svg?days=0", 400), ("/badge/api/uptime.svg?days=401", 400),
+     ("/badge/api/uptime.svg?days=x", 400)],
+)  # fmt: skip
+def test_bad_input_is_a_clear_4xx(pc: FlaskClient, path: str, status: int) -> None:
+    response = pc.get(path)
+    assert response.status_code == status, path
+    assert b"Traceback" not in response.data
+
+
+def test_etag_last_modified_and_max_age(
+    pc: FlaskClient, public_settings: Settings, clock: FrozenClock
+) -> None:
+    for path in ("/", "/api/v2/summary.json", "/history", "/history.atom", "/badge/api.svg"):
+        first = pc.get(path)
+        assert first.headers["ETag"] and first.headers["Last-Modified"], path
+        assert "max-age=10" in first.headers["Cache-Control"] and "public" in first.headers["Cache-Control"]
+        again = pc.get(path, headers={"If-None-Match": first.headers["ETag"]})
+        assert again.status_code == 304 and again.data == b"", path
+    # New data changes the page and its ETag at once (no stale render from the cache).
+    before = pc.get("/").headers["ETag"]
+    db = connect(public_settings.database)
+    with db.atomic():
+        db.execute("UPDATE component_status SET status = 'major_outage', updated_at = ? WHERE component_id = 'web'",
+                   [(clock() + timedelta(seconds=1)).isoformat()])  # fmt: skip
+    db.conn.close()
+    after = pc.get("/", headers={"If-None-Match": before})
+    assert after.status_code == 200 and "Major System Outage" in after.get_data(as_text=True)
+
+
+def test_stale_banner_and_last_updated(pc: FlaskClient, clock: FrozenClock) -> None:
+    html = html_of(pc, "/")
+    assert "may be out of date" not in html
+    assert 'Last updated <time datetime="2026-11-27T11:59:31.000+00:00">' in html
+    clock.advance(minutes=6)
+    stale = html_of(pc, "/")
+    assert "This page may be out of date." in stale and "6m ago" in stale
+
+
+def test_empty_database_renders(public_app: Flask) -> None:
+    html = html_of(public_app.test_client(), "/")
+    assert "Waiting for the first results" in html and "No monitoring data received yet" in html
+
+
+def test_seed_helper_is_idempotent_free(
+    public_settings: Settings, clock: FrozenClock, public_app: Flask
+) -> None:
+    db = connect(public_settings.database)
+    ids = seed(db, clock())
+    db.conn.close()
+    assert len(set(ids.values())) == 5
