@@ -368,6 +368,7 @@ def m0005_subscriptions_delivery(db: Database) -> None:
     db.execute(
         "INSERT INTO maintenance_notifications (maintenance_id, status, notified_at) "
         "SELECT id, status, updated_at FROM maintenances"
+    )
 
 
 @MIGRATIONS(name="0006_rollups_and_status_history")
