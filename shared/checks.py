@@ -23,6 +23,7 @@ from pydantic import (
     model_validator,
 )
 
+from shared.metric_rules import parse_metric_rule
 from shared.timeutil import parse_duration
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
@@ -46,6 +47,21 @@ Duration = Annotated[
 Selector = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^(\*|agent:.+|label:.+)$")]
 
 
+class FailureRate(BaseModel):
+    """Down at one location when `failures` of its last `window` results failed (e.g. 5 of 10)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    failures: int = Field(ge=1, le=100)
+    window: int = Field(ge=1, le=100)
+
+    @model_validator(mode="after")
+    def _fits(self) -> FailureRate:
+        if self.failures > self.window:
+            raise ValueError("failures must not exceed window")
+        return self
+
+
 class CheckBase(BaseModel):
     """Fields every kind shares: identity, schedule, placement and alert thresholds."""
 
@@ -60,6 +76,18 @@ class CheckBase(BaseModel):
     failure_threshold: int = Field(default=2, ge=1, le=100)
     success_threshold: int = Field(default=2, ge=1, le=100)
     quorum: Literal["majority"] | Annotated[int, Field(ge=1, le=1000)] = "majority"
+    # Collector-side alerting options (the engine reads them; agents ignore them).
+    failure_rate: FailureRate | None = None
+    metric_thresholds: list[Annotated[str, Field(max_length=200)]] = Field(
+        default_factory=list, max_length=20
+    )
+    on_breach: Literal["degraded", "down"] = "degraded"
+    depends_on: list[Annotated[str, Field(pattern=ID_PATTERN)]] = Field(default_factory=list, max_length=50)
+
+    @field_validator("metric_thresholds")
+    @classmethod
+    def _metric_rules(cls, rules: list[str]) -> list[str]:
+        return [parse_metric_rule(rule).text for rule in rules]
 
     @model_validator(mode="after")
     def _timeout_below_interval(self) -> CheckBase:

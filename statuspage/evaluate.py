@@ -1,22 +1,55 @@
 """Run evaluation against the database: load facts, call the pure engine, store the outcome.
 
-Called right after ingest stores a report (for the checks it touched) and by
-the worker every second (for time: silent locations become stale).
+Called right after ingest stores a report and by the worker every pass (for
+time: silent locations go stale, maintenance starts and ends). One pass is
+one BEGIN IMMEDIATE transaction, so the web process and the worker never
+decide on each other's half-written state:
+1. component health from check verdicts (quorum, critical checks);
+2. public status (maintenance applied), location problems;
+3. the incident rules (`engine.incidents.plan`) and their storage;
+4. escalation steps that are due (so level 0 pages in the same moment).
 """
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from datetime import datetime
 
 from sqlite_utils import Database
 
+from shared.checks import AnyCheck
+from shared.metric_rules import parse_metric_rule
 from shared.schema import Result
-from statuspage.engine.check_state import CheckState, Observation, apply_observation
+from statuspage.engine.check_state import NO_RULES, AlertRules, CheckState, Observation, apply_observation
 from statuspage.engine.component_status import CheckVerdict, check_verdict, component_status
+from statuspage.engine.incidents import ComponentFacts, IncidentFacts, plan
+from statuspage.incident_actions import apply_actions, escalate_due
 from statuspage.settings import Settings
+from statuspage.storage import incidents as incident_store
+from statuspage.storage.engine_state import get_time
+from statuspage.storage.maintenance import components_in_maintenance
+from statuspage.storage.problems import sync_location_problems
 from statuspage.storage.results import load_states, save_state
-from statuspage.storage.status import save_component_status
+from statuspage.storage.status import load_component_rows, save_component_status
+from statuspage.storage.transaction import immediate
+
+log = logging.getLogger(__name__)
+# engine_state key: no new incidents before this time (set after the collector's own downtime).
+QUIET_UNTIL = "new_incidents_after"
+
+
+def alert_rules(check: AnyCheck | None) -> AlertRules:
+    """The failure-rate and metric rules of a check (none for an agent's local check)."""
+    if check is None:
+        return NO_RULES
+    rate = check.failure_rate
+    return AlertRules(
+        rate_failures=rate.failures if rate else 0,
+        rate_window=rate.window if rate else 0,
+        metric_rules=tuple(parse_metric_rule(text) for text in check.metric_thresholds),
+        on_breach=check.on_breach,
+    )
 
 
 def apply_results(db: Database, settings: Settings, agent: str, results: list[Result]) -> None:
@@ -33,26 +66,129 @@ def apply_results(db: Database, settings: Settings, agent: str, results: list[Re
         check = settings.check(check_id)
         failure_threshold = check.failure_threshold if check else 2
         success_threshold = check.success_threshold if check else 2
+        rules = alert_rules(check)
         first_at = min(r.started_at for r in check_results)
         previous = states.get((check_id, agent))
         state = previous or CheckState.initial(check_id, agent, first_at)
         for result in sorted(check_results, key=lambda r: r.started_at):
-            seen = Observation(result.started_at, result.status, result.latency_ms, result.error)
-            state = apply_observation(state, seen, failure_threshold, success_threshold)
+            seen = Observation(
+                result.started_at, result.status, result.latency_ms, result.error, result.metrics
+            )
+            state = apply_observation(state, seen, failure_threshold, success_threshold, rules)
         save_state(db, state, previous.status if previous else None)
 
 
 def evaluate_components(db: Database, settings: Settings, now: datetime) -> list[str]:
-    """Recompute every component's status at `now`; store and return the ids that changed."""
-    states_by_check: dict[str, list[CheckState]] = defaultdict(list)
-    for state in load_states(db):
-        states_by_check[state.check_id].append(state)
-    statuses: dict[str, str] = {}
+    """Recompute statuses, location problems and incidents at `now`; return the component ids
+    whose public status changed."""
+    with immediate(db):
+        states_by_check: dict[str, list[CheckState]] = defaultdict(list)
+        for state in load_states(db):
+            states_by_check[state.check_id].append(state)
+        verdicts = {
+            check.id: check_verdict(check, states_by_check[check.id], now, settings.stale_after_intervals)
+            for check in settings.checks
+        }
+        maintenance = components_in_maintenance(db, now)
+        health: dict[str, str] = {}
+        for component in settings.components:
+            checks = settings.checks_of(component.id)
+            component_verdicts: list[CheckVerdict] = [verdicts[c.id] for c in checks]
+            critical = [c.id in component.critical_checks for c in checks]
+            health[component.id] = component_status(component_verdicts, critical)
+        statuses = {cid: ("under_maintenance" if cid in maintenance else h) for cid, h in health.items()}
+        changed = save_component_status(db, statuses, now, health)
+        sync_location_problems(db, _lone_failures(settings, states_by_check, verdicts, now), now)
+        _incidents(db, settings, verdicts, health, maintenance, now)
+        escalate_due(db, settings, now)
+    return changed
+
+
+def _lone_failures(
+    settings: Settings,
+    states_by_check: dict[str, list[CheckState]],
+    verdicts: dict[str, CheckVerdict],
+    now: datetime,
+) -> dict[tuple[str, str], str | None]:
+    """(check, agent) pairs down at a live location while the check as a whole is not down."""
+    failing: dict[tuple[str, str], str | None] = {}
+    for check in settings.checks:
+        if verdicts[check.id] == "down":
+            continue
+        horizon = check.interval * settings.stale_after_intervals
+        for state in states_by_check[check.id]:
+            if state.status == "down" and now - state.last_result_at <= horizon:
+                failing[(check.id, state.agent)] = state.last_error
+    return failing
+
+
+def _incidents(
+    db: Database,
+    settings: Settings,
+    verdicts: dict[str, CheckVerdict],
+    health: dict[str, str],
+    maintenance: set[str],
+    now: datetime,
+) -> None:
+    rows = load_component_rows(db)
+    facts: list[ComponentFacts] = []
+    wanted: set[int] = {i.id for i in incident_store.list_incidents(db, open_only=True, kind="service")}
     for component in settings.components:
-        verdicts: list[CheckVerdict] = [
-            check_verdict(check, states_by_check[check.id], now, settings.stale_after_intervals)
-            for check in settings.checks_of(component.id)
-        ]
-        statuses[component.id] = component_status(verdicts)
-    with db.atomic():
-        return save_component_status(db, statuses, now)
+        last = incident_store.latest_incident_for_episode(db, f"component:{component.id}")
+        row = rows.get(component.id)
+        episode = row.incident_id if row else None
+        wanted |= {i for i in (episode, last.id if last else None) if i is not None}
+        facts.append(
+            ComponentFacts(
+                id=component.id,
+                name=component.name,
+                health=health[component.id],
+                in_maintenance=component.id in maintenance,
+                episode_incident_id=episode,
+                upstream=_upstream(settings, component.id, component.depends_on, verdicts),
+                incident_on=component.incident_on,
+                auto_publish=component.auto_publish,
+                auto_resolve=component.auto_resolve,
+                reopen_cooldown=component.reopen_cooldown,
+                escalation_policy=component.escalation_policy,
+                last_auto_incident_id=last.id if last else None,
+            )
+        )
+    incidents: dict[int, IncidentFacts] = {}
+    for incident_id in sorted(wanted):
+        incident = incident_store.get_incident(db, incident_id)
+        if incident is not None:
+            incidents[incident_id] = IncidentFacts(
+                id=incident.id,
+                status=incident.status,
+                auto=incident.auto and incident.kind == "service",
+                components=dict(incident.components),
+                impact=incident.impact,
+                impact_manual=incident.impact_manual,
+                resolved_at=incident.resolved_at,
+            )
+    quiet_until = get_time(db, QUIET_UNTIL)
+    actions = plan(facts, incidents, now, suppress_new=quiet_until is not None and now < quiet_until)
+    opened = apply_actions(db, settings, actions, now)
+    if opened:
+        log.info("incidents opened ids=%s", ",".join(map(str, opened)))
+
+
+def _upstream(
+    settings: Settings, component_id: str, depends_on: list[str], verdicts: dict[str, CheckVerdict]
+) -> tuple[str, ...]:
+    """Declared upstream components plus the components of checks a failing check depends on."""
+    upstream = list(depends_on)
+    for check in settings.checks_of(component_id):
+        if verdicts[check.id] not in ("down", "degraded"):
+            continue
+        for dependency in check.depends_on:
+            owner = settings.check(dependency)
+            if (
+                owner
+                and owner.component
+                and owner.component != component_id
+                and owner.component not in upstream
+            ):
+                upstream.append(owner.component)
+    return tuple(upstream)

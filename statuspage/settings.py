@@ -14,7 +14,7 @@ import os
 import tomllib
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -28,6 +28,7 @@ from statuspage.notify.config import (
     SubscriptionsConfig,
     channel_problems,
 )
+from statuspage.respond_config import EscalationPolicyConfig, MaintenanceConfig, respond_problems
 
 DEFAULT_DATABASE = Path("data/upwatch.db")
 
@@ -76,6 +77,16 @@ class ComponentConfig(_Section):
     group: str | None = Field(default=None, pattern=ID_PATTERN)
     description: str | None = Field(default=None, max_length=500)
     sla_target: float | None = Field(default=None, gt=0, le=100)
+    # Incident options (statuspage.engine): when an incident opens, who is paged, how it ends.
+    incident_on: Literal["degraded_performance", "partial_outage", "major_outage"] = "partial_outage"
+    auto_publish: bool = True
+    auto_resolve: bool = True
+    reopen_cooldown: Duration = timedelta(minutes=15)
+    escalation_policy: str | None = Field(default=None, pattern=ID_PATTERN)
+    critical_checks: list[Annotated[str, Field(pattern=ID_PATTERN)]] = Field(
+        default_factory=list, max_length=100
+    )
+    depends_on: list[Annotated[str, Field(pattern=ID_PATTERN)]] = Field(default_factory=list, max_length=100)
 
 
 class SlaConfig(_Section):
@@ -168,6 +179,10 @@ class Settings(BaseSettings):
     smtp: SmtpConfig = SmtpConfig()
     notify: NotifyConfig = NotifyConfig()
     subscriptions: SubscriptionsConfig = SubscriptionsConfig()
+    escalation_policies: list[EscalationPolicyConfig] = Field(default_factory=list, max_length=1000)
+    default_escalation_policy: str | None = Field(default=None, pattern=ID_PATTERN)
+    maintenance: list[MaintenanceConfig] = Field(default_factory=list, max_length=1000)
+    downtime_grace: Duration = timedelta(minutes=2)
 
     @classmethod
     def settings_customise_sources(
@@ -200,6 +215,9 @@ class Settings(BaseSettings):
     def channel(self, channel_id: str) -> ChannelConfig | None:
         return next((c for c in self.channels if c.id == channel_id), None)
 
+    def escalation_policy(self, policy_id: str | None) -> EscalationPolicyConfig | None:
+        return next((p for p in self.escalation_policies if p.id == policy_id), None)
+
 
 def _reference_problems(settings: Settings) -> list[str]:
     """Duplicate ids and references to things that are not declared, each naming its key."""
@@ -219,6 +237,7 @@ def _reference_problems(settings: Settings) -> list[str]:
         if check.component is not None and check.component not in component_ids:
             problems.append(f"checks[{index}].component: unknown component {check.component!r}")
     problems.extend(channel_problems(settings.channels, settings.notify))
+    problems.extend(respond_problems(settings, {channel.id for channel in settings.channels}))
     return problems
 
 

@@ -1,4 +1,5 @@
-"""The background loop: time-based evaluation (silent locations go stale).
+"""The background loop: time-based evaluation (silent locations go stale, maintenance,
+escalation timers, collector-downtime grace; see statuspage.timed_rules).
 
 Also maintains the rollups and prunes raw data (`statuspage.storage.rollups.maintain`).
 Later rules (missed heartbeats, escalation timers, maintenance, outbox
@@ -19,6 +20,7 @@ from statuspage.evaluate import evaluate_components
 from statuspage.notify.service import Notifier
 from statuspage.settings import Settings
 from statuspage.storage.rollups import maintain as maintain_rollups
+from statuspage.timed_rules import note_worker_pass, run_escalations, run_maintenance
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +42,10 @@ class Worker:
         db = open_and_migrate(self.settings.database)
         try:
             now = self.clock()
+            note_worker_pass(db, self.settings, now)
+            run_maintenance(db, self.settings, now)
             changed = evaluate_components(db, self.settings, now)
+            run_escalations(db, self.settings, now)
             if changed:
                 log.info("component status changed components=%s", ",".join(changed))
             self.notifier.run_pass(db, now)

@@ -13,9 +13,10 @@ import pytest
 from pydantic import BaseModel
 
 from agent.settings import AgentSettings
-from shared.checks import CHECK_MODELS, KINDS
+from shared.checks import CHECK_MODELS, KINDS, FailureRate
 from statuspage.cli import build_parser
 from statuspage.notify.config import ChannelConfig, NotifyConfig, SmtpConfig, SubscriptionsConfig
+from statuspage.respond_config import EscalationLevel, EscalationPolicyConfig, MaintenanceConfig
 from statuspage.settings import (
     AdminConfig,
     ComponentConfig,
@@ -49,6 +50,8 @@ SECTION_NAMES = {
     "smtp",
     "notify",
     "subscriptions",
+    "escalation_policies",
+    "maintenance",
 }
 
 
@@ -69,6 +72,10 @@ SECTIONS: list[tuple[str, type[BaseModel]]] = [
     ("smtp", SmtpConfig),
     ("notify", NotifyConfig),
     ("subscriptions", SubscriptionsConfig),
+    ("escalation_policies", EscalationPolicyConfig),
+    ("escalation_levels", EscalationLevel),
+    ("maintenance", MaintenanceConfig),
+    ("failure_rate", FailureRate),
 ]
 
 

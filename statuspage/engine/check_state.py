@@ -5,13 +5,25 @@ consecutive failures, and back only after `success_threshold` consecutive
 non-failures. The very first result is believed at once when it is a success
 (a new agent should not sit in "unknown" for two intervals), but a first
 failure still has to reach the threshold, like any other.
+
+Two optional rules refine what counts as a failure (`AlertRules`):
+- a failure rate: down once `failures` of the last `window` results failed,
+  even if they never came in a row (a flapping endpoint), and not back up
+  while the window still holds that many;
+- metric thresholds with a duration (`latency_ms > 800 for 3m`): a result
+  breaching one for at least the duration counts as `degraded` (or `down`,
+  per the check's `on_breach`), so one slow response is not an incident.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from types import MappingProxyType
 from typing import Literal
+
+from shared.metric_rules import MetricRule
 
 StateStatus = Literal["unknown", "up", "down", "degraded"]
 
@@ -29,6 +41,8 @@ class CheckState:
     last_result_at: datetime
     last_latency_ms: float | None = None
     last_error: str | None = None
+    recent: str = ""  # last outcomes for the failure-rate window, newest last: u, d, g
+    breaches: Mapping[str, datetime] = field(default_factory=lambda: MappingProxyType({}))
 
     @classmethod
     def initial(cls, check_id: str, agent: str, at: datetime) -> CheckState:
@@ -43,26 +57,74 @@ class Observation:
     status: Literal["up", "down", "degraded"]
     latency_ms: float | None = None
     error: str | None = None
+    metrics: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
+
+
+@dataclass(frozen=True)
+class AlertRules:
+    """A check's optional refinements: failure rate and metric thresholds."""
+
+    rate_failures: int = 0  # 0: no failure-rate rule
+    rate_window: int = 0
+    metric_rules: tuple[MetricRule, ...] = ()
+    on_breach: Literal["degraded", "down"] = "degraded"
+
+
+NO_RULES = AlertRules()
+_CODES = {"up": "u", "down": "d", "degraded": "g"}
+
+
+def metric_value(rule: MetricRule, seen: Observation) -> float | None:
+    """The value a rule compares: a result metric, or the result's latency for `latency_ms`."""
+    if rule.metric in seen.metrics:
+        return seen.metrics[rule.metric]
+    if rule.metric == "latency_ms":
+        return seen.latency_ms
+    return None
+
+
+def _breaches(state: CheckState, seen: Observation, rules: AlertRules) -> tuple[dict[str, datetime], bool]:
+    """Remember since when each rule has been breached; say whether one has lasted its duration."""
+    breaches: dict[str, datetime] = {}
+    sustained = False
+    for rule in rules.metric_rules:
+        value = metric_value(rule, seen)
+        if seen.status == "down" or value is None or not rule.breached_by(value):
+            continue  # a failed result has no trustworthy metrics; an absent metric ends the breach
+        since = state.breaches.get(rule.text, seen.at)
+        breaches[rule.text] = since
+        sustained = sustained or seen.at - since >= rule.duration
+    return breaches, sustained
 
 
 def apply_observation(
-    state: CheckState, seen: Observation, failure_threshold: int, success_threshold: int
+    state: CheckState,
+    seen: Observation,
+    failure_threshold: int,
+    success_threshold: int,
+    rules: AlertRules = NO_RULES,
 ) -> CheckState:
     """Return the state after one observation. Observations older than the state are ignored,
     so results replayed late never rewrite the present."""
     if seen.at < state.last_result_at:
         return state
-    failed = seen.status == "down"
+    breaches, sustained = _breaches(state, seen, rules)
+    outcome = seen.status
+    if sustained and outcome != "down":
+        outcome = rules.on_breach
+    failed = outcome == "down"
     failures = state.consecutive_failures + 1 if failed else 0
     successes = 0 if failed else state.consecutive_successes + 1
-    healthy: StateStatus = "degraded" if seen.status == "degraded" else "up"
+    recent = (state.recent + _CODES[outcome])[-rules.rate_window :] if rules.rate_window else ""
+    rate_down = bool(rules.rate_failures) and recent.count("d") >= rules.rate_failures
+    healthy: StateStatus = "degraded" if outcome == "degraded" else "up"
     status = state.status
     if failed:
-        if failures >= failure_threshold:
+        if failures >= failure_threshold or rate_down:
             status = "down"
     elif state.status in ("unknown", "up", "degraded"):
         status = healthy
-    elif successes >= success_threshold:
+    elif successes >= success_threshold and not rate_down:
         status = healthy
     updated = replace(
         state,
@@ -71,6 +133,8 @@ def apply_observation(
         last_result_at=seen.at,
         last_latency_ms=seen.latency_ms,
         last_error=seen.error,
+        recent=recent,
+        breaches=MappingProxyType(breaches),
     )
     if status != state.status:
         updated = replace(updated, status=status, since=seen.at)

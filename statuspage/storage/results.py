@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from datetime import datetime
+from types import MappingProxyType
 
 from sqlite_utils import Database
 
@@ -69,6 +70,10 @@ def load_states(db: Database, check_ids: Iterable[str] | None = None) -> list[Ch
                 last_result_at=from_iso(data["last_result_at"]),
                 last_latency_ms=data["last_latency_ms"],
                 last_error=data["last_error"],
+                recent=data.get("recent") or "",
+                breaches=MappingProxyType(
+                    {rule: from_iso(at) for rule, at in json.loads(data.get("breaches") or "{}").items()}
+                ),
             )
         )
     return states
@@ -78,13 +83,13 @@ def save_state(db: Database, state: CheckState, previous_status: str | None) -> 
     """Upsert a state; record a flip when its status changed. Call inside a transaction."""
     db.execute(
         "INSERT INTO check_states (check_id, agent, status, since, consecutive_failures,"
-        " consecutive_successes, last_result_at, last_latency_ms, last_error)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        " consecutive_successes, last_result_at, last_latency_ms, last_error, recent, breaches)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         " ON CONFLICT (check_id, agent) DO UPDATE SET status = excluded.status,"
         " since = excluded.since, consecutive_failures = excluded.consecutive_failures,"
         " consecutive_successes = excluded.consecutive_successes,"
         " last_result_at = excluded.last_result_at, last_latency_ms = excluded.last_latency_ms,"
-        " last_error = excluded.last_error",
+        " last_error = excluded.last_error, recent = excluded.recent, breaches = excluded.breaches",
         [
             state.check_id,
             state.agent,
@@ -95,6 +100,8 @@ def save_state(db: Database, state: CheckState, previous_status: str | None) -> 
             to_iso(state.last_result_at),
             state.last_latency_ms,
             state.last_error,
+            state.recent,
+            json.dumps({rule: to_iso(at) for rule, at in state.breaches.items()}),
         ],
     )
     old = previous_status or "unknown"

@@ -1,13 +1,27 @@
 """The stored, current status of each component (written by evaluation, read by pages),
-and its history as intervals (`component_status_history`), which daily uptime is built from."""
+and its history as intervals (`component_status_history`), which daily uptime is built from.
+
+`status` is what the public sees (maintenance applied); `health` is what the
+checks alone say; `incident_id` is the incident handling the component's
+current failure episode (NULL when it is healthy or nothing was opened).
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlite_utils import Database
 
 from shared.timeutil import from_iso, to_iso
+
+
+@dataclass(frozen=True)
+class ComponentRow:
+    status: str
+    health: str | None
+    incident_id: int | None
+    updated_at: datetime
 
 
 def load_component_status(db: Database) -> dict[str, tuple[str, datetime]]:
@@ -16,21 +30,38 @@ def load_component_status(db: Database) -> dict[str, tuple[str, datetime]]:
     return {row[0]: (row[1], from_iso(row[2])) for row in rows}
 
 
-def save_component_status(db: Database, statuses: dict[str, str], now: datetime) -> list[str]:
-    """Store statuses that changed; return the ids that changed. Call inside a transaction.
+def load_component_rows(db: Database) -> dict[str, ComponentRow]:
+    """component id -> its full row."""
+    rows = db.execute("SELECT component_id, status, health, incident_id, updated_at FROM component_status")
+    return {
+        r[0]: ComponentRow(r[1], r[2], int(r[3]) if r[3] is not None else None, from_iso(r[4])) for r in rows
+    }
 
-    Each change also closes the component's open history interval and opens a new one.
+
+def save_component_status(
+    db: Database, statuses: dict[str, str], now: datetime, health: dict[str, str] | None = None
+) -> list[str]:
+    """Store statuses (and health) that changed; return the ids whose status changed.
+
+    Call inside a transaction. Each status change is also recorded in the history.
     """
-    current = {cid: status for cid, (status, _at) in load_component_status(db).items()}
-    changed = [cid for cid, status in statuses.items() if current.get(cid) != status]
+    current = load_component_rows(db)
+    changed = [cid for cid, status in statuses.items() if cid not in current or current[cid].status != status]
+    for component_id, status in statuses.items():
+        row = current.get(component_id)
+        new_health = (health or {}).get(component_id, row.health if row else None)
+        if row is not None and row.status == status and row.health == new_health:
+            continue
+        updated_at = now if component_id in changed or row is None else row.updated_at
+        db.execute(
+            "INSERT INTO component_status (component_id, status, updated_at, health) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (component_id) DO UPDATE SET status = excluded.status,"
+            " updated_at = excluded.updated_at, health = excluded.health",
+            [component_id, status, to_iso(updated_at), new_health],
+        )
     at = to_iso(now)
     for component_id in changed:
-        db.execute(
-            "INSERT INTO component_status (component_id, status, updated_at) VALUES (?, ?, ?)"
-            " ON CONFLICT (component_id) DO UPDATE SET status = excluded.status,"
-            " updated_at = excluded.updated_at",
-            [component_id, statuses[component_id], at],
-        )
+        # Each change closes the component's open history interval and opens a new one.
         db.execute(
             "UPDATE component_status_history SET ended_at = ? WHERE component_id = ? AND ended_at IS NULL",
             [at, component_id],
@@ -40,3 +71,10 @@ def save_component_status(db: Database, statuses: dict[str, str], now: datetime)
             [component_id, statuses[component_id], at],
         )
     return changed
+
+
+def set_episode(db: Database, component_id: str, incident_id: int | None) -> None:
+    """Point the component's current failure episode at an incident (None: the episode ended)."""
+    db.execute(
+        "UPDATE component_status SET incident_id = ? WHERE component_id = ?", [incident_id, component_id]
+    )
