@@ -57,7 +57,7 @@ async def _check_once(config: AgentConfig, *, as_json: bool) -> int:
                 session, settings.collector_url, settings.token, settings.request_timeout_s
             )
             try:
-                assignments, _etag = await client.fetch_assignments(None)
+                assignments, _etag = await client.fetch_assignments(None, settings.labels)
             except CollectorError as error:
                 print(f"upwatch-agent: cannot fetch assignments: {error}", file=sys.stderr)
                 return 2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from urllib.parse import urlencode
 
 import aiohttp
 from pydantic import ValidationError
@@ -28,12 +29,20 @@ class CollectorClient:
         self._headers = {"Authorization": f"Bearer {token}"}
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
 
-    async def fetch_assignments(self, etag: str | None) -> tuple[Assignments | None, str | None]:
-        """Return (assignments, etag), or (None, etag) when unchanged since `etag`."""
+    async def fetch_assignments(
+        self, etag: str | None, labels: list[str] | None = None
+    ) -> tuple[Assignments | None, str | None]:
+        """Return (assignments, etag), or (None, etag) when unchanged since `etag`.
+
+        `labels` are the agent's declared labels (UPWATCH_AGENT_LABELS); the
+        collector adds them to the labels given when its token was created.
+        """
         headers = dict(self._headers)
         if etag:
             headers["If-None-Match"] = etag
         url = f"{self._base_url}/api/v1/agent/assignments"
+        if labels:
+            url += "?" + urlencode({"labels": ",".join(labels)})
         try:
             async with self._session.get(url, headers=headers, timeout=self._timeout) as response:
                 if response.status == 304:

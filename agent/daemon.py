@@ -72,14 +72,18 @@ async def _refresh_assignments(
     client: CollectorClient, scheduler: Scheduler, config: AgentConfig, every_s: float
 ) -> None:
     etag: str | None = None
+    failures = 0
     while True:
         try:
-            assignments, etag = await client.fetch_assignments(etag)
+            assignments, etag = await client.fetch_assignments(etag, config.settings.labels)
+            failures = 0
             if assignments is not None:
                 checks = merge_checks(list(assignments.checks), config.local_checks)
                 scheduler.update(checks)
                 log.info("assignments loaded checks=%d", len(checks))
         except CollectorError as error:
+            failures += 1
             log.warning("cannot fetch assignments error=%s", error)
-        # Retry sooner while we have nothing assigned yet (first start, collector down).
-        await asyncio.sleep(every_s if etag else min(every_s, 5.0))
+        # Until the first assignments arrive (agent started before the collector),
+        # retry quickly with a growing delay instead of waiting a whole refresh period.
+        await asyncio.sleep(every_s if etag else min(every_s, 0.5 * 2 ** min(failures, 4)))
