@@ -120,7 +120,7 @@ class NotifyConfig(_Section):
     max_attempts: int = Field(default=12, ge=1, le=100)
     backoff_base_s: float = Field(default=30.0, gt=0, le=3600)
     backoff_max_s: float = Field(default=3600.0, gt=0, le=86400)
-    lease_s: float = Field(default=120.0, ge=10, le=3600)
+    lease_s: float = Field(default=120.0, ge=2, le=3600)
     disable_after_s: float = Field(default=86400.0, ge=60, le=30 * 86400)
     operator_channel: str | None = Field(default=None, pattern=ID_PATTERN)
     templates_dir: str | None = Field(default=None, max_length=500)

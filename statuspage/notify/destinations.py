@@ -18,6 +18,7 @@ from sqlite_utils import Database
 
 from shared.timeutil import from_iso, to_iso
 from statuspage.notify import outbox
+from statuspage.storage.transaction import immediate
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +92,7 @@ def disable(
 ) -> None:
     """Disable a destination, stop its queued rows and tell operators (one transaction)."""
     stamp = to_iso(now)
-    with db.atomic():
+    with immediate(db):
         db.execute(
             """
             INSERT INTO destinations (kind, destination, disabled_at, disabled_reason, last_error)

@@ -30,6 +30,7 @@ from shared.timeutil import to_iso
 from statuspage.notify import outbox
 from statuspage.notify.outbox import NewNotification
 from statuspage.settings import Settings
+from statuspage.storage.transaction import immediate
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +99,7 @@ def _next_update_id(db: Database) -> int | None:
 
 
 def _fan_out_update(db: Database, settings: Settings, update_id: int, now: datetime) -> int:
-    with db.atomic():
+    with immediate(db):
         created = 0
         incident, update, first = _incident_and_update(db, update_id)
         if incident["public"] and not incident["drill"] and update.get("notify_subscribers", 1):
@@ -215,7 +216,7 @@ def _unannounced_maintenance(db: Database, limit: int) -> list[tuple[int, str]]:
 def _fan_out_maintenance(
     db: Database, settings: Settings, maintenance_id: int, status: str, now: datetime
 ) -> int:
-    with db.atomic():
+    with immediate(db):
         maintenance = _row(db, "SELECT * FROM maintenances WHERE id = ?", [maintenance_id])
         component_ids = [
             cid

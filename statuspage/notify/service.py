@@ -23,6 +23,7 @@ from statuspage.notify.channels.registry import KINDS
 from statuspage.notify.delivery import deliver
 from statuspage.notify.fanout import fan_out
 from statuspage.settings import Settings
+from statuspage.storage.transaction import immediate
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +91,7 @@ def fail_unknown_kinds(db: Database, now: datetime) -> int:
 
 def prune(db: Database, now: datetime) -> None:
     """Drop finished outbox rows and rate-limit records past their use."""
-    with db.atomic():
+    with immediate(db):
         db.execute(
             "DELETE FROM outbox WHERE (delivered_at IS NOT NULL AND delivered_at < ?)"
             " OR (failed_at IS NOT NULL AND failed_at < ?)",

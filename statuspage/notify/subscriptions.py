@@ -24,6 +24,7 @@ from statuspage.notify import destinations, outbox
 from statuspage.notify.outbox import NewNotification
 from statuspage.notify.signing import new_secret
 from statuspage.settings import Settings
+from statuspage.storage.transaction import immediate
 
 EMAIL_TOKEN = "se_"
 WEBHOOK_TOKEN = "sw_"
@@ -61,7 +62,7 @@ def request_email_subscription(
     """
     token = new_token(EMAIL_TOKEN)
     expires = now + timedelta(seconds=settings.subscriptions.confirm_within_s)
-    with db.atomic():
+    with immediate(db):
         existing = db.execute("SELECT id FROM subscribers WHERE email = ?", [email]).fetchone()
         if existing is None:
             cursor = db.execute(
@@ -144,7 +145,7 @@ def unsubscribe(db: Database, token: str, now: datetime) -> bool:
 
     Idempotent: unsubscribing twice is fine. Returns False for an unknown token.
     """
-    with db.atomic():
+    with immediate(db):
         if token.startswith(EMAIL_TOKEN):
             row = db.execute("SELECT email FROM subscribers WHERE unsubscribe_token = ?", [token]).fetchone()
             if row is None:
@@ -187,7 +188,7 @@ def create_webhook_subscription(
     token = new_token(WEBHOOK_TOKEN)
     expires = now + timedelta(seconds=settings.subscriptions.confirm_within_s)
     unsubscribe_token = new_token(WEBHOOK_TOKEN)
-    with db.atomic():
+    with immediate(db):
         cursor = db.execute(
             "INSERT INTO webhook_subscriptions (url, secret, origin, status, components, description,"
             " verify_token_hash, verify_expires_at, unsubscribe_token, created_at, verified_at)"
@@ -235,7 +236,7 @@ def list_webhooks(db: Database, include_removed: bool = False) -> list[WebhookSu
 
 
 def remove_webhook(db: Database, webhook_id: int, now: datetime) -> bool:
-    with db.atomic():
+    with immediate(db):
         return _remove_webhook(db, webhook_id, now)
 
 

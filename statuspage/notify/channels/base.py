@@ -69,7 +69,7 @@ def channel_text(row: OutboxRow, ctx: DeliveryContext) -> tuple[str, str, str | 
     payload = row.payload
     incident = payload.get("incident") if isinstance(payload.get("incident"), dict) else None
     title = str(payload.get("title") or (incident or {}).get("name") or row.event)
-    text = payload.get("body")
+    text = payload.get("body") or payload.get("message")  # "message": the engine's escalation rows
     if text is None and incident and incident.get("incident_updates"):
         text = incident["incident_updates"][-1].get("body")
     url = payload.get("url") or (incident or {}).get("shortlink")
