@@ -47,6 +47,7 @@ from statuspage.notify.outbox import OutboxRow
 from statuspage.notify.smtp import SmtpPool
 from statuspage.notify.templates import Renderer
 from statuspage.settings import Settings
+from statuspage.storage.transaction import immediate
 
 log = logging.getLogger(__name__)
 
@@ -153,6 +154,8 @@ class Dispatcher:
         self.busy: set[tuple[str, str]] = set()
         self.lane_load: Counter[str] = Counter()
         self.next_poll: dict[str, float] = dict.fromkeys(self.capacity, 0.0)
+        self.troubled: dict[tuple[str, str], bool] = {}  # destination -> disabled? (streak or off)
+        self.delivered: list[OutboxRow] = []  # sent, to be marked at the end of this loop turn
         self.stats = DeliveryStats()
 
     async def run(
@@ -173,6 +176,7 @@ class Dispatcher:
             )
             for task in done:
                 self.record(task)
+            self.flush()
         await self.drain()
         return self.stats
 
@@ -184,6 +188,7 @@ class Dispatcher:
             )
             for task in done:
                 self.record(task)
+            self.flush()
             for task in list(self.inflight):
                 task.cancel()  # their leases expire and another pass retries them
 
@@ -202,6 +207,7 @@ class Dispatcher:
                 self.db, self.worker_id, clock_now, self.lease, kinds_of_lane(lane), self.busy, room
             )
             claimed += len(rows)
+            self.troubled.update(destinations.troubled(self.db, [row.destination_key for row in rows]))
             self.next_poll[lane] = time.monotonic() + POLL_S if len(rows) < room else 0.0
             extra = [row.id for row in rows if not self.start(row, lane, clock_now)]
             outbox.release(self.db, extra)
@@ -212,7 +218,7 @@ class Dispatcher:
         key = row.destination_key
         if key in self.busy:
             return False
-        if destinations.is_disabled(self.db, *key):
+        if self.troubled.get(key):
             outbox.mark_failed(self.db, row.id, "destination disabled", now, attempted=False)
             self.stats.failed += 1
             return True
@@ -238,8 +244,7 @@ class Dispatcher:
         if task.cancelled():
             error = DeliveryError("cancelled")
         if error is None:
-            outbox.mark_delivered(self.db, row.id, now)
-            destinations.record_success(self.db, row.destination_kind, row.destination, now)
+            self.delivered.append(row)
             self.stats.delivered += 1
             self.stats.by_lane[lane] += 1
             return
@@ -247,6 +252,19 @@ class Dispatcher:
             log.error("unexpected delivery error id=%s", row.id, exc_info=error)
             error = DeliveryError(f"unexpected error: {error!r}")
         self.failed(row, error, now)
+
+    def flush(self) -> None:
+        """Mark this turn's successful sends delivered: one short transaction for the batch."""
+        if not self.delivered:
+            return
+        now = self.ctx.clock()
+        with immediate(self.db):
+            outbox.mark_delivered(self.db, [row.id for row in self.delivered], now)
+            for row in self.delivered:
+                if row.destination_key in self.troubled:
+                    destinations.record_success(self.db, row.destination_kind, row.destination, now)
+                    self.troubled.pop(row.destination_key, None)
+        self.delivered = []
 
     def failed(self, row: OutboxRow, error: DeliveryError, now: datetime) -> None:
         attempts = row.attempts + 1
@@ -267,10 +285,12 @@ class Dispatcher:
             error,
         )
         kind, destination = row.destination_key
+        self.troubled.setdefault(row.destination_key, False)
         long_failing = destinations.record_failure(
             self.db, kind, destination, str(error), now, self.disable_after
         )
         if error.disable or long_failing:
+            self.troubled[row.destination_key] = True
             reason = str(error) if error.disable else f"failing since long: {error}"
             destinations.disable(
                 self.db, kind, destination, reason, now, self._operator_channel(), _incident_id(row)

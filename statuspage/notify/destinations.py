@@ -74,6 +74,20 @@ def record_failure(
     return failures >= MIN_FAILURES_BEFORE_DISABLE and now - from_iso(since) >= disable_after
 
 
+def troubled(db: Database, keys: list[tuple[str, str]]) -> dict[tuple[str, str], bool]:
+    """Of these destinations, the ones with a failure streak or disabled: key -> disabled?
+
+    One query for a whole claimed batch; healthy destinations are simply absent.
+    """
+    rows = db.execute(
+        "SELECT kind, destination, disabled_at IS NOT NULL FROM destinations"
+        " WHERE (consecutive_failures > 0 OR disabled_at IS NOT NULL)"
+        " AND kind || char(31) || destination IN (SELECT value FROM json_each(?))",
+        [json.dumps([kind + "\x1f" + destination for kind, destination in keys])],
+    ).fetchall()
+    return {(kind, destination): bool(disabled) for kind, destination, disabled in rows}
+
+
 def is_disabled(db: Database, kind: str, destination: str) -> bool:
     row = db.execute(
         "SELECT disabled_at FROM destinations WHERE kind = ? AND destination = ?", [kind, destination]

@@ -131,7 +131,8 @@ def claim(
             SELECT id FROM outbox
             WHERE delivered_at IS NULL AND failed_at IS NULL AND next_attempt_at <= :now
               AND (claimed_until IS NULL OR claimed_until <= :now)
-              AND destination_kind IN (SELECT value FROM json_each(:kinds))
+              -- unary + keeps the planner on outbox_due (already in due order, no sort)
+              AND +destination_kind IN (SELECT value FROM json_each(:kinds))
               AND destination_kind || :sep || destination NOT IN (SELECT value FROM json_each(:busy))
             ORDER BY next_attempt_at, id
             LIMIT :limit
@@ -159,11 +160,13 @@ def release(db: Database, row_ids: Iterable[int]) -> None:
     )
 
 
-def mark_delivered(db: Database, row_id: int, now: datetime) -> None:
-    db.execute(
+def mark_delivered(db: Database, row_ids: Iterable[int], now: datetime) -> None:
+    """Record successful sends (one statement for a batch: one commit, not one per row)."""
+    stamp = to_iso(now)
+    db.conn.executemany(
         "UPDATE outbox SET delivered_at = ?, attempts = attempts + 1, last_error = NULL,"
         " claimed_until = NULL WHERE id = ? AND delivered_at IS NULL",
-        [to_iso(now), row_id],
+        [(stamp, row_id) for row_id in row_ids],
     )
 
 

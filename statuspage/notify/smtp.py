@@ -13,7 +13,7 @@ from __future__ import annotations
 import smtplib
 import ssl
 import threading
-from email.message import EmailMessage
+from email.message import Message
 
 from statuspage.notify.channels.base import DeliveryError
 from statuspage.settings import SmtpConfig
@@ -28,7 +28,7 @@ class SmtpPool:
         self._idle: list[smtplib.SMTP] = []
         self._lock = threading.Lock()
 
-    def send(self, message: EmailMessage, recipients: list[str]) -> None:
+    def send(self, message: Message, recipients: list[str]) -> None:
         """Send one message; raise DeliveryError on failure."""
         if not self.config.host:
             raise DeliveryError("smtp.host is not configured")
@@ -62,7 +62,7 @@ class SmtpPool:
             _close(connection)
 
     def _send_on(
-        self, connection: smtplib.SMTP, message: EmailMessage, recipients: list[str]
+        self, connection: smtplib.SMTP, message: Message, recipients: list[str]
     ) -> dict[str, tuple[int, bytes]]:
         return connection.send_message(message, to_addrs=recipients)
 

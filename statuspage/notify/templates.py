@@ -46,6 +46,7 @@ class Renderer:
             trim_blocks=True,
             lstrip_blocks=True,
             keep_trailing_newline=True,
+            auto_reload=False,  # templates are read once per process, not stat()ed per mail
         )
         self.env.filters["status_label"] = lambda status: STATUS_LABELS.get(str(status), str(status))
 

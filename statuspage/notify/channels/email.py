@@ -19,7 +19,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from dataclasses import dataclass
-from email.message import EmailMessage
+from email.header import Header
+from email.message import Message
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
 from email.utils import format_datetime, formataddr
 from typing import Any
 from urllib.parse import urlsplit
@@ -39,7 +42,7 @@ from statuspage.notify.outbox import OutboxRow
 
 @dataclass(frozen=True)
 class Mail:
-    message: EmailMessage
+    message: Message
     recipients: list[str]
 
 
@@ -70,28 +73,28 @@ class EmailChannel(ChannelKind):
             return Mail(self._subscriber_mail(row, ctx), [row.destination])
         channel = configured_channel(ctx, row, "email")
         title, body, url = channel_text(row, ctx)
-        message = self._envelope(ctx, channel.to, f"[{ctx.settings.page.name}] {title}")
-        message["Message-ID"] = _derived_id(row, mail_host(ctx))
         html = ctx.renderer.render("channel.html", title=title, body=body, url=url)
-        _set_bodies(message, body, html)
+        message = self._envelope(ctx, channel.to, f"[{ctx.settings.page.name}] {title}", body, html)
+        message["Message-ID"] = _derived_id(row, mail_host(ctx))
         return Mail(message, list(channel.to))
 
     async def send(self, prepared: Mail, ctx: DeliveryContext) -> None:
         await asyncio.to_thread(ctx.smtp.send, prepared.message, prepared.recipients)
 
-    def _subscriber_mail(self, row: OutboxRow, ctx: DeliveryContext) -> EmailMessage:
+    def _subscriber_mail(self, row: OutboxRow, ctx: DeliveryContext) -> Message:
         payload = row.payload
         page = ctx.settings.page
         host = mail_host(ctx)
         if row.event == "subscription.confirm":
-            message = self._envelope(ctx, [row.destination], f"[{page.name}] Confirm your subscription")
-            message["Message-ID"] = _derived_id(row, host)
             names = {"page": page, **payload}
-            _set_bodies(
-                message,
+            message = self._envelope(
+                ctx,
+                [row.destination],
+                f"[{page.name}] Confirm your subscription",
                 ctx.renderer.render("email_confirm.txt", **names),
                 ctx.renderer.render("email_confirm.html", **names),
             )
+            message["Message-ID"] = _derived_id(row, host)
             return message
         if "incident" in payload:
             subject, template = payload["incident"]["name"], "email_incident"
@@ -107,7 +110,14 @@ class EmailChannel(ChannelKind):
         else:
             raise DeliveryError(f"no mail template for event {row.event!r}", permanent=True)
         unsubscribe = payload["meta"]["unsubscribe"]
-        message = self._envelope(ctx, [row.destination], f"[{page.name}] {subject}")
+        names["unsubscribe_url"] = unsubscribe
+        message = self._envelope(
+            ctx,
+            [row.destination],
+            f"[{page.name}] {subject}",
+            ctx.renderer.render(f"{template}.txt", **names),
+            ctx.renderer.render(f"{template}.html", **names),
+        )
         message_id, root = thread_ids(payload, host)
         message["Message-ID"] = message_id
         if root is not None:
@@ -115,22 +125,23 @@ class EmailChannel(ChannelKind):
             message["References"] = root
         message["List-Unsubscribe"] = f"<{unsubscribe}>"
         message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-        names["unsubscribe_url"] = unsubscribe
-        _set_bodies(
-            message,
-            ctx.renderer.render(f"{template}.txt", **names),
-            ctx.renderer.render(f"{template}.html", **names),
-        )
         return message
 
-    def _envelope(self, ctx: DeliveryContext, to: list[str], subject: str) -> EmailMessage:
+    def _envelope(self, ctx: DeliveryContext, to: list[str], subject: str, text: str, html: str) -> Message:
+        # The legacy MIME classes, not EmailMessage: its header parsing cost ~3 ms per
+        # mail, which capped a 10,000-subscriber fan-out at ~160 mails/s (bench/notify.py).
+        # Every value set here is already one clean line (header_text, validated addresses).
         smtp = ctx.settings.smtp
-        message = EmailMessage()
-        message["From"] = formataddr(
-            (header_text(smtp.from_name or ctx.settings.page.name), smtp.from_address)
-        )
+        message = MIMEMultipart("alternative")
+        message.attach(MIMEText(text, "plain", "utf-8"))
+        message.attach(MIMEText(html, "html", "utf-8"))
+        name = header_text(smtp.from_name or ctx.settings.page.name)
+        message["From"] = formataddr((name, smtp.from_address), charset="utf-8")
         message["To"] = ", ".join(to)
-        message["Subject"] = header_text(subject, 250)
+        clean_subject = header_text(subject, 250)
+        message["Subject"] = (
+            clean_subject if clean_subject.isascii() else Header(clean_subject, "utf-8").encode()
+        )
         message["Date"] = format_datetime(ctx.clock())
         message["Auto-Submitted"] = "auto-generated"
         return message
@@ -139,8 +150,3 @@ class EmailChannel(ChannelKind):
 def _derived_id(row: OutboxRow, host: str) -> str:
     digest = hashlib.sha256(row.idempotency_key.encode()).hexdigest()[:32]
     return f"<{digest}@{host}>"
-
-
-def _set_bodies(message: EmailMessage, text: str, html: str) -> None:
-    message.set_content(text)
-    message.add_alternative(html, subtype="html")

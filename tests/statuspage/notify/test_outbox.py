@@ -65,7 +65,7 @@ def test_expired_lease_frees_rows_and_busy_destinations_are_skipped(
 def test_delivered_and_failed_rows_are_never_claimed(settings: Any, clock: FrozenClock) -> None:
     db = open_and_migrate(settings.database)
     fill(db, 3, clock)
-    outbox.mark_delivered(db, 1, clock())
+    outbox.mark_delivered(db, [1], clock())
     outbox.mark_failed(db, 2, "no", clock())
     outbox.schedule_retry(db, 3, "later", clock() + timedelta(seconds=30))
     assert outbox.claim(db, "w", clock(), LEASE, ["log"], [], 10) == []
