@@ -8,14 +8,18 @@ Adding a kind: a model here, a probe module in `agent/probes/`.
 
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import Annotated, Any, Literal, get_args
+import ipaddress
+from datetime import datetime, timedelta
+from typing import Annotated, Any, ClassVar, Literal, get_args
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from croniter import croniter
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
     PlainSerializer,
+    PlainValidator,
     TypeAdapter,
     ValidationError,
     WrapValidator,
@@ -23,6 +27,8 @@ from pydantic import (
     model_validator,
 )
 
+from shared.conditions import Condition, parse_condition, parse_conditions
+from shared.thresholds import Threshold, parse_threshold
 from shared.metric_rules import parse_metric_rule
 from shared.timeutil import parse_duration
 
@@ -104,8 +110,41 @@ class CheckBase(BaseModel):
         return self.name or self.id
 
 
+def _condition(value: Any) -> Condition:
+    if isinstance(value, Condition):
+        return value
+    if not isinstance(value, str):
+        raise ValueError("a condition must be a string like '[STATUS] == 200'")
+    return parse_condition(value)
+
+
+def _threshold(value: Any) -> Threshold:
+    return value if isinstance(value, Threshold) else parse_threshold(value)
+
+
+# Conditions are written as text, parsed once here, and travel as text again.
+ConditionText = Annotated[
+    Condition,
+    PlainValidator(_condition, json_schema_input_type=str),
+    PlainSerializer(str, return_type=str),
+]
+ThresholdText = Annotated[
+    Threshold,
+    PlainValidator(_threshold, json_schema_input_type=str),
+    PlainSerializer(str, return_type=str),
+]
+Conditions = Annotated[list[ConditionText], Field(default_factory=list, max_length=50)]
+Hostname = Annotated[str, Field(min_length=1, max_length=253, pattern=r"^[A-Za-z0-9_.:\-\[\]%]+$")]
+
+
+def _placeholders_allowed(conditions: list[Condition], allowed: frozenset[str]) -> list[Condition]:
+    parse_conditions(conditions, allowed)  # raises ConditionError (a ValueError) naming the condition
+    return conditions
+
+
 class HttpCheck(CheckBase):
-    """An HTTP(S) request; up when the status is below 400."""
+    """An HTTP(S) request; up when the status is below 400 (unless a condition tests [STATUS])
+    and every condition holds."""
 
     kind: Literal["http"]
     url: str = Field(max_length=2000)
@@ -113,7 +152,16 @@ class HttpCheck(CheckBase):
     headers: dict[str, Annotated[str, Field(max_length=4000)]] = Field(default_factory=dict, max_length=50)
     body: str | None = Field(default=None, max_length=100_000)
     follow_redirects: bool = True
+    max_redirects: int = Field(default=10, ge=0, le=50)
     verify_tls: bool = True
+    conditions: Conditions
+    keyword: str | None = Field(default=None, min_length=1, max_length=1000)
+    forbidden_keyword: str | None = Field(default=None, min_length=1, max_length=1000)
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024, le=64 * 1024 * 1024)
+
+    ALLOWED: ClassVar[frozenset[str]] = frozenset(
+        {"STATUS", "RESPONSE_TIME", "BODY", "HEADER", "CERTIFICATE_EXPIRATION", "CONNECTED", "IP"}
+    )
 
     @field_validator("url")
     @classmethod
@@ -122,13 +170,133 @@ class HttpCheck(CheckBase):
             raise ValueError("url must start with http:// or https://")
         return url
 
+    @field_validator("conditions")
+    @classmethod
+    def _conditions(cls, conditions: list[Condition]) -> list[Condition]:
+        return _placeholders_allowed(conditions, cls.ALLOWED)
+
 
 class TcpCheck(CheckBase):
-    """A TCP connect to host:port."""
+    """A TCP connect to host:port; optionally send a line and expect text in the answer."""
 
     kind: Literal["tcp"]
-    host: str = Field(min_length=1, max_length=253)
+    host: Hostname
     port: int = Field(ge=1, le=65535)
+    send: str | None = Field(default=None, max_length=10_000)
+    expect: str | None = Field(default=None, min_length=1, max_length=10_000)
+    conditions: Conditions
+
+    ALLOWED: ClassVar[frozenset[str]] = frozenset({"CONNECTED", "RESPONSE_TIME", "BODY", "IP"})
+
+    @field_validator("conditions")
+    @classmethod
+    def _conditions(cls, conditions: list[Condition]) -> list[Condition]:
+        return _placeholders_allowed(conditions, cls.ALLOWED)
+
+
+class IcmpCheck(CheckBase):
+    """ICMP echo (ping): packet loss and round-trip times."""
+
+    kind: Literal["icmp"]
+    host: Hostname
+    count: int = Field(default=3, ge=1, le=100)
+    packet_interval: Duration = timedelta(milliseconds=200)
+    packet_timeout: Duration = timedelta(seconds=2)
+    max_packet_loss_percent: float = Field(default=20.0, ge=0, le=100)
+    conditions: Conditions
+
+    ALLOWED: ClassVar[frozenset[str]] = frozenset({"CONNECTED", "RESPONSE_TIME", "IP"})
+
+    @field_validator("conditions")
+    @classmethod
+    def _conditions(cls, conditions: list[Condition]) -> list[Condition]:
+        return _placeholders_allowed(conditions, cls.ALLOWED)
+
+    @model_validator(mode="after")
+    def _fits_in_timeout(self) -> IcmpCheck:
+        # Linux refuses intervals below 200 ms to users without CAP_NET_ADMIN (ping(8)).
+        if self.packet_interval < timedelta(milliseconds=200):
+            raise ValueError("packet_interval must be at least 200ms")
+        needed = self.packet_interval * (self.count - 1) + self.packet_timeout
+        if needed > self.timeout:
+            raise ValueError(
+                f"count x packet_interval + packet_timeout ({needed.total_seconds():g}s) must fit in timeout"
+            )
+        return self
+
+
+DNS_RECORD_TYPES = ("A", "AAAA", "CNAME", "MX", "TXT", "NS")
+
+
+class DnsCheck(CheckBase):
+    """Resolve a name with the system's name server or a given one; optionally expect values."""
+
+    kind: Literal["dns"]
+    query: str = Field(min_length=1, max_length=253, pattern=r"^[A-Za-z0-9_.\-]+$")
+    record_type: Literal["A", "AAAA", "CNAME", "MX", "TXT", "NS"] = "A"
+    server: str | None = Field(default=None, max_length=45)
+    server_port: int = Field(default=53, ge=1, le=65535)
+    expect: list[Annotated[str, Field(min_length=1, max_length=500)]] = Field(
+        default_factory=list, max_length=50
+    )
+    conditions: Conditions
+
+    ALLOWED: ClassVar[frozenset[str]] = frozenset({"DNS_RCODE", "BODY", "RESPONSE_TIME", "IP"})
+
+    @field_validator("server")
+    @classmethod
+    def _ip_address(cls, server: str | None) -> str | None:
+        if server is not None:
+            try:
+                ipaddress.ip_address(server)
+            except ValueError:
+                raise ValueError("server must be an IP address (the name server to ask)") from None
+        return server
+
+    @field_validator("conditions")
+    @classmethod
+    def _conditions(cls, conditions: list[Condition]) -> list[Condition]:
+        return _placeholders_allowed(conditions, cls.ALLOWED)
+
+
+class TlsCheck(CheckBase):
+    """Any TLS service: certificate chain, host name, days to expiry; STARTTLS for SMTP."""
+
+    kind: Literal["tls"]
+    host: Hostname
+    port: int = Field(default=443, ge=1, le=65535)
+    server_name: str | None = Field(default=None, min_length=1, max_length=253)
+    starttls: Literal["smtp"] | None = None
+    min_days_left: float = Field(default=14.0, ge=0, le=3650)
+    ca_file: str | None = Field(default=None, max_length=1000)
+    conditions: Conditions
+
+    ALLOWED: ClassVar[frozenset[str]] = frozenset({"CERTIFICATE_EXPIRATION", "RESPONSE_TIME", "CONNECTED"})
+
+    @field_validator("conditions")
+    @classmethod
+    def _conditions(cls, conditions: list[Condition]) -> list[Condition]:
+        return _placeholders_allowed(conditions, cls.ALLOWED)
+
+
+class ProcessMatch(BaseModel):
+    """A process that must run: by exact name, or by a glob over its command line."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    cmdline: str | None = Field(default=None, min_length=1, max_length=1000)
+    min_count: int = Field(default=1, ge=1, le=10_000)
+
+    @model_validator(mode="after")
+    def _one_matcher(self) -> ProcessMatch:
+        if (self.name is None) == (self.cmdline is None):
+            raise ValueError("give exactly one of name or cmdline")
+        return self
+
+    @property
+    def label(self) -> str:
+        return self.name if self.name is not None else f"cmdline {self.cmdline}"
 
 
 class HostCheck(CheckBase):
@@ -137,16 +305,180 @@ class HostCheck(CheckBase):
     kind: Literal["host"]
     cpu_percent_max: float | None = Field(default=None, ge=0, le=100)
     memory_percent_max: float | None = Field(default=None, ge=0, le=100)
+    swap_percent_max: float | None = Field(default=None, ge=0, le=100)
+    load_per_core_max: float | None = Field(default=None, ge=0, le=1000)
     disk_percent_max: float | None = Field(default=None, ge=0, le=100)
-    mounts: list[Annotated[str, Field(max_length=500)]] = Field(default_factory=lambda: ["/"], max_length=50)
+    inodes_percent_max: float | None = Field(default=None, ge=0, le=100)
+    mounts: list[Annotated[str, Field(min_length=1, max_length=500)]] = Field(
+        default_factory=lambda: ["/"], min_length=1, max_length=20
+    )
+    thresholds: list[ThresholdText] = Field(default_factory=list, max_length=50)
+    processes: list[ProcessMatch] = Field(default_factory=list, max_length=50)
+    min_uptime: Duration | None = None
+
+    @field_validator("mounts")
+    @classmethod
+    def _mounts(cls, mounts: list[str]) -> list[str]:
+        for mount in mounts:
+            if mount != "*" and not mount.startswith("/"):
+                raise ValueError(f"mount {mount!r} must be an absolute path or '*' (every real filesystem)")
+        return mounts
+
+
+class FileCheck(CheckBase):
+    """A file (or the newest file matching a glob in a directory) must exist, be fresh and big enough."""
+
+    kind: Literal["file"]
+    path: str = Field(min_length=1, max_length=4000)
+    glob: str | None = Field(default=None, min_length=1, max_length=500)
+    max_age: Duration | None = None
+    min_size: int | None = Field(default=None, ge=0)
+
+    @field_validator("path")
+    @classmethod
+    def _absolute(cls, path: str) -> str:
+        if not path.startswith("/"):
+            raise ValueError("path must be absolute")
+        return path
+
+    @field_validator("glob")
+    @classmethod
+    def _plain_glob(cls, glob: str | None) -> str | None:
+        if glob is not None and ("/" in glob or glob in (".", "..")):
+            raise ValueError("glob matches file names inside path; it must not contain '/'")
+        return glob
+
+
+class CommandCheck(CheckBase):
+    """Run an argv (never through a shell) under the timeout; exit status 0 is up."""
+
+    kind: Literal["command"]
+    argv: list[Annotated[str, Field(max_length=4000)]] = Field(min_length=1, max_length=200)
+    cwd: str | None = Field(default=None, max_length=4000)
+    env: dict[str, Annotated[str, Field(max_length=4000)]] = Field(default_factory=dict, max_length=100)
+    output_lines: int = Field(default=20, ge=0, le=200)
+
+    @field_validator("argv")
+    @classmethod
+    def _program(cls, argv: list[str]) -> list[str]:
+        if not argv[0]:
+            raise ValueError("argv[0] (the program) must not be empty")
+        return argv
+
+
+class HeartbeatCheck(CheckBase):
+    """Pushed, not probed: a job pings the collector; late or failed pings make it down.
+
+    Evaluated by the collector only (never assigned to agents). `interval` is
+    derived (period or the longest gap of the cron schedule, plus grace) so a
+    quiet but healthy heartbeat never counts as "no data".
+    """
+
+    kind: Literal["heartbeat"]
+    period: Duration | None = None
+    schedule: str | None = Field(default=None, min_length=9, max_length=200)
+    tz: str = Field(default="UTC", max_length=64)
+    grace: Duration = timedelta(hours=1)
+    failure_threshold: int = Field(default=1, ge=1, le=100)
+    success_threshold: int = Field(default=1, ge=1, le=100)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _derive_interval(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        derived = _heartbeat_span(data)
+        given = data.get("interval")
+        if derived is not None:
+            if given is not None and _duration(given, None) != derived:
+                raise ValueError("interval: not used by heartbeat checks; set period or schedule (and grace)")
+            data["interval"] = derived
+        return data
+
+    @model_validator(mode="after")
+    def _schedule(self) -> HeartbeatCheck:
+        if (self.period is None) == (self.schedule is None):
+            raise ValueError("give exactly one of period (e.g. '1d') or schedule (a cron expression)")
+        if self.period is not None and self.period < timedelta(minutes=1):
+            raise ValueError("period must be at least 1m")
+        return self
+
+
+def _heartbeat_span(data: dict[str, Any]) -> timedelta | None:
+    """period (or the cron schedule's longest gap) + grace; None when the fields are invalid
+    (their own validators then say why)."""
+    try:
+        grace = _duration(data.get("grace", timedelta(hours=1)), None)
+        if data.get("period") is not None and data.get("schedule") is None:
+            return _duration(data["period"], None) + grace
+        if data.get("schedule") is not None and data.get("period") is None:
+            zone = validate_timezone(data.get("tz", "UTC"))
+            return cron_longest_gap(validate_cron(data["schedule"]), zone) + grace
+    except ValueError:
+        return None
+    return None
+
+
+def validate_cron(expression: Any) -> str:
+    """A standard five-field cron expression. Raises ValueError saying what is wrong."""
+    if not isinstance(expression, str):
+        raise ValueError("schedule must be a cron expression string like '0 3 * * *'")
+    fields = expression.split()
+    if len(fields) != 5 or not croniter.is_valid(expression):
+        raise ValueError(f"schedule {expression!r} is not a valid five-field cron expression")
+    return " ".join(fields)
+
+
+def validate_timezone(name: Any) -> ZoneInfo:
+    try:
+        return ZoneInfo(str(name))
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"tz {name!r} is not a known time zone (e.g. 'Europe/Berlin')") from None
+
+
+def cron_longest_gap(expression: str, zone: ZoneInfo, samples: int = 64) -> timedelta:
+    """The longest time between two consecutive runs over the next `samples` runs."""
+    base = datetime(2026, 1, 1, tzinfo=zone)
+    times = croniter(expression, base)
+    previous = times.get_next(datetime)
+    longest = timedelta(0)
+    for _ in range(samples):
+        current = times.get_next(datetime)
+        longest = max(longest, current - previous)
+        previous = current
+    return longest
 
 
 # Adding a kind: add its model to AnyCheck and CHECK_MODELS, and a probe in agent/probes/.
-AnyCheck = HttpCheck | TcpCheck | HostCheck
-CHECK_MODELS: tuple[type[CheckBase], ...] = (HttpCheck, TcpCheck, HostCheck)
+AnyCheck = (
+    HttpCheck
+    | TcpCheck
+    | IcmpCheck
+    | DnsCheck
+    | TlsCheck
+    | HostCheck
+    | FileCheck
+    | CommandCheck
+    | HeartbeatCheck
+)
+CHECK_MODELS: tuple[type[CheckBase], ...] = (
+    HttpCheck,
+    TcpCheck,
+    IcmpCheck,
+    DnsCheck,
+    TlsCheck,
+    HostCheck,
+    FileCheck,
+    CommandCheck,
+    HeartbeatCheck,
+)
 Check = Annotated[AnyCheck, Field(discriminator="kind")]
 CHECK_ADAPTER: TypeAdapter[AnyCheck] = TypeAdapter(Check)
 KINDS: tuple[str, ...] = tuple(get_args(m.model_fields["kind"].annotation)[0] for m in CHECK_MODELS)
+# Kinds the collector evaluates itself; agents are never assigned them.
+COLLECTOR_KINDS: frozenset[str] = frozenset({"heartbeat"})
+AGENT_KINDS: tuple[str, ...] = tuple(kind for kind in KINDS if kind not in COLLECTOR_KINDS)
 
 
 def parse_check(data: Any) -> AnyCheck:
