@@ -10,6 +10,7 @@ import aiohttp
 
 from agent.client import CollectorClient, CollectorError
 from agent.probes.context import ProbeContext
+from agent.probes.http import recording_socket_factory, timing_trace_config
 from agent.reporter import Reporter
 from agent.scheduler import Scheduler
 from agent.settings import AgentConfig
@@ -19,13 +20,21 @@ log = logging.getLogger(__name__)
 
 
 def new_session() -> aiohttp.ClientSession:
-    """The one HTTP session of the agent: probes and collector calls share its pool."""
-    # Probes set their own per-request timeout; this total is a backstop.
-    connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=60)
+    """The one HTTP session of the agent: probes and collector calls share it.
+
+    force_close: every probe opens a fresh connection, as blackbox_exporter does,
+    so connect and TLS times are measured each run and a dead keep-alive
+    connection never hides an outage.
+    """
+    # Probes run under their check's timeout; these bounds are a backstop.
+    connector = aiohttp.TCPConnector(
+        limit=0, ttl_dns_cache=60, force_close=True, socket_factory=recording_socket_factory
+    )
     return aiohttp.ClientSession(
         connector=connector,
-        timeout=aiohttp.ClientTimeout(total=300),
+        timeout=aiohttp.ClientTimeout(total=300, sock_connect=60),
         headers={"User-Agent": "upwatch-agent"},
+        trace_configs=[timing_trace_config()],
     )
 
 

@@ -154,6 +154,7 @@ class HttpCheck(CheckBase):
     follow_redirects: bool = True
     max_redirects: int = Field(default=10, ge=0, le=50)
     verify_tls: bool = True
+    ca_file: str | None = Field(default=None, min_length=1, max_length=1000)
     conditions: Conditions
     keyword: str | None = Field(default=None, min_length=1, max_length=1000)
     forbidden_keyword: str | None = Field(default=None, min_length=1, max_length=1000)

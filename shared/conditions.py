@@ -139,7 +139,9 @@ def parse_condition(text: str) -> Condition:
         raise ConditionError(f"invalid condition {stripped!r}: {error}") from None
 
 
-def parse_conditions(texts: Iterable[str | Condition], allowed: Iterable[str] | None = None) -> list[Condition]:
+def parse_conditions(
+    texts: Iterable[str | Condition], allowed: Iterable[str] | None = None
+) -> list[Condition]:
     """Parse several conditions; with `allowed`, refuse placeholders outside that set."""
     allowed_set = frozenset(allowed) if allowed is not None else PLACEHOLDERS
     conditions = []

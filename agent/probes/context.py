@@ -14,8 +14,17 @@ from shared.timeutil import Clock, utcnow
 
 @dataclass
 class ProbeContext:
-    """The I/O a probe may use: one shared HTTP session, psutil, a clock."""
+    """The I/O a probe may use: one shared HTTP session, psutil, a clock.
+
+    `memory` keeps what a probe must remember between runs of one check (host
+    thresholds with a duration remember since when they have been breached),
+    keyed by check id; it lives as long as the agent process.
+    """
 
     session: aiohttp.ClientSession
     clock: Clock = utcnow
     psutil: ModuleType | Any = field(default=psutil)
+    memory: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def memory_of(self, check_id: str) -> dict[str, Any]:
+        return self.memory.setdefault(check_id, {})

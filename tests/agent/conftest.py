@@ -1,0 +1,61 @@
+"""Fixtures for probe tests: the agent's real session, a probe context, loopback servers."""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+
+from agent.daemon import new_session
+from agent.probes.context import ProbeContext
+from tests.agent.tlsutil import Pki, make_pki
+
+ServeFn = Callable[..., Awaitable[int]]
+
+
+@pytest.fixture
+async def context() -> AsyncIterator[ProbeContext]:
+    async with new_session() as session:
+        yield ProbeContext(session=session)
+
+
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
+    return make_pki(tmp_path_factory.mktemp("pki"))
+
+
+@pytest.fixture
+async def serve() -> AsyncIterator[ServeFn]:
+    """Start an aiohttp app on 127.0.0.1 (optionally with TLS); return its port."""
+    runners: list[web.AppRunner] = []
+
+    async def start(app: web.Application, ssl_context: ssl.SSLContext | None = None) -> int:
+        runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=0.1)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=ssl_context)
+        await site.start()
+        runners.append(runner)
+        server = site._server
+        assert server is not None
+        return int(server.sockets[0].getsockname()[1])  # type: ignore[union-attr]
+
+    yield start
+    for runner in runners:
+        await runner.cleanup()
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on (bound, then released)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
