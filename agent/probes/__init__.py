@@ -81,7 +81,7 @@ def _bounded(value: str | int | bool | None) -> str | int | bool | None:
 
 def _load_builtin_probes() -> None:
     # Importing the modules runs their @register decorators.
-    from agent.probes import host, http, tcp  # noqa: F401
+    from agent.probes import command, dns, file, host, http, icmp, tcp, tls  # noqa: F401
 
 
 _load_builtin_probes()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
@@ -25,6 +27,7 @@ class ProbeContext:
     clock: Clock = utcnow
     psutil: ModuleType | Any = field(default=psutil)
     memory: dict[str, dict[str, Any]] = field(default_factory=dict)
+    statvfs: Callable[[str], Any] = os.statvfs
 
     def memory_of(self, check_id: str) -> dict[str, Any]:
         return self.memory.setdefault(check_id, {})
