@@ -49,7 +49,7 @@ def answer_values(response: dns.message.Message, record_type: str) -> list[str]:
                 values.append(f"{rdata.preference} {rdata.exchange.to_text().rstrip('.')}")
             else:
                 values.append(rdata.to_text().rstrip("."))
-    return values
+    return sorted(values)  # an RRset is a set: sorted, results and messages are stable
 
 
 @register("dns")

@@ -16,7 +16,8 @@ CPU is measured between two runs of the same check (the first run samples
 over a quarter second). Limits (`*_max`) and `thresholds` make the result
 `degraded`; a threshold with a duration (`cpu > 90 for 5m`) only once it has
 held that long. A missing process is `down`. `mounts = ["*"]` measures every
-real filesystem, skipping the pseudo ones node_exporter skips by default.
+real filesystem, skipping the pseudo ones node_exporter skips by default,
+and tmpfs/ramfs (memory, not disk).
 """
 
 from __future__ import annotations
@@ -35,10 +36,13 @@ from shared.schema import MAX_METRICS
 from shared.thresholds import Threshold, parse_threshold
 from shared.timeutil import format_duration
 
-# node_exporter's default --collector.filesystem.fs-types-exclude.
+# node_exporter's default --collector.filesystem.fs-types-exclude, plus tmpfs and ramfs.
 PSEUDO_FILESYSTEMS = frozenset(
-    "autofs binfmt_misc bpf cgroup cgroup2 configfs debugfs devpts devtmpfs fusectl hugetlbfs iso9660 mqueue"
-    " nsfs overlay proc procfs pstore rpc_pipefs securityfs selinuxfs squashfs erofs sysfs tracefs".split()
+    (
+        "tmpfs ramfs autofs binfmt_misc bpf cgroup cgroup2 configfs debugfs devpts devtmpfs fusectl"
+        " hugetlbfs iso9660 mqueue nsfs overlay proc procfs pstore rpc_pipefs securityfs selinuxfs"
+        " squashfs erofs sysfs tracefs"
+    ).split()
 )
 MAX_MOUNTS = 20
 CPU_FIRST_SAMPLE_S = 0.25

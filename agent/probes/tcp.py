@@ -15,6 +15,7 @@ from shared.checks import TcpCheck
 from shared.conditions import Facts, failed_conditions
 
 MAX_READ_BYTES = 64 * 1024
+READ_SHARE_OF_TIMEOUT = 0.8
 
 
 @register("tcp")
@@ -33,13 +34,19 @@ async def probe_tcp(check: TcpCheck, context: ProbeContext) -> Outcome:
         return _judge(check, Outcome("down", message), Facts(connected=False))
     connect_ms = (time.perf_counter() - began) * 1000
     peer = writer.get_extra_info("peername")
-    received = b""
+    buffer = bytearray()
     try:
         if check.send is not None:
             writer.write(check.send.encode())
             await writer.drain()
         if check.expect is not None or any(c.placeholder == "BODY" for c in check.conditions):
-            received = await _read_until(reader, check.expect.encode() if check.expect else None)
+            # Stop reading a little before the check's timeout, so the result can say what did arrive.
+            budget_s = check.timeout.total_seconds() * READ_SHARE_OF_TIMEOUT - (time.perf_counter() - began)
+            try:
+                async with asyncio.timeout(max(0.0, budget_s)):
+                    await _read_until(reader, check.expect.encode() if check.expect else None, buffer)
+            except TimeoutError:
+                pass
     except OSError as error:
         return Outcome("down", f"connection to {check.host}:{check.port} failed: {error.strerror or error}")
     finally:
@@ -49,6 +56,7 @@ async def probe_tcp(check: TcpCheck, context: ProbeContext) -> Outcome:
         except OSError:
             pass  # the peer may reset at once; what we needed already happened
     total_ms = (time.perf_counter() - began) * 1000
+    received = bytes(buffer)
     metrics = {"connect_ms": round(connect_ms, 3), "total_ms": round(total_ms, 3)}
     ip = str(peer[0]) if peer else None
     detail: dict[str, str | int | bool | None] = {"ip": ip}
@@ -57,22 +65,21 @@ async def probe_tcp(check: TcpCheck, context: ProbeContext) -> Outcome:
     outcome = Outcome("up", None, metrics, detail)
     if check.expect is not None and check.expect.encode() not in received:
         shown = received[:80].decode("utf-8", "replace")
-        outcome = Outcome("down", f"expected {check.expect!r} from the peer, got {shown!r}", metrics, detail)
+        message = f"expected {check.expect!r} from the peer, got {shown!r}"
+        outcome = Outcome("down", message, metrics, detail)
     facts = Facts(connected=True, response_time_ms=connect_ms, body=received, ip=ip)
     return _judge(check, outcome, facts)
 
 
-async def _read_until(reader: asyncio.StreamReader, expected: bytes | None) -> bytes:
-    """Read until `expected` shows up, the peer closes, or MAX_READ_BYTES (the check's timeout bounds it)."""
-    received = b""
+async def _read_until(reader: asyncio.StreamReader, expected: bytes | None, received: bytearray) -> None:
+    """Read into `received` until `expected` shows up, the peer closes, or MAX_READ_BYTES."""
     while len(received) < MAX_READ_BYTES:
         chunk = await reader.read(MAX_READ_BYTES - len(received))
         if not chunk:
-            break
+            return
         received += chunk
         if expected is None or expected in received:
-            break
-    return received
+            return
 
 
 def _judge(check: TcpCheck, outcome: Outcome, facts: Facts) -> Outcome:
