@@ -140,3 +140,17 @@ def test_example_configs_are_valid(tmp_path: Path) -> None:
     for name in ("upwatch.toml", "demo.toml"):
         settings = load_settings(environ={}, config=str(ROOT / "deploy" / "examples" / name))
         assert settings.components, name
+
+
+@pytest.mark.parametrize("key", sorted({k for m in check_models() for k in keys(m)}))
+def test_example_config_shows_every_check_field(key: str) -> None:
+    import re
+
+    assert re.search(rf"(^|[\s{{,#]){key} = ", EXAMPLE, re.MULTILINE), (
+        f"deploy/examples/upwatch.toml lacks `{key}`"
+    )
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_example_config_shows_every_kind(kind: str) -> None:
+    assert f'kind = "{kind}"' in EXAMPLE
