@@ -14,7 +14,7 @@ from agent.probes.http import recording_socket_factory, timing_trace_config
 from agent.reporter import Reporter
 from agent.scheduler import Scheduler
 from agent.settings import AgentConfig
-from shared.checks import AnyCheck
+from shared.checks import AGENT_KINDS, AnyCheck
 
 log = logging.getLogger(__name__)
 
@@ -39,10 +39,13 @@ def new_session() -> aiohttp.ClientSession:
 
 
 def merge_checks(assigned: list[AnyCheck], local: list[AnyCheck]) -> list[AnyCheck]:
-    """Assigned checks win over local ones with the same id (the collector is the source of truth)."""
+    """Assigned checks win over local ones with the same id (the collector is the source of truth).
+
+    Kinds the collector evaluates itself (heartbeats) are left out, should a collector send them.
+    """
     merged = {check.id: check for check in local}
     merged.update({check.id: check for check in assigned})
-    return list(merged.values())
+    return [check for check in merged.values() if check.kind in AGENT_KINDS]
 
 
 async def run_agent(config: AgentConfig, stop: asyncio.Event | None = None) -> None:

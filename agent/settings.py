@@ -19,7 +19,7 @@ from typing import Annotated, Any
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
-from shared.checks import AnyCheck, describe_error, parse_check
+from shared.checks import COLLECTOR_KINDS, AnyCheck, describe_error, parse_check
 
 
 class ConfigError(Exception):
@@ -135,6 +135,11 @@ def _parse_checks(raw: Any) -> list[AnyCheck]:
             raise ConfigError(describe_error(error, f"checks[{index}]")) from None
         if check.id in seen:
             raise ConfigError(f"checks[{index}].id: duplicate check id {check.id!r}")
+        if check.kind in COLLECTOR_KINDS:
+            raise ConfigError(
+                f"checks[{index}].kind: {check.kind} checks are evaluated by the collector;"
+                " declare them in the collector's config"
+            )
         seen.add(check.id)
         checks.append(check)
     return checks

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
-from shared.checks import AnyCheck
+from shared.checks import COLLECTOR_KINDS, AnyCheck
 from shared.schema import Assignments
 from shared.timeutil import utcnow
 from statuspage.storage.agents import Agent
@@ -23,8 +23,14 @@ def selector_matches(selector: str, agent_name: str, labels: set[str]) -> bool:
 
 
 def checks_for(checks: list[AnyCheck], agent: Agent) -> list[AnyCheck]:
+    """The checks this agent runs. Heartbeats are evaluated by the collector and never assigned."""
     labels = agent.effective_labels
-    return [check for check in checks if any(selector_matches(s, agent.name, labels) for s in check.run_on)]
+    return [
+        check
+        for check in checks
+        if check.kind not in COLLECTOR_KINDS
+        and any(selector_matches(s, agent.name, labels) for s in check.run_on)
+    ]
 
 
 def build_assignments(checks: list[AnyCheck], agent: Agent) -> tuple[Assignments, str]:
