@@ -28,8 +28,8 @@ from pydantic import (
 )
 
 from shared.conditions import Condition, parse_condition, parse_conditions
-from shared.thresholds import Threshold, parse_threshold
 from shared.metric_rules import parse_metric_rule
+from shared.thresholds import Threshold, parse_threshold
 from shared.timeutil import parse_duration
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
