@@ -14,4 +14,12 @@ if [ ! -x /usr/bin/chromium ]; then
     apt-get install -y -qq --no-install-recommends chromium >/dev/null
 fi
 
+# iproute2 (`ip netns`, veth) for the incident engine's three-location test
+# (tests/test_incident_locations.py); without it that test falls back to loopback.
+if ! command -v ip >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ]; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends iproute2 >/dev/null
+fi
+
 exit 0

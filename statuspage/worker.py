@@ -2,8 +2,7 @@
 escalation timers, collector-downtime grace; see statuspage.timed_rules).
 
 Also maintains the rollups and prunes raw data (`statuspage.storage.rollups.maintain`).
-Later rules (missed heartbeats, escalation timers, maintenance, outbox
-delivery) join this loop. Each pass reads the clock once.
+Delivers the outbox (statuspage.notify). Each pass reads the clock once.
 """
 
 from __future__ import annotations
