@@ -13,6 +13,7 @@ from agent.daemon import merge_checks, new_session, run_agent
 from agent.probes import run_check
 from agent.probes.context import ProbeContext
 from agent.settings import AgentConfig, ConfigError, load_config
+from agent.spool import SpoolLocked
 from shared.schema import Result
 
 
@@ -43,7 +44,11 @@ def main(argv: list[str] | None = None) -> int:
                 file=sys.stderr,
             )
             return 2
-        asyncio.run(run_agent(config))
+        try:
+            asyncio.run(run_agent(config))
+        except SpoolLocked as error:
+            print(f"upwatch-agent: {error}", file=sys.stderr)
+            return 2
         return 0
     return asyncio.run(_check_once(config, as_json=args.json))
 

@@ -15,6 +15,7 @@ from agent.reporter import Reporter
 from agent.scheduler import Scheduler
 from agent.settings import AgentConfig
 from shared.checks import AGENT_KINDS, AnyCheck
+from agent.spool import Spool
 
 log = logging.getLogger(__name__)
 
@@ -55,29 +56,44 @@ async def run_agent(config: AgentConfig, stop: asyncio.Event | None = None) -> N
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    async with new_session() as session:
-        client = CollectorClient(session, settings.collector_url, settings.token, settings.request_timeout_s)
-        reporter = Reporter(
-            client,
-            settings.name,
-            report_interval_s=settings.report_interval_s,
-            heartbeat_interval_s=settings.heartbeat_interval_s,
-        )
-        scheduler = Scheduler(ProbeContext(session=session), reporter.add, settings.max_concurrency)
-        scheduler.update(config.local_checks)
-        reporter_task = asyncio.create_task(reporter.run(), name="reporter")
-        refresh_task = asyncio.create_task(
-            _refresh_assignments(client, scheduler, config, settings.assignments_refresh_s),
-            name="assignments",
-        )
-        log.info("agent started name=%s collector=%s", settings.name, settings.collector_url)
-        await stop.wait()
-        log.info("agent stopping")
-        refresh_task.cancel()
-        await scheduler.stop()
-        reporter_task.cancel()
-        await asyncio.gather(refresh_task, reporter_task, return_exceptions=True)
-        await reporter.flush()
+    spool = Spool(settings.spool_file(), max_bytes=settings.spool_max_bytes, ledger=settings.spool_ledger)
+    log.info("spool opened path=%s pending=%d", spool.path, spool.pending)
+    try:
+        async with new_session() as session:
+            await _run(config, session, spool, stop)
+    finally:
+        spool.close()
+
+
+async def _run(
+    config: AgentConfig, session: aiohttp.ClientSession, spool: Spool, stop: asyncio.Event
+) -> None:
+    settings = config.settings
+    client = CollectorClient(session, settings.collector_url, settings.token, settings.request_timeout_s)
+    reporter = Reporter(
+        client,
+        spool,
+        settings.name,
+        report_interval_s=settings.report_interval_s,
+        heartbeat_interval_s=settings.heartbeat_interval_s,
+        batch_size=settings.batch_size,
+        backoff_max_s=settings.backoff_max_s,
+    )
+    scheduler = Scheduler(ProbeContext(session=session), reporter.add, settings.max_concurrency)
+    scheduler.update(config.local_checks)
+    reporter_task = asyncio.create_task(reporter.run(), name="reporter")
+    refresh_task = asyncio.create_task(
+        _refresh_assignments(client, scheduler, config, settings.assignments_refresh_s),
+        name="assignments",
+    )
+    log.info("agent started name=%s collector=%s", settings.name, settings.collector_url)
+    await stop.wait()
+    log.info("agent stopping")
+    refresh_task.cancel()
+    await scheduler.stop()
+    reporter_task.cancel()
+    await asyncio.gather(refresh_task, reporter_task, return_exceptions=True)
+    await reporter.flush()
 
 
 async def _refresh_assignments(

@@ -41,6 +41,15 @@ class AgentSettings(BaseSettings):
     report_interval_s: float = Field(default=2.0, ge=0.1, le=3600)
     heartbeat_interval_s: float = Field(default=30.0, ge=1, le=3600)
     request_timeout_s: float = Field(default=10.0, ge=0.5, le=300)
+    batch_size: int = Field(default=500, ge=1, le=1000)
+    backoff_max_s: float = Field(default=60.0, ge=0.1, le=3600)
+    spool_path: Path | None = None
+    spool_max_bytes: int = Field(default=256 * 1024 * 1024, ge=64 * 1024, le=1 << 40)
+    spool_ledger: bool = False
+
+    def spool_file(self) -> Path:
+        """Where the spool lives: `spool_path`, else `data/spool-<name>.db` (one per agent name)."""
+        return self.spool_path or Path("data") / f"spool-{self.name}.db"
 
     @field_validator("labels", mode="before")
     @classmethod

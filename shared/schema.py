@@ -64,6 +64,10 @@ class Report(_Strict):
     agent_version: str = Field(min_length=1, max_length=40)
     sent_at: AwareDatetime
     results: list[Result] = Field(default_factory=list, max_length=MAX_RESULTS_PER_REPORT)
+    # Optional (added compatibly in protocol 1): how many results the agent's spool
+    # has dropped under its size cap since the spool was created. Cumulative, so a
+    # replayed report cannot count a drop twice; it falls only when a spool is new.
+    dropped: int = Field(default=0, ge=0, le=2**53)
 
 
 class ReportAck(_Strict):

@@ -168,6 +168,11 @@ class Settings(BaseSettings):
     raw_retention: Duration = timedelta(days=14)
     minute_rollup_retention: Duration = timedelta(days=7)
     rollup_retention: Duration = timedelta(days=400)
+    # An agent silent longer than this opens one "agent offline" incident (operators only).
+    offline_after: Duration = timedelta(minutes=3)
+    # Agent clocks within this of ours are trusted; beyond it the skew is recorded
+    # and results are moved onto our timeline; a result this far in our future is refused.
+    clock_skew_tolerance: Duration = timedelta(seconds=10)
     page: PageConfig = PageConfig()
     sla: SlaConfig = SlaConfig()
     security: SecurityConfig = SecurityConfig()
@@ -195,6 +200,13 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # The file arrives as init kwargs; the environment overrides it.
         return env_settings, init_settings, file_secret_settings
+
+    @field_validator("offline_after", "clock_skew_tolerance")
+    @classmethod
+    def _positive(cls, value: timedelta) -> timedelta:
+        if value < timedelta(seconds=1):
+            raise ValueError("must be at least 1s")
+        return value
 
     @model_validator(mode="after")
     def _references(self) -> Settings:

@@ -83,6 +83,7 @@ def test_agent_to_status_page(tmp_path: Path, target_port: tuple[int, subprocess
             "UPWATCH_AGENT_NAME": "probe-1",
             "UPWATCH_AGENT_LABELS": "e2e",  # declared by the agent, not given at token creation
             "UPWATCH_AGENT_REPORT_INTERVAL_S": "0.5",
+            "UPWATCH_AGENT_SPOOL_PATH": str(tmp_path / "spool.db"),
         },
         tmp_path / "agent.log",
     )

@@ -11,13 +11,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from agent.probes.context import ProbeContext
 from shared.checks import AnyCheck
+from shared.ids import new_result_id
 from shared.schema import Result, Status
 
 log = logging.getLogger(__name__)
@@ -62,7 +62,7 @@ async def run_check(check: AnyCheck, context: ProbeContext) -> Result:
         outcome = Outcome("down", f"probe error: {type(error).__name__}: {error}"[:1000])
     latency_ms = (time.perf_counter() - began) * 1000
     return Result(
-        id=uuid.uuid4(),
+        id=new_result_id(),
         check_id=check.id,
         started_at=started_at,
         latency_ms=round(latency_ms, 3),

@@ -5,22 +5,54 @@ from __future__ import annotations
 import json
 import logging
 import re
+import sqlite3
+import threading
+from datetime import datetime, timedelta
 from typing import Any
 
-from flask import Blueprint, Response, g, request
+import jiter
+from flask import Blueprint, Response, current_app, g, request
 from pydantic import ValidationError
+from sqlite_utils import Database
 
-from shared.schema import Report, ReportAck
+from shared.schema import Report, Result
+from shared.timeutil import from_iso
 from statuspage.assignments import build_assignments, checks_for
+from statuspage.db import connect
 from statuspage.evaluate import apply_results, evaluate_components
+from statuspage.settings import Settings
 from statuspage.storage.agents import Agent, authenticate, record_declared_labels, record_seen
-from statuspage.storage.results import insert_results
-from statuspage.web import get_db, json_error, now, settings
+from statuspage.storage.results import insert_prepared, prepare_results, state_marks
+from statuspage.storage.transaction import immediate
+from statuspage.web import json_error, now, settings
 
 log = logging.getLogger(__name__)
+_local = threading.local()
 agent_api = Blueprint("agent_api", __name__, url_prefix="/api/v1/agent")
 
 LABEL_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+
+
+def get_db() -> Database:
+    """This thread's connection to the database, kept open across requests.
+
+    Agents call often; opening a connection and setting its pragmas costs about
+    half a millisecond, more than storing a small report. gunicorn's threads are
+    long-lived, so each keeps one connection (per database path, so tests with
+    many apps in one thread stay apart). Transactions never outlive a request.
+    """
+    path = str(settings().database)
+    cached: tuple[str, Database] | None = getattr(_local, "db", None)
+    if cached is not None and cached[0] == path:
+        return cached[1]
+    if cached is not None:
+        cached[1].conn.close()
+    db = connect(path)
+    # Fewer, larger checkpoints: pages rewritten by consecutive reports (the
+    # index's right edge, check states) are copied back once, not every time.
+    db.conn.execute("PRAGMA wal_autocheckpoint = 10000")
+    _local.db = (path, db)
+    return db
 
 
 @agent_api.before_request
@@ -65,6 +97,14 @@ def assignments() -> Response:
 
 @agent_api.post("/reports")
 def reports() -> Response:
+    """Validate the whole report, then store it in one short transaction; acknowledge every id.
+
+    Status codes: 200 stored (the body says how many were new and how many
+    duplicates); 400 not strict JSON; 413 body too large; 415 not JSON;
+    422 schema or time violations (details name `results.N.<field>`); 403 wrong
+    agent or checks not assigned to it (details name the results); 503 storage
+    busy or unavailable (retry). Nothing is stored unless the answer is 200.
+    """
     agent: Agent = g.agent
     if not request.is_json:
         return json_error(415, "Content-Type must be application/json")
@@ -75,32 +115,119 @@ def reports() -> Response:
         return json_error(403, f"this token belongs to agent {agent.name!r}, not {report.agent!r}")
     refused = _foreign_checks(report, agent)
     if refused:
-        return json_error(403, f"checks not assigned to agent {agent.name!r}: {', '.join(refused[:5])}")
+        names = sorted({detail["msg"].split("'")[1] for detail in refused})
+        return json_error(
+            403, f"checks not assigned to agent {agent.name!r}: {', '.join(names[:5])}", refused[:50]
+        )
     received_at = now()
-    skew_s = (received_at - report.sent_at).total_seconds()
+    placed = place_on_timeline(report, received_at, settings().clock_skew_tolerance)
+    if isinstance(placed, Response):
+        return placed
+    results, skew_s = placed
+    config = settings()
+    prepared = prepare_results(agent.name, results, received_at)  # outside the write lock
     db = get_db()
-    with db.atomic():
-        new_ids = insert_results(db, agent.name, report.results, received_at)
-        new_results = [r for r in report.results if str(r.id) in new_ids]
-        apply_results(db, settings(), agent.name, new_results)
-        record_seen(db, agent.id, received_at, report.agent_version, skew_s)
-    if new_results:
-        evaluate_components(db, settings(), received_at)
-    ack = ReportAck(
-        accepted=len(new_ids),
-        duplicates=len(report.results) - len(new_ids),
-        acknowledged=[r.id for r in report.results],
+    try:
+        with immediate(db):
+            new_results = insert_prepared(db, prepared)
+            duplicates = len(results) - len(new_results)
+            record_seen(
+                db,
+                agent.id,
+                received_at,
+                report.agent_version,
+                skew_s,
+                dropped=report.dropped,
+                duplicates=duplicates,
+            )
+            if new_results:
+                touched = {r.check_id for r in new_results}
+                before = state_marks(db, agent.name, touched)
+                apply_results(db, config, agent.name, new_results)
+                after = state_marks(db, agent.name, touched)
+                if components_may_change(config, before, after, received_at):
+                    evaluate_components(db, config, received_at)
+    except sqlite3.Error as error:
+        # Busy beyond the timeout, disk full, I/O error: nothing was committed and
+        # the agent keeps the batch; tell it to come back rather than fail it.
+        log.error("report not stored agent=%s error=%s", agent.name, error)
+        response = json_error(503, "storage busy or unavailable; nothing was stored, retry later")
+        response.headers["Retry-After"] = "1"
+        return response
+    body = (
+        f'{{"accepted":{len(new_results)},"duplicates":{duplicates},"acknowledged":['
+        + ",".join(f'"{r.id}"' for r in report.results)
+        + "]}"
     )
-    return Response(ack.model_dump_json(), mimetype="application/json")
+    return Response(body, mimetype="application/json")
+
+
+def components_may_change(
+    config: Settings,
+    before: dict[str, tuple[str, str]],
+    after: dict[str, tuple[str, str]],
+    at: datetime,
+) -> bool:
+    """Whether new results can have changed any component's status.
+
+    Only if a (check, agent) state of a centrally defined check changed status,
+    is new, or was stale (silent past `stale_after_intervals`) and is live again.
+    Otherwise every component's stored status still holds, and the report skips
+    evaluation; the passing of time alone is the worker's job.
+    """
+    for check_id, (status, _last) in after.items():
+        check = config.check(check_id)
+        if check is None or check.component is None:
+            continue  # local checks drive no component
+        previous = before.get(check_id)
+        if previous is None or previous[0] != status:
+            return True
+        horizon = check.interval * config.stale_after_intervals
+        if at - from_iso(previous[1]) > horizon:
+            return True
+    return False
+
+
+def place_on_timeline(
+    report: Report, received_at: datetime, tolerance: timedelta
+) -> tuple[list[Result], float] | Response:
+    """Move results onto the collector's clock; refuse results from the future.
+
+    The skew is `received_at - sent_at` (positive: the agent's clock is behind;
+    it includes network delay, hence the tolerance). Within the tolerance the
+    agent's times are kept as they are; beyond it every result is shifted by
+    the skew. A result that is then still later than `received_at + tolerance`
+    claims to have happened after it was sent: 422 naming the results.
+    Returns (results, skew in seconds) or the error response.
+    """
+    skew = received_at - report.sent_at
+    results = list(report.results)
+    if abs(skew) > tolerance:
+        results = [r.model_copy(update={"started_at": r.started_at + skew}) for r in results]
+    limit = received_at + tolerance
+    future = [
+        {
+            "loc": f"results.{index}.started_at",
+            "msg": f"{(r.started_at - received_at).total_seconds():.0f}s in the future of the collector's"
+            f" clock (tolerance {tolerance.total_seconds():.0f}s)",
+            "type": "future_result",
+        }
+        for index, r in enumerate(results)
+        if r.started_at > limit
+    ]
+    if future:
+        first = future[0]
+        return json_error(422, f"invalid report: {first['loc']}: {first['msg']}", future[:50])
+    return results, skew.total_seconds()
 
 
 def _parse_report(body: bytes) -> Report | Response:
     try:
-        # The stdlib pass refuses what JSON parsers usually let through:
-        # NaN/Infinity literals and duplicate keys (which one would win?).
-        data = json.loads(body, parse_constant=_refuse_constant, object_pairs_hook=_unique_keys)
+        # Strict JSON first (Rust, fast): NaN/Infinity literals and duplicate keys
+        # (which one would win?) are refused, where most JSON parsers let them through.
+        data = jiter.from_json(body, allow_inf_nan=False, catch_duplicate_keys=True)
     except ValueError as error:
-        return json_error(400, f"body is not valid JSON: {error}")
+        return json_error(400, f"body is not valid JSON: {_json_problem(body, error)}")
     if not isinstance(data, dict):
         return json_error(422, "report must be a JSON object")
     try:
@@ -110,6 +237,20 @@ def _parse_report(body: bytes) -> Report | Response:
         details = [_detail(item) for item in error.errors(include_url=False, include_input=False)]
         first = details[0]
         return json_error(422, f"invalid report: {first['loc']}: {first['msg']}", details[:20])
+
+
+def _json_problem(body: bytes, error: ValueError) -> str:
+    """A message a person understands: the stdlib names NaN and duplicate keys plainly.
+
+    Only on the error path, so its slower parse costs nothing on good reports.
+    """
+    try:
+        json.loads(body, parse_constant=_refuse_constant, object_pairs_hook=_unique_keys)
+    except ValueError as plain:
+        return str(plain)
+    except RecursionError:
+        return "nested too deeply"
+    return str(error)
 
 
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -129,13 +270,45 @@ def _detail(item: Any) -> dict[str, Any]:
     return {"loc": loc, "msg": item["msg"], "type": item["type"]}
 
 
-def _foreign_checks(report: Report, agent: Agent) -> list[str]:
-    """Check ids that are defined centrally but not assigned to this agent.
+def _foreign_checks(report: Report, agent: Agent) -> list[dict[str, str]]:
+    """Details naming each result of a check that is defined centrally but not assigned
+    to this agent.
 
     Ids the collector does not define at all are the agent's local checks:
     stored under the agent, shown to operators, never affecting a component.
     """
+    mine, defined = _assigned(agent)
+    return [
+        {
+            "loc": f"results.{index}.check_id",
+            "msg": f"check '{r.check_id}' is not assigned to agent {agent.name!r}",
+            "type": "not_assigned",
+        }
+        for index, r in enumerate(report.results)
+        if r.check_id in defined and r.check_id not in mine
+    ]
+
+
+def _assigned(agent: Agent) -> tuple[frozenset[str], frozenset[str]]:
+    """(check ids assigned to this agent, check ids defined centrally), cached per app.
+
+    The configuration is fixed for the app's lifetime, so the answer depends only
+    on the agent's name and labels; matching every selector on every report
+    would cost O(checks) per request.
+    """
+    cache: dict[tuple[str, frozenset[str]], frozenset[str]] = current_app.extensions.setdefault(
+        "upwatch_assigned", {}
+    )
     config = settings()
-    mine = {check.id for check in checks_for(list(config.checks), agent)}
-    defined = {check.id for check in config.checks}
-    return sorted({r.check_id for r in report.results if r.check_id in defined and r.check_id not in mine})
+    defined: frozenset[str] | None = current_app.extensions.get("upwatch_defined")
+    if defined is None:
+        defined = frozenset(check.id for check in config.checks)
+        current_app.extensions["upwatch_defined"] = defined
+    key = (agent.name, frozenset(agent.effective_labels))
+    mine = cache.get(key)
+    if mine is None:
+        if len(cache) > 10_000:
+            cache.clear()
+        mine = frozenset(check.id for check in checks_for(list(config.checks), agent))
+        cache[key] = mine
+    return mine, defined

@@ -36,6 +36,9 @@ class Agent:
     last_seen_at: datetime | None
     agent_version: str | None
     clock_skew_s: float | None
+    dropped_results: int = 0  # results the agent's spool dropped under its size cap (total known)
+    duplicate_results: int = 0  # replayed results ingest ignored
+    offline_since: datetime | None = None  # set by the liveness rule while the agent is silent
 
     @property
     def effective_labels(self) -> set[str]:
@@ -72,13 +75,16 @@ def authenticate(db: Database, token: str) -> Agent | None:
     if not token:
         return None
     digest = hash_token(token)
-    row = db.execute(
-        "SELECT token_hash, id FROM agents WHERE token_hash = ? AND revoked_at IS NULL", [digest]
-    ).fetchone()
+    # One indexed query on the hot path (every report authenticates).
+    cursor = db.conn.execute("SELECT * FROM agents WHERE token_hash = ? AND revoked_at IS NULL", [digest])
+    row = cursor.fetchone()
     # The index lookup already matched; compare_digest keeps the final check constant-time.
-    if row is None or not hmac.compare_digest(row[0], digest):
+    if row is None:
         return None
-    return get_agent(db, int(row[1]))
+    columns = [c[0] for c in cursor.description]
+    if not hmac.compare_digest(str(row[columns.index("token_hash")]), digest):
+        return None
+    return _agent(row, columns)
 
 
 def list_agents(db: Database, include_revoked: bool = False) -> list[Agent]:
@@ -104,11 +110,29 @@ def record_declared_labels(db: Database, agent_id: int, labels: list[str]) -> No
         )
 
 
-def record_seen(db: Database, agent_id: int, now: datetime, version: str, skew_s: float) -> None:
-    """Note the agent's last report (call inside the ingest transaction)."""
-    db.execute(
-        "UPDATE agents SET last_seen_at = ?, agent_version = ?, clock_skew_s = ? WHERE id = ?",
-        [to_iso(now), version, skew_s, agent_id],
+def record_seen(
+    db: Database,
+    agent_id: int,
+    now: datetime,
+    version: str,
+    skew_s: float,
+    *,
+    dropped: int = 0,
+    duplicates: int = 0,
+) -> None:
+    """Note the agent's report (call inside the ingest transaction).
+
+    `dropped` is the agent spool's cumulative drop counter: the increase since the
+    last report is added to `dropped_results` (a replayed report adds nothing);
+    a smaller value means a new spool, whose whole count is new.
+    """
+    db.conn.execute(
+        "UPDATE agents SET last_seen_at = ?, agent_version = ?, clock_skew_s = ?,"
+        " duplicate_results = duplicate_results + ?,"
+        " dropped_results = dropped_results"
+        "   + CASE WHEN ? >= dropped_reported THEN ? - dropped_reported ELSE ? END,"
+        " dropped_reported = ? WHERE id = ?",
+        [to_iso(now), version, skew_s, duplicates, dropped, dropped, dropped, dropped, agent_id],
     )
 
 
@@ -130,4 +154,7 @@ def _agent(row: tuple[object, ...], columns: list[str]) -> Agent:
         last_seen_at=from_iso(str(data["last_seen_at"])) if data["last_seen_at"] else None,
         agent_version=str(data["agent_version"]) if data["agent_version"] else None,
         clock_skew_s=float(str(data["clock_skew_s"])) if data["clock_skew_s"] is not None else None,
+        dropped_results=int(str(data.get("dropped_results") or 0)),
+        duplicate_results=int(str(data.get("duplicate_results") or 0)),
+        offline_since=from_iso(str(data["offline_since"])) if data.get("offline_since") else None,
     )

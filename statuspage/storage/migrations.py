@@ -461,3 +461,21 @@ def m0006_rollups_and_status_history(db: Database) -> None:
         "INSERT INTO component_status_history (component_id, status, started_at)"
         " SELECT component_id, status, updated_at FROM component_status"
     )
+
+
+@MIGRATIONS(name="0007_agent_liveness_and_spool")
+def m0007_agent_liveness_and_spool(db: Database) -> None:
+    """What ingest and the liveness rule keep per agent."""
+    db.executescript(
+        """
+        -- Results the agent's spool dropped under its size cap: our running total,
+        -- and the agent's last cumulative counter (so a replayed report adds nothing).
+        ALTER TABLE agents ADD COLUMN dropped_results INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE agents ADD COLUMN dropped_reported INTEGER NOT NULL DEFAULT 0;
+        -- Replayed results ingest ignored (at-least-once delivery at work).
+        ALTER TABLE agents ADD COLUMN duplicate_results INTEGER NOT NULL DEFAULT 0;
+        -- Liveness: set (claimed) when the agent went silent, with its "agent offline" incident.
+        ALTER TABLE agents ADD COLUMN offline_since TEXT;
+        ALTER TABLE agents ADD COLUMN offline_incident_id INTEGER;
+        """
+    )

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from types import MappingProxyType
 
+from pydantic_core import to_json
 from sqlite_utils import Database
 
 from shared.schema import Result
@@ -14,34 +15,98 @@ from shared.timeutil import from_iso, to_iso
 from statuspage.engine.check_state import CheckState
 
 
-def insert_results(db: Database, agent: str, results: Iterable[Result], received_at: datetime) -> set[str]:
-    """Insert results, ignoring ids already stored. Returns the ids that were new.
+@dataclass(frozen=True)
+class PreparedResults:
+    """A batch ready to insert: unique by id, in event-time order, rows encoded."""
 
-    Call inside a transaction; duplicates (a replayed batch) are skipped by the primary key.
+    results: list[Result]
+    ids: list[str]
+    rows: list[tuple[object, ...]]
+
+
+def prepare_results(agent: str, results: Sequence[Result], received_at: datetime) -> PreparedResults:
+    """Encode a batch for `insert_prepared`, outside the write transaction (pure CPU work).
+
+    An id repeated inside the batch counts once; rows are sorted by `started_at`
+    so they land in event-time order even when a backlog is replayed late.
     """
-    received = to_iso(received_at)
-    new_ids: set[str] = set()
+    unique: dict[str, Result] = {}
     for result in results:
-        result_id = str(result.id)
-        cursor = db.execute(
-            "INSERT OR IGNORE INTO results (id, check_id, agent, started_at, received_at, latency_ms,"
-            " status, error, metrics, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                result_id,
-                result.check_id,
-                agent,
-                to_iso(result.started_at),
-                received,
-                result.latency_ms,
-                result.status,
-                result.error,
-                json.dumps(result.metrics),
-                json.dumps(result.detail),
-            ],
+        unique.setdefault(str(result.id), result)
+    ordered = sorted(unique.items(), key=lambda item: item[1].started_at)
+    received = to_iso(received_at)
+    rows: list[tuple[object, ...]] = [
+        (
+            result_id,
+            r.check_id,
+            agent,
+            to_iso(r.started_at),
+            received,
+            r.latency_ms,
+            r.status,
+            r.error,
+            to_json(r.metrics).decode() if r.metrics else "{}",
+            to_json(r.detail).decode() if r.detail else "{}",
         )
-        if cursor.rowcount:
-            new_ids.add(result_id)
-    return new_ids
+        for result_id, r in ordered
+    ]
+    return PreparedResults([r for _i, r in ordered], [i for i, _r in ordered], rows)
+
+
+def insert_prepared(db: Database, batch: PreparedResults) -> list[Result]:
+    """Insert the results not stored yet; return those, in event-time order.
+
+    Call inside a write transaction (BEGIN IMMEDIATE: the read of existing ids and
+    the insert must see the same database). One SELECT finds the ids already
+    stored (a replayed batch), one executemany inserts the rest: no per-row query.
+    """
+    if not batch.ids:
+        return []
+    stored = existing_ids(db, batch.ids)
+    if not stored:
+        rows, new = batch.rows, batch.results
+    else:
+        keep = [index for index, result_id in enumerate(batch.ids) if result_id not in stored]
+        rows = [batch.rows[i] for i in keep]
+        new = [batch.results[i] for i in keep]
+    db.conn.executemany(
+        "INSERT INTO results (id, check_id, agent, started_at, received_at, latency_ms,"
+        " status, error, metrics, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        rows,
+    )
+    return new
+
+
+def insert_results(
+    db: Database, agent: str, results: Sequence[Result], received_at: datetime
+) -> list[Result]:
+    """`prepare_results` then `insert_prepared`: returns the new results, in event-time order."""
+    return insert_prepared(db, prepare_results(agent, results, received_at))
+
+
+def existing_ids(db: Database, ids: list[str]) -> set[str]:
+    """Which of `ids` are stored already (one indexed query per 500 ids)."""
+    found: set[str] = set()
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        rows = db.conn.execute(f"SELECT id FROM results WHERE id IN ({marks})", chunk)  # noqa: S608
+        found.update(row[0] for row in rows)
+    return found
+
+
+def state_marks(db: Database, agent: str, check_ids: Iterable[str]) -> dict[str, tuple[str, str]]:
+    """check id -> (status, last_result_at as stored) of one agent's states: a cheap
+    before/after fingerprint for deciding whether evaluation can have anything to do."""
+    ids = sorted(set(check_ids))
+    if not ids:
+        return {}
+    marks = ",".join("?" * len(ids))
+    sql = (
+        f"SELECT check_id, status, last_result_at FROM check_states WHERE agent = ? AND check_id IN ({marks})"  # noqa: S608, E501
+    )
+    rows = db.conn.execute(sql, [agent, *ids])
+    return {row[0]: (row[1], row[2]) for row in rows}
 
 
 def load_states(db: Database, check_ids: Iterable[str] | None = None) -> list[CheckState]:

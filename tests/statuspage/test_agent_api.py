@@ -89,61 +89,179 @@ def test_local_check_results_are_accepted(
 
 BIG = "x" * 3 * 1024 * 1024
 
-BAD_REPORTS: list[tuple[str, Any, bool, int, str]] = [
-    # (case, body, raw, status, fragment of the error message)
-    ("not JSON", b"{not json", True, 400, "not valid JSON"),
-    ("empty body", b"", True, 400, "not valid JSON"),
-    ("NaN literal", b'{"agent": NaN}', True, 400, "NaN"),
+
+def raw_report(**overrides: Any) -> bytes:
+    return json.dumps(report(**overrides)).encode()
+
+
+# (case, body, raw, status, fragment of the error message, whose token sends it)
+# Tokens: "own" edge-1 (label eu); "edge-2" a second agent (label us); "revoked" edge-1's
+# revoked token; "unknown" a well-formed token nobody was given.
+BAD_REPORTS: list[tuple[str, Any, bool, int, str, str]] = [
+    # --- not strict JSON: 400
+    ("not JSON", b"{not json", True, 400, "not valid JSON", "own"),
+    ("empty body", b"", True, 400, "not valid JSON", "own"),
+    ("NaN literal", b'{"agent": NaN}', True, 400, "NaN", "own"),
     (
         "Infinity in metrics",
-        json.dumps(report(results=[result(metrics={"x": 1})])).replace("1}", "Infinity}").encode(),
+        raw_report(results=[result(metrics={"x": 1})]).replace(b"1}", b"Infinity}"),
         True,
         400,
         "Infinity",
+        "own",
     ),
-    ("duplicate keys", b'{"agent": "edge-1", "agent": "edge-2"}', True, 400, "duplicate key"),
-    ("array body", [report()], False, 422, "JSON object"),
-    ("missing agent", {k: v for k, v in report().items() if k != "agent"}, False, 422, "agent"),
-    ("missing sent_at", {k: v for k, v in report().items() if k != "sent_at"}, False, 422, "sent_at"),
+    ("-Infinity latency", raw_report().replace(b"12.5", b"-Infinity"), True, 400, "-Infinity", "own"),
+    ("NaN latency", raw_report().replace(b"12.5", b"NaN"), True, 400, "NaN", "own"),
+    ("duplicate keys", b'{"agent": "edge-1", "agent": "edge-2"}', True, 400, "duplicate key", "own"),
+    (
+        "duplicate key inside a result",
+        raw_report().replace(b'"status": "up"', b'"status": "up", "status": "down"'),
+        True,
+        400,
+        "duplicate key 'status'",
+        "own",
+    ),
+    ("nested 100000 deep", b"[" * 100_000 + b"]" * 100_000, True, 400, "nested too deeply", "own"),
+    ("invalid UTF-8", b'{"agent": "\xff\xfe"}', True, 400, "not valid JSON", "own"),
+    # --- valid JSON, not a report: 422
+    ("array body", [report()], False, 422, "JSON object", "own"),
+    ("null body", None, False, 422, "JSON object", "own"),
+    ("string body", "report", False, 422, "JSON object", "own"),
+    ("missing agent", {k: v for k, v in report().items() if k != "agent"}, False, 422, "agent", "own"),
+    ("missing sent_at", {k: v for k, v in report().items() if k != "sent_at"}, False, 422, "sent_at", "own"),
     (
         "missing result id",
         report(results=[{k: v for k, v in result().items() if k != "id"}]),
         False,
         422,
         "results.0.id",
+        "own",
     ),
-    ("latency as string", report(results=[result(latency_ms="12")]), False, 422, "latency_ms"),
-    ("status wrong type", report(results=[result(status=1)]), False, 422, "status"),
-    ("unknown field", report(extra=True), False, 422, "extra"),
-    ("unknown result field", report(results=[result(body="hi")]), False, 422, "body"),
-    ("oversized error", report(results=[result(error="e" * 5000)]), False, 422, "error"),
-    ("oversized agent version", report(agent_version="v" * 100), False, 422, "agent_version"),
-    ("body over cap", report(results=[result(error=BIG)]), False, 413, "too large"),
-    ("results not a list", report(results={"a": 1}), False, 422, "results"),
-    ("naive sent_at", report(sent_at="2026-11-27T12:00:00"), False, 422, "sent_at"),
+    ("result id not a UUID", report(results=[result(id="not-a-uuid")]), False, 422, "results.0.id", "own"),
+    ("latency as string", report(results=[result(latency_ms="12")]), False, 422, "latency_ms", "own"),
+    ("latency as boolean", report(results=[result(latency_ms=True)]), False, 422, "latency_ms", "own"),
+    ("negative latency", report(results=[result(latency_ms=-1)]), False, 422, "latency_ms", "own"),
+    ("absurd latency", report(results=[result(latency_ms=1e300)]), False, 422, "latency_ms", "own"),
+    ("status wrong type", report(results=[result(status=1)]), False, 422, "status", "own"),
+    ("unknown status", report(results=[result(status="sideways")]), False, 422, "status", "own"),
+    ("error as a list", report(results=[result(error=["a"])]), False, 422, "error", "own"),
+    ("check id path", report(results=[result(check_id="../etc/passwd")]), False, 422, "check_id", "own"),
+    ("check id too long", report(results=[result(check_id="c" * 65)]), False, 422, "check_id", "own"),
+    ("metric as string", report(results=[result(metrics={"x": "1.0"})]), False, 422, "metrics", "own"),
+    ("metric nested", report(results=[result(metrics={"x": {"y": 1}})]), False, 422, "metrics", "own"),
+    (
+        "too many metrics",
+        report(results=[result(metrics={f"m{i}": 1.0 for i in range(65)})]),
+        False,
+        422,
+        "metrics",
+        "own",
+    ),
+    ("detail nested", report(results=[result(detail={"a": {"b": [1]}})]), False, 422, "detail", "own"),
+    ("detail key too long", report(results=[result(detail={"k" * 65: 1})]), False, 422, "detail", "own"),
+    ("unknown field", report(extra=True), False, 422, "extra", "own"),
+    ("unknown result field", report(results=[result(body="hi")]), False, 422, "body", "own"),
+    ("protocol 2", report(protocol=2), False, 422, "protocol", "own"),
+    ("agent name with slash", report(agent="edge/1"), False, 422, "agent", "own"),
+    ("negative dropped", report(dropped=-1), False, 422, "dropped", "own"),
+    ("dropped as string", report(dropped="5"), False, 422, "dropped", "own"),
+    ("oversized error", report(results=[result(error="e" * 5000)]), False, 422, "error", "own"),
+    ("oversized agent version", report(agent_version="v" * 100), False, 422, "agent_version", "own"),
+    ("results not a list", report(results={"a": 1}), False, 422, "results", "own"),
+    ("1001 results", report(results=[result() for _ in range(1001)]), False, 422, "results", "own"),
+    ("naive sent_at", report(sent_at="2026-11-27T12:00:00"), False, 422, "sent_at", "own"),
+    ("sent_at not a time", report(sent_at="yesterday"), False, 422, "sent_at", "own"),
+    (
+        "started_at as a number",
+        report(results=[result(started_at=1764244799)]),
+        False,
+        422,
+        "started_at",
+        "own",
+    ),
+    (
+        "one bad result among good ones",
+        report(results=[result() for _ in range(20)] + [result(status="???")]),
+        False,
+        422,
+        "results.20.status",
+        "own",
+    ),
+    # --- time: the collector's clock is 12:00:00, tolerance 10 s
+    (
+        "result from the future",
+        report(results=[result(), result(started_at="2026-11-27T12:05:00+00:00")]),
+        False,
+        422,
+        "results.1.started_at: 300s in the future",
+        "own",
+    ),
+    # --- size: 413
+    ("body over cap", report(results=[result(error=BIG)]), False, 413, "too large", "own"),
+    # --- who may report what: 401 / 403
+    ("revoked token", report(), False, 401, "revoked", "revoked"),
+    ("unknown token", report(), False, 401, "unknown or revoked", "unknown"),
+    ("reporting as another agent", report(agent="edge-1"), False, 403, "belongs to agent 'edge-2'", "edge-2"),
+    (
+        "another agent's check",
+        report(agent="edge-2", results=[result(check_id="web-port")]),
+        False,
+        403,
+        "not assigned to agent 'edge-2': web-port",
+        "edge-2",
+    ),
+    (
+        "a label the agent lacks",
+        report(agent="edge-2", results=[result(check_id="api-health")]),
+        False,
+        403,
+        "results.0.check_id",
+        "edge-2",
+    ),
 ]
 
 
+def token_for(kind: str, agent_token: Callable[..., str], db: Any, clock: Any) -> str:
+    if kind == "own":
+        return agent_token("edge-1", ["eu"])
+    if kind == "edge-2":
+        agent_token("edge-1", ["eu"])
+        return agent_token("edge-2", ["us"])
+    if kind == "revoked":
+        token = agent_token("edge-1", ["eu"])
+        revoke_agent(db, "edge-1", clock())
+        return token
+    agent_token("edge-1", ["eu"])
+    return "uwa_" + "A" * 43
+
+
 @pytest.mark.parametrize(
-    ("case", "body", "raw", "status", "fragment"), BAD_REPORTS, ids=[c[0] for c in BAD_REPORTS]
+    ("case", "body", "raw", "status", "fragment", "who"), BAD_REPORTS, ids=[c[0] for c in BAD_REPORTS]
 )
 def test_bad_reports_are_refused_and_store_nothing(
     client: FlaskClient,
     agent_token: Callable[..., str],
     db: Any,
+    clock: Any,
     case: str,
     body: Any,
     raw: bool,
     status: int,
     fragment: str,
+    who: str,
 ) -> None:
-    token = agent_token()
+    token = token_for(who, agent_token, db, clock)
     response = post(client, token, body, raw=raw)
     assert response.status_code == status, response.get_data(as_text=True)[:300]
     payload = response.get_json()
     assert isinstance(payload, dict) and fragment in payload["error"] + json.dumps(payload["details"])
     assert count_results(db) == 0
-    assert db.execute("SELECT last_seen_at FROM agents").fetchone()[0] is None
+    assert db.execute("SELECT count(*) FROM agents WHERE last_seen_at IS NOT NULL").fetchone()[0] == 0
+    assert db.execute("SELECT count(*) FROM check_states").fetchone()[0] == 0
+
+
+def test_the_hostile_table_is_big_enough() -> None:
+    assert len(BAD_REPORTS) >= 30
 
 
 def test_wrong_content_type(client: FlaskClient, agent_token: Callable[..., str], db: Any) -> None:
@@ -229,3 +347,117 @@ def test_assignments_use_declared_labels(client: FlaskClient, agent_token: Calla
 
 def test_assignments_need_a_token(client: FlaskClient) -> None:
     assert client.get("/api/v1/agent/assignments").status_code == 401
+
+
+def test_duplicates_inside_a_batch_and_across_batches_count_once(
+    client: FlaskClient, agent_token: Callable[..., str], db: Any
+) -> None:
+    token = agent_token()
+    first, second = result(), result()
+    answer = post(client, token, report(results=[first, first, second])).json
+    assert (answer["accepted"], answer["duplicates"]) == (2, 1)
+    again = post(client, token, report(results=[second, result()])).json
+    assert (again["accepted"], again["duplicates"]) == (1, 1)
+    assert count_results(db) == 3
+    assert db.execute("SELECT duplicate_results FROM agents").fetchone()[0] == 2
+
+
+def test_results_are_stored_in_event_time_order(
+    client: FlaskClient, agent_token: Callable[..., str], db: Any
+) -> None:
+    token = agent_token()
+    times = ["2026-11-27T11:59:50+00:00", "2026-11-27T11:59:10+00:00", "2026-11-27T11:59:30+00:00"]
+    assert post(client, token, report(results=[result(started_at=t) for t in times])).status_code == 200
+    stored = [row[0] for row in db.execute("SELECT started_at FROM results ORDER BY rowid")]
+    assert stored == sorted(stored)
+
+
+@pytest.mark.parametrize(
+    ("case", "sent_at", "started_at", "skew_s", "stored_at"),
+    [
+        ("in tolerance: kept", "2026-11-27T11:59:55+00:00", "11:59:54", 5.0, "11:59:54"),
+        ("agent 1h behind: shifted", "2026-11-27T11:00:00+00:00", "10:59:59", 3600.0, "11:59:59"),
+        ("agent 1h ahead: shifted", "2026-11-27T13:00:00+00:00", "12:59:59", -3600.0, "11:59:59"),
+    ],
+)
+def test_clock_skew_is_recorded_and_results_land_on_our_timeline(
+    client: FlaskClient,
+    agent_token: Callable[..., str],
+    db: Any,
+    case: str,
+    sent_at: str,
+    started_at: str,
+    skew_s: float,
+    stored_at: str,
+) -> None:
+    token = agent_token()
+    body = report(sent_at=sent_at, results=[result(started_at=f"2026-11-27T{started_at}+00:00")])
+    assert post(client, token, body).status_code == 200
+    assert db.execute("SELECT clock_skew_s FROM agents").fetchone()[0] == skew_s
+    assert db.execute("SELECT started_at FROM results").fetchone()[0] == f"2026-11-27T{stored_at}.000+00:00"
+
+
+def test_dropped_counter_is_idempotent_and_survives_a_new_spool(
+    client: FlaskClient, agent_token: Callable[..., str], db: Any
+) -> None:
+    token = agent_token()
+    for dropped in (5, 5, 7, 2):  # a replay of 5 adds nothing; 2 after 7 is a fresh spool
+        assert post(client, token, report(results=[], dropped=dropped)).status_code == 200
+    assert db.execute("SELECT dropped_results FROM agents").fetchone()[0] == 9
+
+
+def test_storage_busy_is_a_503_and_stores_nothing(
+    app: Any, client: FlaskClient, agent_token: Callable[..., str], db: Any
+) -> None:
+    from statuspage.ingest.agent_api import get_db
+
+    token = agent_token()
+    assert post(client, token, report(results=[])).status_code == 200  # warm this thread's connection
+    with app.app_context():
+        get_db().conn.execute("PRAGMA busy_timeout = 50")
+    db.execute("BEGIN IMMEDIATE")  # another writer holds the lock
+    try:
+        response = post(client, token, report())
+    finally:
+        db.execute("ROLLBACK")
+    assert response.status_code == 503 and response.headers["Retry-After"] == "1"
+    assert "nothing was stored" in response.json["error"]
+    assert count_results(db) == 0
+    assert post(client, token, report()).status_code == 200
+
+
+def test_late_replay_never_rewrites_the_present(
+    client: FlaskClient, agent_token: Callable[..., str], db: Any
+) -> None:
+    """After an outage a backlog arrives late: stored, but the state and the component
+    (and so any incident derived from them) stay where the newer results put them."""
+    token = agent_token()
+
+    def at(second: int, status: str) -> dict[str, Any]:
+        return result(started_at=f"2026-11-27T11:59:{second:02d}+00:00", status=status)
+
+    live = [at(10, "up"), at(20, "down"), at(30, "down"), at(40, "up"), at(50, "up")]
+    for item in live:
+        assert post(client, token, report(results=[item])).status_code == 200
+    flips = db.execute("SELECT new_status FROM flips ORDER BY id").fetchall()
+    assert [f[0] for f in flips] == ["up", "down", "up"]
+    assert db.execute("SELECT status FROM component_status WHERE component_id = 'api'").fetchone()[0] == (
+        "operational"
+    )
+    incidents_before = db.execute("SELECT id, status, updated_at FROM incidents ORDER BY id").fetchall()
+    outbox_before = db.execute("SELECT count(*) FROM outbox").fetchone()[0]
+    backlog = [at(25, "down"), at(35, "down"), at(45, "down")]
+    answer = post(client, token, report(results=backlog)).json
+    assert answer["accepted"] == 3
+    assert count_results(db) == 8
+    assert len(db.execute("SELECT id FROM flips").fetchall()) == 3
+    state = db.execute("SELECT status, last_result_at FROM check_states").fetchone()
+    assert state == ("up", "2026-11-27T11:59:50.000+00:00")
+    assert db.execute("SELECT status FROM component_status WHERE component_id = 'api'").fetchone()[0] == (
+        "operational"
+    )
+    # Whatever the engine made of the outage, the replay changes none of it.
+    assert (
+        db.execute("SELECT id, status, updated_at FROM incidents ORDER BY id").fetchall() == incidents_before
+    )
+    assert db.execute("SELECT count(*) FROM outbox").fetchone()[0] == outbox_before  # nothing re-notified

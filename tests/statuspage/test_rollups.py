@@ -34,7 +34,9 @@ def report(
     body = {
         "agent": "edge-1",
         "agent_version": "0.1.0",
-        "sent_at": started[-1].isoformat(),
+        # Sent now, by the collector's (frozen) clock: a report from an agent whose clock
+        # is far off would be moved onto the collector's timeline (clock_skew_tolerance).
+        "sent_at": client.application.config["UPWATCH_CLOCK"]().isoformat(),
         "results": [
             {"id": str(uuid.uuid4()), "check_id": "api-health", "started_at": t.isoformat(), "latency_ms": latency,
              "status": status}
@@ -58,6 +60,7 @@ def test_worker_rolls_up_new_results_incrementally(
 ) -> None:
     token = agent_token()
     t0 = clock()
+    clock.advance(seconds=70)  # the last result is not in the collector's future
     report(client, token, [t0, t0 + timedelta(seconds=10), t0 + timedelta(seconds=70)], "up", 20.0)
     worker = Worker(settings, clock=clock)
     worker.run_pass()
