@@ -180,6 +180,8 @@ class Reporter:
 
         What is not delivered stays in the spool for the next start.
         """
+        if not self._spool.pending:
+            return  # nothing to deliver; no heartbeat while the collector may be stopping too
         try:
             async with asyncio.timeout(timeout_s):
                 await self.drain()
