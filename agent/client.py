@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-from urllib.parse import urlencode
 import re
 from typing import Any
+from urllib.parse import urlencode
 
 import aiohttp
 from pydantic import ValidationError
