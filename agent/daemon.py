@@ -14,8 +14,8 @@ from agent.probes.http import recording_socket_factory, timing_trace_config
 from agent.reporter import Reporter
 from agent.scheduler import Scheduler
 from agent.settings import AgentConfig
-from shared.checks import AGENT_KINDS, AnyCheck
 from agent.spool import Spool
+from shared.checks import AGENT_KINDS, AnyCheck
 
 log = logging.getLogger(__name__)
 
