@@ -307,4 +307,7 @@ def _incident_id(row: OutboxRow) -> int | None:
     if row.destination_kind in (outbox.SUBSCRIBER_EMAIL, outbox.SUBSCRIBER_WEBHOOK):
         return None
     value = row.payload.get("incident_id")
+    incident = row.payload.get("incident")
+    if value is None and isinstance(incident, dict):
+        value = incident.get("id")
     return value if isinstance(value, int) else None

@@ -65,13 +65,17 @@ def configured_channel(ctx: DeliveryContext, row: OutboxRow, kind: str) -> Chann
 
 
 def channel_text(row: OutboxRow, ctx: DeliveryContext) -> tuple[str, str, str | None]:
-    """Title, plain-text body and link for a channel message, from whatever payload shape it has."""
+    """Title, plain-text body and link for a channel message, from whatever payload shape it has:
+    `title`/`body`/`url` (operator notices, `channel test`), the engine's escalation rows
+    (`message` and an `incident` with `title` and `url`), or a subscriber-style incident."""
     payload = row.payload
-    incident = payload.get("incident") if isinstance(payload.get("incident"), dict) else None
-    title = str(payload.get("title") or (incident or {}).get("name") or row.event)
-    text = payload.get("body") or payload.get("message")  # "message": the engine's escalation rows
-    if text is None and incident and incident.get("incident_updates"):
-        text = incident["incident_updates"][-1].get("body")
-    url = payload.get("url") or (incident or {}).get("shortlink")
+    found = payload.get("incident")
+    incident: dict[str, Any] = found if isinstance(found, dict) else {}
+    title = str(payload.get("title") or incident.get("name") or incident.get("title") or row.event)
+    text = payload.get("body") or payload.get("message")
+    updates = incident.get("incident_updates")
+    if text is None and isinstance(updates, list) and updates and isinstance(updates[-1], dict):
+        text = updates[-1].get("body")
+    url = payload.get("url") or incident.get("shortlink") or incident.get("url")
     body = ctx.renderer.render("channel.txt", title=title, body=str(text or title), url=url, event=row.event)
     return title, body.strip(), str(url) if url else None

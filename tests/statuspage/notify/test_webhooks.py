@@ -194,3 +194,20 @@ def test_self_service_webhook_is_verified_first_and_ssrf_guarded(
     error = db.execute("SELECT last_error FROM outbox WHERE destination = ?", [str(webhook_id)]).fetchone()[0]
     assert "refusing to connect" in error
     db.conn.close()
+
+
+def test_documented_verification_example_accepts_our_signatures() -> None:
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[3] / "docs" / "notifications.md").read_text()
+    code = doc.split("### Verifying a webhook")[1].split("```python\n")[1].split("```")[0]
+    namespace: dict[str, Any] = {}
+    exec(code, namespace)  # noqa: S102 - our own documentation
+    secret, body, now = new_secret(), b'{"type":"incident.updated"}', int(time.time())
+    headers = {
+        "webhook-id": "m1",
+        "webhook-timestamp": str(now),
+        "webhook-signature": sign(secret, "m1", now, body),
+    }
+    assert namespace["verify"](secret, headers, body) is True
+    assert namespace["verify"](secret, headers, body + b"x") is False
