@@ -54,6 +54,7 @@ class Worker:
 
     def run_forever(self, parent_pid: int | None = None) -> None:
         log.info("worker started database=%s", self.settings.database)
+        self.notifier.start()
         while not self._stop.is_set():
             if parent_pid is not None and os.getppid() != parent_pid:
                 log.warning("parent process exited; worker stopping")

@@ -33,7 +33,10 @@ PRUNE_EVERY_S = 3600.0
 
 
 class Notifier:
-    """Owned by the Worker: `run_pass` each tick, `stop` at shutdown."""
+    """Owned by the Worker: `start` with its loop, `run_pass` each tick, `stop` at shutdown.
+
+    A Worker used pass by pass (tests) fans out but starts no delivery thread.
+    """
 
     def __init__(self, settings: Settings, clock: Clock):
         self.settings = settings
@@ -44,21 +47,24 @@ class Notifier:
         self._last_prune = 0.0
 
     def run_pass(self, db: Database, now: datetime) -> None:
-        """Fan new updates out into the outbox, prune old rows, and make sure delivery runs."""
+        """Fan new updates out into the outbox, prune old rows, and wake delivery."""
         if fan_out(db, self.settings, now):
             self._wake.set()
         fail_unknown_kinds(db, now)
         if time.monotonic() - self._last_prune >= PRUNE_EVERY_S:
             prune(db, now)
             self._last_prune = time.monotonic()
-        self._ensure_thread()
+        if self._thread is not None and not self._thread.is_alive() and not self._stop.is_set():
+            log.error("delivery thread died; starting it again")
+            self.start()
 
     def stop(self, timeout_s: float = 30.0) -> None:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout_s)
 
-    def _ensure_thread(self) -> None:
+    def start(self) -> None:
+        """Start the delivery thread (once)."""
         if self._thread is None or not self._thread.is_alive():
             self._thread = threading.Thread(
                 target=self._deliver_forever, name="upwatch-delivery", daemon=True
