@@ -22,4 +22,15 @@ if ! command -v ip >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ]; then
     apt-get install -y -qq --no-install-recommends iproute2 >/dev/null
 fi
 
+# openssl makes the throwaway certificates of the SMTP TLS tests (tests/statuspage/notify/test_smtp_tls.py).
+if ! command -v openssl >/dev/null; then
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "test-setup: openssl is missing; run 'apt-get install -y openssl' as root" >&2
+        exit 1
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends openssl >/dev/null
+fi
+
 exit 0

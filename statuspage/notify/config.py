@@ -96,6 +96,7 @@ class SmtpConfig(_Section):
     from_name: str | None = Field(default=None, max_length=100)
     timeout_s: float = Field(default=10.0, gt=0, le=120)
     max_connections: int = Field(default=4, ge=1, le=64)
+    ca_file: str | None = Field(default=None, max_length=500)
 
     @field_validator("from_address")
     @classmethod

@@ -87,14 +87,14 @@ class SmtpPool:
         config = self.config
         host = str(config.host)
         connection: smtplib.SMTP
+        # Certificates are always verified; ca_file adds a private CA (an internal relay).
+        context = ssl.create_default_context(cafile=config.ca_file)
         if config.security == "tls":
-            connection = smtplib.SMTP_SSL(
-                host, config.port, timeout=config.timeout_s, context=ssl.create_default_context()
-            )
+            connection = smtplib.SMTP_SSL(host, config.port, timeout=config.timeout_s, context=context)
         else:
             connection = smtplib.SMTP(host, config.port, timeout=config.timeout_s)
             if config.security == "starttls":
-                connection.starttls(context=ssl.create_default_context())
+                connection.starttls(context=context)
         if config.username is not None and config.password is not None:
             connection.login(config.username, config.password)
         return connection
