@@ -479,3 +479,78 @@ def m0007_agent_liveness_and_spool(db: Database) -> None:
         ALTER TABLE agents ADD COLUMN offline_incident_id INTEGER;
         """
     )
+
+
+@MIGRATIONS(name="0008_admin_accounts")
+def m0008_admin_accounts(db: Database) -> None:
+    """Operators, their server-side sessions, login failures (rate limits), API tokens,
+    the audit log of every change, and operator overrides of component status."""
+    db.executescript(
+        """
+        CREATE TABLE users (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            password_hash TEXT NOT NULL,                   -- argon2id, PHC string
+            totp_secret TEXT,                              -- base32; NULL: no second factor
+            created_at TEXT NOT NULL,
+            password_changed_at TEXT NOT NULL,
+            disabled_at TEXT
+        );
+
+        -- Only a SHA-256 of the session token is stored; the cookie holds the token.
+        CREATE TABLE admin_sessions (
+            id INTEGER PRIMARY KEY,
+            token_hash TEXT NOT NULL UNIQUE,
+            user_id INTEGER NOT NULL REFERENCES users(id),
+            csrf_token TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            last_seen_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL,
+            revoked_at TEXT,
+            client_address TEXT NOT NULL DEFAULT '',
+            user_agent TEXT NOT NULL DEFAULT ''
+        );
+        CREATE INDEX admin_sessions_user ON admin_sessions(user_id) WHERE revoked_at IS NULL;
+
+        CREATE TABLE login_failures (
+            id INTEGER PRIMARY KEY,
+            account TEXT NOT NULL,
+            client_address TEXT NOT NULL,
+            at TEXT NOT NULL
+        );
+        CREATE INDEX login_failures_account ON login_failures(account, at);
+        CREATE INDEX login_failures_address ON login_failures(client_address, at);
+
+        CREATE TABLE api_tokens (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL,
+            token_hash TEXT NOT NULL UNIQUE,
+            scope TEXT NOT NULL CHECK (scope IN ('read', 'write')),
+            created_at TEXT NOT NULL,
+            created_by TEXT NOT NULL,
+            last_used_at TEXT,
+            revoked_at TEXT
+        );
+        CREATE UNIQUE INDEX api_tokens_live_name ON api_tokens(name) WHERE revoked_at IS NULL;
+
+        CREATE TABLE audit_log (
+            id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            actor TEXT NOT NULL,                           -- user:<name>, token:<name>, cli
+            action TEXT NOT NULL,                          -- incident.acknowledge, session.login, ...
+            target TEXT NOT NULL DEFAULT '',
+            client_address TEXT NOT NULL DEFAULT '',
+            details TEXT NOT NULL DEFAULT '{}'
+        );
+        CREATE INDEX audit_log_at ON audit_log(at);
+
+        -- An operator's word beats the checks until cleared (shown on the public page).
+        CREATE TABLE component_overrides (
+            component_id TEXT PRIMARY KEY,
+            status TEXT NOT NULL,
+            reason TEXT NOT NULL DEFAULT '',
+            set_by TEXT NOT NULL,
+            set_at TEXT NOT NULL
+        );
+        """
+    )

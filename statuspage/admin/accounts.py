@@ -1,0 +1,155 @@
+"""Operator accounts: argon2 passwords, optional TOTP, and the login decision with rate limits.
+
+`login()` is the one place that decides whether a name/password/code may
+sign in. It refuses (without checking the password) once the account or the
+client address has too many recent failures, so guessing is slow whichever
+of the two an attacker rotates. Unknown names cost the same argon2 work as
+known ones, so timing does not reveal which accounts exist.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+import pyotp
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from sqlite_utils import Database
+
+from statuspage.settings import AdminConfig
+from statuspage.storage import accounts as store
+from statuspage.storage.transaction import immediate
+
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
+MIN_PASSWORD_CHARS = 12
+MAX_PASSWORD_CHARS = 1024  # argon2 hashes anything, but a megabyte "password" is an attack
+TOTP_ISSUER = "upwatch"
+
+# argon2-cffi's defaults follow RFC 9106's second recommended profile (argon2id).
+_hasher = PasswordHasher()
+_DUMMY_HASH = _hasher.hash("upwatch-dummy-password-for-timing")
+
+
+class AccountError(ValueError):
+    """Bad input for an account operation; `field` names what is wrong."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    """The outcome of a login attempt: a user, or a reason safe to show ("rate_limited", ...)."""
+
+    user: store.User | None
+    refusal: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.user is not None
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def check_new_password(password: str, name: str = "") -> None:
+    """Refuse weak new passwords; raises AccountError("password", ...)."""
+    if not isinstance(password, str) or len(password) < MIN_PASSWORD_CHARS:
+        raise AccountError("password", f"at least {MIN_PASSWORD_CHARS} characters")
+    if len(password) > MAX_PASSWORD_CHARS:
+        raise AccountError("password", f"at most {MAX_PASSWORD_CHARS} characters")
+    if name and name.lower() in password.lower():
+        raise AccountError("password", "must not contain the account name")
+    if len(set(password)) < 5:
+        raise AccountError("password", "too repetitive")
+
+
+def create_user(db: Database, name: str, password: str, now: datetime, with_totp: bool = False) -> store.User:
+    """Create an operator; raises AccountError or store.UserExists. Returns the user (with TOTP seed)."""
+    if not NAME_RE.match(name):
+        raise AccountError("name", "1-64 letters, digits, '_', '.', '@', '-'")
+    check_new_password(password, name)
+    secret = pyotp.random_base32() if with_totp else None
+    with immediate(db):
+        return store.insert_user(db, name, hash_password(password), secret, now)
+
+
+def verify_password(user: store.User | None, password: str) -> bool:
+    """Constant-work check: an unknown user still costs one argon2 verification."""
+    if len(password) > MAX_PASSWORD_CHARS:
+        return False
+    try:
+        return _hasher.verify(user.password_hash if user else _DUMMY_HASH, password) and user is not None
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def verify_totp(secret: str, code: str, now: datetime) -> bool:
+    """A 6-digit code valid now or one 30 s step either side (clock drift of phones)."""
+    code = code.strip().replace(" ", "")
+    if not re.fullmatch(r"\d{6}", code):
+        return False
+    return bool(pyotp.TOTP(secret).verify(code, for_time=now, valid_window=1))
+
+
+def totp_uri(user: store.User) -> str:
+    """otpauth:// URI for authenticator apps (shown once when TOTP is set up)."""
+    assert user.totp_secret is not None
+    return pyotp.TOTP(user.totp_secret).provisioning_uri(name=user.name, issuer_name=TOTP_ISSUER)
+
+
+def login(
+    db: Database, config: AdminConfig, name: str, password: str, code: str, client_address: str, now: datetime
+) -> LoginResult:
+    """Decide a login attempt; record failures. Refusals: rate_limited, invalid, totp_required."""
+    since = now - config.login_failure_window
+    if (
+        store.count_failures(db, since, account=name) >= config.login_max_failures_per_account
+        or store.count_failures(db, since, address=client_address) >= config.login_max_failures_per_address
+    ):
+        return LoginResult(None, "rate_limited")
+    user = store.find_user(db, name) if NAME_RE.match(name) else None
+    valid = verify_password(user, password) and user is not None and user.disabled_at is None
+    if valid and user is not None and user.totp_secret:
+        valid = verify_totp(user.totp_secret, code, now)
+    if not valid or user is None:
+        with immediate(db):
+            store.record_login_failure(db, name, client_address, now)
+        return LoginResult(None, "invalid")
+    if config.require_totp and not user.totp_secret:
+        return LoginResult(None, "totp_required")
+    with immediate(db):
+        store.clear_failures(db, name)
+        if _hasher.check_needs_rehash(user.password_hash):
+            store.set_password_hash(db, user.id, hash_password(password), user.password_changed_at)
+    return LoginResult(user)
+
+
+def change_password(
+    db: Database, user: store.User, current: str, new: str, now: datetime, keep_session_id: int | None
+) -> int:
+    """Change the password after checking the current one; end every other session.
+
+    Returns how many sessions were ended. Raises AccountError.
+    """
+    if not verify_password(user, current):
+        raise AccountError("current_password", "is not correct")
+    check_new_password(new, user.name)
+    if verify_password(user, new):
+        raise AccountError("new_password", "must differ from the current one")
+    with immediate(db):
+        store.set_password_hash(db, user.id, hash_password(new), now)
+        return store.revoke_sessions_of(db, user.id, now, keep_session_id)
+
+
+def reset_totp(db: Database, user: store.User, enable: bool) -> store.User:
+    """Give the user a fresh TOTP seed (or remove it); returns the updated user."""
+    with immediate(db):
+        store.set_totp_secret(db, user.id, pyotp.random_base32() if enable else None)
+    updated = store.get_user(db, user.id)
+    assert updated is not None
+    return updated
