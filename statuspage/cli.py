@@ -77,6 +77,10 @@ def build_parser() -> argparse.ArgumentParser:
     problem_show = problem_sub.add_parser("show", help="a problem's incidents and total impact")
     problem_show.add_argument("problem", type=int)
 
+    from statuspage.admin.cli import add_commands as add_admin_commands
+
+    add_admin_commands(sub)
+
     config = sub.add_parser("config", help="configuration tools")
     config_sub = config.add_subparsers(dest="config_command", required=True)
     check = config_sub.add_parser("check", help="validate a config file; name the key of each error")
@@ -103,6 +107,8 @@ def main(argv: list[str] | None = None) -> int:
         "worker": _worker,
         "migrate": _migrate,
         "agent-token": _agent_token,
+        "user": _user,
+        "api-token": _api_token,
         "report": _report,
         "postmortem": _postmortem,
         "problem": _problem,
@@ -110,6 +116,18 @@ def main(argv: list[str] | None = None) -> int:
         "export-static": _export_static,
     }
     return handlers[args.command](settings, args)
+
+
+def _user(settings: Settings, args: argparse.Namespace) -> int:
+    from statuspage.admin.cli import user_command
+
+    return user_command(settings, args)
+
+
+def _api_token(settings: Settings, args: argparse.Namespace) -> int:
+    from statuspage.admin.cli import api_token_command
+
+    return api_token_command(settings, args)
 
 
 def _config_check(path: Path) -> int:

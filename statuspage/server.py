@@ -43,6 +43,17 @@ def start_worker_process(config_path: str | None) -> subprocess.Popen[bytes]:
     return subprocess.Popen(command, env=env)  # noqa: S603 - our own interpreter and module
 
 
+def _on_reload(app: Flask, worker: subprocess.Popen[bytes] | None) -> None:
+    """Reload the config for the next generation of web workers and tell the background worker."""
+    import signal
+
+    from statuspage.reload import reload_app
+
+    reload_app(app)
+    if worker is not None and worker.poll() is None:
+        worker.send_signal(signal.SIGHUP)
+
+
 def serve(app: Flask, host: str, port: int, workers: int, threads: int, with_worker: bool) -> None:
     settings = app.config["UPWATCH_SETTINGS"]
     worker = start_worker_process(str(settings.config) if settings.config else None) if with_worker else None
@@ -57,6 +68,8 @@ def serve(app: Flask, host: str, port: int, workers: int, threads: int, with_wor
         "errorlog": "-",
         "loglevel": "info",
         "proc_name": "upwatch-statuspage",
+        # SIGHUP: gunicorn calls this in the master, then replaces its workers.
+        "on_reload": lambda _arbiter: _on_reload(app, worker),
     }
     try:
         GunicornServer(app, options).run()

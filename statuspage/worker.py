@@ -33,6 +33,33 @@ class Worker:
         self.tick_s = tick_s
         self._stop = threading.Event()
         self.notifier = Notifier(settings, clock)
+        self._reload_requested = False
+
+    def request_reload(self) -> None:
+        """Ask for a config reload before the next pass (called from the SIGHUP handler)."""
+        self._reload_requested = True
+
+    def reload_if_requested(self) -> bool:
+        """Reload the config if asked; a bad file keeps the running settings (logged). True if swapped."""
+        if not self._reload_requested:
+            return False
+        self._reload_requested = False
+        from statuspage.reload import ReloadRefused, load_replacement
+
+        try:
+            self.settings = load_replacement(self.settings)
+        except ReloadRefused as error:
+            log.error("config reload refused; keeping the running configuration:\n%s", error)
+            return False
+        # The delivery thread captured the old settings (channels, SMTP): replace it.
+        self.notifier.stop(timeout_s=10.0)
+        self.notifier = Notifier(self.settings, self.clock)
+        log.info(
+            "config reloaded components=%d checks=%d",
+            len(self.settings.components),
+            len(self.settings.checks),
+        )
+        return True
 
     def stop(self, *_args: object) -> None:
         self._stop.set()
@@ -60,6 +87,7 @@ class Worker:
                 log.warning("parent process exited; worker stopping")
                 break
             try:
+                self.reload_if_requested()
                 self.run_pass()
             except Exception:  # noqa: BLE001 - one bad pass must not end the loop
                 log.exception("worker pass failed")
@@ -72,5 +100,6 @@ def install_signal_handlers(worker: Worker) -> None:
     def handler(signum: int, _frame: FrameType | None) -> None:
         worker.stop()
 
+    signal.signal(signal.SIGHUP, lambda _signum, _frame: worker.request_reload())
     signal.signal(signal.SIGTERM, handler)
     signal.signal(signal.SIGINT, handler)

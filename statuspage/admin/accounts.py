@@ -29,7 +29,7 @@ TOTP_ISSUER = "upwatch"
 
 # argon2-cffi's defaults follow RFC 9106's second recommended profile (argon2id).
 _hasher = PasswordHasher()
-_DUMMY_HASH = _hasher.hash("upwatch-dummy-password-for-timing")
+_dummy_hashes: dict[int, str] = {}
 
 
 class AccountError(ValueError):
@@ -78,12 +78,20 @@ def create_user(db: Database, name: str, password: str, now: datetime, with_totp
         return store.insert_user(db, name, hash_password(password), secret, now)
 
 
+def _dummy_hash() -> str:
+    """A hash with the current cost parameters, verified for unknown names (made once)."""
+    key = id(_hasher)
+    if key not in _dummy_hashes:
+        _dummy_hashes[key] = _hasher.hash("upwatch-dummy-password-for-timing")
+    return _dummy_hashes[key]
+
+
 def verify_password(user: store.User | None, password: str) -> bool:
     """Constant-work check: an unknown user still costs one argon2 verification."""
     if len(password) > MAX_PASSWORD_CHARS:
         return False
     try:
-        return _hasher.verify(user.password_hash if user else _DUMMY_HASH, password) and user is not None
+        return _hasher.verify(user.password_hash if user else _dummy_hash(), password) and user is not None
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 

@@ -21,7 +21,7 @@ from statuspage.storage import agents as agent_store
 from statuspage.storage import api_tokens, audit, overrides
 from statuspage.storage import incidents as incident_store
 from statuspage.storage import maintenance as maintenance_store
-from statuspage.storage.status import load_component_status
+from statuspage.storage.status import load_computed_status
 from statuspage.web import client_address, get_db, json_error, now, settings
 
 admin_api = Blueprint("admin_api", __name__, url_prefix="/api/v1/admin")
@@ -419,7 +419,7 @@ def complete_maintenance(maintenance_id: int) -> Response:
 @endpoint("GET", "/components", "read", "Components with computed status and override", models.ComponentList)
 def list_components() -> Response:
     db = get_db()
-    computed = {cid: status for cid, (status, _at) in load_component_status(db).items()}
+    computed = {cid: status for cid, (status, _at) in load_computed_status(db).items()}
     current = overrides.list_overrides(db)
     items = []
     for component in settings().components:

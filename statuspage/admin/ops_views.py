@@ -16,7 +16,7 @@ from statuspage.storage import agents as agent_store
 from statuspage.storage import api_tokens, audit, overrides, problems, results
 from statuspage.storage import incidents as incident_store
 from statuspage.storage import maintenance as maintenance_store
-from statuspage.storage.status import load_component_status
+from statuspage.storage.status import load_computed_status
 from statuspage.storage.transaction import immediate
 from statuspage.web import client_address, get_db, now, settings
 
@@ -137,7 +137,7 @@ def change_maintenance(maintenance_id: int) -> WerkzeugResponse | tuple[str, int
 @admin_ui.get("/components")
 def components() -> tuple[str, int]:
     db = get_db()
-    stored = load_component_status(db)
+    stored = load_computed_status(db)
     return render(
         "components.html",
         components=settings().components,

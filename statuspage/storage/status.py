@@ -24,10 +24,21 @@ class ComponentRow:
     updated_at: datetime
 
 
-def load_component_status(db: Database) -> dict[str, tuple[str, datetime]]:
-    """component id -> (status, since when it was last changed)."""
+def load_computed_status(db: Database) -> dict[str, tuple[str, datetime]]:
+    """component id -> (status from the checks, since when), ignoring operator overrides."""
     rows = db.execute("SELECT component_id, status, updated_at FROM component_status").fetchall()
     return {row[0]: (row[1], from_iso(row[2])) for row in rows}
+
+
+def load_component_status(db: Database) -> dict[str, tuple[str, datetime]]:
+    """component id -> (status, since when): what pages show; an operator override
+    (`component_overrides`, set in the admin UI/API) wins over the checks."""
+    statuses = load_computed_status(db)
+    for component_id, status, set_at in db.execute(
+        "SELECT component_id, status, set_at FROM component_overrides"
+    ).fetchall():
+        statuses[component_id] = (status, from_iso(set_at))
+    return statuses
 
 
 def load_component_rows(db: Database) -> dict[str, ComponentRow]:
