@@ -261,7 +261,9 @@ def data_stamp(db: Database) -> tuple[str, list[datetime]]:
         " (SELECT max(updated_at) || '/' || count(*) FROM maintenances),"
         " (SELECT count(*) FROM maintenance_components),"
         " (SELECT value FROM rollup_watermarks WHERE name = 'component_days_at'),"
-        " (SELECT substr(received_at, 1, 16) FROM results WHERE rowid = (SELECT max(rowid) FROM results))"
+        " (SELECT substr(received_at, 1, 16) FROM results WHERE rowid = (SELECT max(rowid) FROM results)),"
+        # Operator status overrides (admin) change what pages show without touching component_status.
+        " (SELECT max(set_at) || '/' || count(*) || '/' || group_concat(status) FROM component_overrides)"
     ).fetchone()
     stamp = "|".join(str(part) for part in row)
     times = []
