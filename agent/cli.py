@@ -6,15 +6,18 @@ import argparse
 import asyncio
 import logging
 import sys
+from datetime import timedelta
 
 from agent import __version__
 from agent.client import CollectorClient, CollectorError
 from agent.daemon import merge_checks, new_session, run_agent
+from agent.drill import DrillBook, clear_local_drill, write_local_drill
 from agent.probes import run_check
 from agent.probes.context import ProbeContext
 from agent.settings import AgentConfig, ConfigError, load_config
 from agent.spool import SpoolLocked
-from shared.schema import Result
+from shared.schema import DrillOrder, Result
+from shared.timeutil import parse_duration, utcnow
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -23,6 +26,10 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("run", help="run checks on their intervals and report to the collector")
     check = sub.add_parser("check", help="run every assigned and local check once, print a table")
     check.add_argument("--json", action="store_true", help="print results as JSON lines")
+    drill = sub.add_parser("drill", help="make a check fail on purpose for a set time (drill mode)")
+    drill.add_argument("check_id", nargs="?", help="the check to fail (omit with --stop to end all)")
+    drill.add_argument("--for", dest="duration", default="5m", help="how long, e.g. 90s, 5m (default 5m)")
+    drill.add_argument("--stop", action="store_true", help="end the drill of CHECK (or all) now")
     sub.add_parser("version", help="print the agent version")
     args = parser.parse_args(argv)
 
@@ -37,6 +44,8 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as error:
         print(f"upwatch-agent: configuration error: {error}", file=sys.stderr)
         return 2
+    if args.command == "drill":
+        return _drill(config, args)
     if args.command == "run":
         if not config.settings.collector_url or not config.settings.token:
             print(
@@ -57,6 +66,7 @@ async def _check_once(config: AgentConfig, *, as_json: bool) -> int:
     settings = config.settings
     async with new_session() as session:
         assigned = []
+        assignments_drills: list[DrillOrder] = []
         if settings.collector_url and settings.token:
             client = CollectorClient(
                 session, settings.collector_url, settings.token, settings.request_timeout_s
@@ -67,11 +77,37 @@ async def _check_once(config: AgentConfig, *, as_json: bool) -> int:
                 print(f"upwatch-agent: cannot fetch assignments: {error}", file=sys.stderr)
                 return 2
             assigned = list(assignments.checks) if assignments else []
+            assignments_drills = list(assignments.drills) if assignments else []
         checks = merge_checks(assigned, config.local_checks)
-        context = ProbeContext(session=session)
+        context = ProbeContext(session=session, drills=DrillBook(config.drill_file))
+        if assignments_drills:
+            context.drills.update(assignments_drills)
         results = await asyncio.gather(*(run_check(check, context) for check in checks))
     _print_results(results, as_json=as_json)
     return 0 if all(result.status == "up" for result in results) else 1
+
+
+def _drill(config: AgentConfig, args: argparse.Namespace) -> int:
+    path = config.drill_file
+    now = utcnow()
+    if args.stop:
+        ended = clear_local_drill(path, args.check_id, now)
+        print(f"ended {ended} local drill(s)")
+        return 0
+    if not args.check_id:
+        print("upwatch-agent drill: name the check to fail", file=sys.stderr)
+        return 2
+    try:
+        duration = parse_duration(args.duration)
+    except ValueError as error:
+        print(f"upwatch-agent drill: --for: {error}", file=sys.stderr)
+        return 2
+    if not timedelta(seconds=1) <= duration <= timedelta(hours=24):
+        print("upwatch-agent drill: --for must be between 1s and 24h", file=sys.stderr)
+        return 2
+    write_local_drill(path, args.check_id, now + duration, now)
+    print(f"check {args.check_id!r} fails on purpose until {now + duration:%Y-%m-%d %H:%M:%S} UTC ({path})")
+    return 0
 
 
 def _print_results(results: list[Result], *, as_json: bool) -> None:

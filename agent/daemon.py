@@ -9,6 +9,7 @@ import signal
 import aiohttp
 
 from agent.client import CollectorClient, CollectorError
+from agent.drill import DrillBook
 from agent.probes.context import ProbeContext
 from agent.probes.http import recording_socket_factory, timing_trace_config
 from agent.reporter import Reporter
@@ -79,11 +80,12 @@ async def _run(
         batch_size=settings.batch_size,
         backoff_max_s=settings.backoff_max_s,
     )
-    scheduler = Scheduler(ProbeContext(session=session), reporter.add, settings.max_concurrency)
+    context = ProbeContext(session=session, drills=DrillBook(config.drill_file))
+    scheduler = Scheduler(context, reporter.add, settings.max_concurrency)
     scheduler.update(config.local_checks)
     reporter_task = asyncio.create_task(reporter.run(), name="reporter")
     refresh_task = asyncio.create_task(
-        _refresh_assignments(client, scheduler, config, settings.assignments_refresh_s),
+        _refresh_assignments(client, scheduler, context, config, settings.assignments_refresh_s),
         name="assignments",
     )
     log.info("agent started name=%s collector=%s", settings.name, settings.collector_url)
@@ -97,7 +99,7 @@ async def _run(
 
 
 async def _refresh_assignments(
-    client: CollectorClient, scheduler: Scheduler, config: AgentConfig, every_s: float
+    client: CollectorClient, scheduler: Scheduler, context: ProbeContext, config: AgentConfig, every_s: float
 ) -> None:
     etag: str | None = None
     failures = 0
@@ -108,7 +110,8 @@ async def _refresh_assignments(
             if assignments is not None:
                 checks = merge_checks(list(assignments.checks), config.local_checks)
                 scheduler.update(checks)
-                log.info("assignments loaded checks=%d", len(checks))
+                context.drills.update(assignments.drills)
+                log.info("assignments loaded checks=%d drills=%d", len(checks), len(assignments.drills))
         except CollectorError as error:
             failures += 1
             log.warning("cannot fetch assignments error=%s", error)

@@ -46,6 +46,7 @@ class AgentSettings(BaseSettings):
     spool_path: Path | None = None
     spool_max_bytes: int = Field(default=256 * 1024 * 1024, ge=64 * 1024, le=1 << 40)
     spool_ledger: bool = False
+    drill_file: Path | None = None
 
     def spool_file(self) -> Path:
         """Where the spool lives: `spool_path`, else `data/spool-<name>.db` (one per agent name)."""
@@ -86,6 +87,13 @@ class AgentConfig:
     def __init__(self, settings: AgentSettings, local_checks: list[AnyCheck]):
         self.settings = settings
         self.local_checks = local_checks
+
+    @property
+    def drill_file(self) -> Path:
+        """Where `upwatch-agent drill` records local drills for the daemon to read."""
+        from agent.drill import default_drill_file
+
+        return self.settings.drill_file or default_drill_file()
 
 
 def load_config(environ: Mapping[str, str] | None = None) -> AgentConfig:

@@ -78,8 +78,19 @@ class ReportAck(_Strict):
     acknowledged: list[uuid.UUID]
 
 
+class DrillOrder(BaseModel):
+    """Fail this check on purpose until `until` (an incident drill started by an operator)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    check_id: str = Field(pattern=ID_PATTERN)
+    drill_id: int = Field(ge=1)
+    until: AwareDatetime
+
+
 class Assignments(BaseModel):
-    """The checks an agent must run, as the collector's config resolves them for it."""
+    """The checks an agent must run, as the collector's config resolves them for it,
+    and the drills it must take part in."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -87,6 +98,7 @@ class Assignments(BaseModel):
     agent: AgentName
     generated_at: datetime
     checks: list[Check] = Field(default_factory=list, max_length=10_000)
+    drills: list[DrillOrder] = Field(default_factory=list, max_length=10_000)
 
 
 class ErrorBody(BaseModel):

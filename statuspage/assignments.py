@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
+from datetime import datetime
 
 from shared.checks import COLLECTOR_KINDS, AnyCheck
-from shared.schema import Assignments
+from shared.schema import Assignments, DrillOrder
 from shared.timeutil import utcnow
 from statuspage.storage.agents import Agent
 
@@ -33,9 +35,21 @@ def checks_for(checks: list[AnyCheck], agent: Agent) -> list[AnyCheck]:
     ]
 
 
-def build_assignments(checks: list[AnyCheck], agent: Agent) -> tuple[Assignments, str]:
-    """Return the assignments document and its ETag (a hash of the checks, not the time)."""
+def build_assignments(
+    checks: list[AnyCheck], agent: Agent, drills: Mapping[str, tuple[int, datetime]] | None = None
+) -> tuple[Assignments, str]:
+    """Return the assignments document and its ETag (a hash of checks and drills, not the time).
+
+    `drills` maps a drilled component id to (drill id, end): the agent fails its
+    checks of that component on purpose until then.
+    """
     assigned = checks_for(checks, agent)
-    body = Assignments(agent=agent.name, generated_at=utcnow(), checks=assigned)
+    drills = drills or {}
+    orders = [
+        DrillOrder(check_id=check.id, drill_id=drills[component][0], until=drills[component][1])
+        for check in assigned
+        if (component := check.component) is not None and component in drills
+    ]
+    body = Assignments(agent=agent.name, generated_at=utcnow(), checks=assigned, drills=orders)
     digest = hashlib.sha256(body.model_dump_json(exclude={"generated_at"}).encode()).hexdigest()[:32]
     return body, f'"{digest}"'

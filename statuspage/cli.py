@@ -9,6 +9,7 @@ import sys
 from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 from shared.timeutil import utcnow
 from statuspage.notify import commands as notify_commands
@@ -76,6 +77,18 @@ def build_parser() -> argparse.ArgumentParser:
     problem_sub.add_parser("list", help="problems with their incident counts")
     problem_show = problem_sub.add_parser("show", help="a problem's incidents and total impact")
     problem_show.add_argument("problem", type=int)
+
+    drill = sub.add_parser("drill", help="rehearse: a synthetic failure through the real pipeline")
+    drill_what = drill.add_mutually_exclusive_group(required=True)
+    drill_what.add_argument("--component", help="the component whose checks the agents fail on purpose")
+    drill_what.add_argument("--list", action="store_true", help="list past drills")
+    drill_what.add_argument("--show", type=int, metavar="DRILL", help="print a drill's report (JSON)")
+    drill.add_argument("--duration", default="2m", help="how long agents fail the checks (default 2m)")
+    drill.add_argument("--wait", default="10m", help="how long to wait for an acknowledgement (default 10m)")
+    drill.add_argument(
+        "--notify-subscribers", action="store_true", help="also tell subscribers (default: never)"
+    )
+    drill.add_argument("--actor", default="cli", help="who runs the drill (recorded)")
 
     from statuspage.admin.cli import add_commands as add_admin_commands
 
@@ -306,6 +319,70 @@ def _problem(settings: Settings, args: argparse.Namespace) -> int:
         print(f"Downtime of {component_id}: {format_duration(timedelta(seconds=seconds))}")
     print("By impact: " + (", ".join(f"{k}={v}" for k, v in sorted(impact.impact_counts.items())) or "-"))
     return 0
+
+
+def _drill(settings: Settings, args: argparse.Namespace) -> int:
+    import json
+    import time
+
+    from shared.timeutil import parse_duration
+    from statuspage import drills
+    from statuspage.db import open_and_migrate
+    from statuspage.storage.drills import list_drills
+
+    db = open_and_migrate(settings.database)
+    if args.list:
+        for past in list_drills(db):
+            outcome = past.report.get("outcome", "running")
+            print(
+                f"#{past.id}\t{past.component_id}\t{past.started_at:%Y-%m-%d %H:%M}\t{past.status}\t{outcome}"
+            )
+        return 0
+    if args.show is not None:
+        try:
+            print(json.dumps(drills.measure(db, settings, args.show, utcnow()).as_dict(), indent=2))
+        except drills.DrillError as error:
+            print(f"not found: {error}", file=sys.stderr)
+            return 1
+        return 0
+    try:
+        duration, wait = parse_duration(args.duration), parse_duration(args.wait)
+        drill_id = drills.start(
+            db, settings, args.component, duration, args.actor, utcnow(), args.notify_subscribers
+        )
+    except (ValueError, drills.DrillError) as error:
+        print(f"drill refused: {error}", file=sys.stderr)
+        return 2
+    print(f"drill #{drill_id} started on {args.component!r}: its checks fail for {args.duration}", flush=True)
+    deadline = time.monotonic() + wait.total_seconds()
+    seen: set[str] = set()
+    aborted = False
+    try:
+        while time.monotonic() < deadline:
+            report = drills.measure(db, settings, drill_id, utcnow())
+            _print_milestones(report, seen)
+            if report.acknowledged_at:
+                break
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        aborted = True
+    final = drills.finish(db, settings, drill_id, utcnow(), aborted=aborted)
+    _print_milestones(final, seen)
+    print(json.dumps(final.as_dict(), indent=2))
+    return 0 if final.acknowledged_at else 1
+
+
+def _print_milestones(report: Any, seen: set[str]) -> None:
+    milestones = [
+        ("first_failure_at", "propagation_s", "injected failure reached the collector"),
+        ("incident_opened_at", "detection_s", f"incident #{report.incident_id} opened"),
+        ("first_notification_at", "notification_s", "first page sent"),
+        ("acknowledged_at", "acknowledgement_s", f"acknowledged by {report.acknowledged_by}"),
+    ]
+    for moment, seconds, text in milestones:
+        if getattr(report, moment) and moment not in seen:
+            seen.add(moment)
+            print(f"  {text} (+{getattr(report, seconds):.1f}s)", flush=True)
 
 
 def _opt(value: float | None) -> str:

@@ -21,6 +21,7 @@ from statuspage.forensics import snapshot
 from statuspage.incidents import tell_paged
 from statuspage.settings import Settings
 from statuspage.storage import incidents as store
+from statuspage.storage.drills import attach_incident, running_drill_for
 from statuspage.storage.maintenance import components_in_maintenance
 from statuspage.storage.outbox import enqueue
 from statuspage.storage.status import set_episode
@@ -58,16 +59,19 @@ def apply_actions(db: Database, settings: Settings, actions: list[Action], now: 
 def _open(db: Database, settings: Settings, action: Action, now: datetime) -> int:
     component_id = action.component_id or ""
     policy = settings.escalation_policy(action.escalation_policy or settings.default_escalation_policy)
+    # During a drill the component's incident is the drill's: never public, marked in its title.
+    drill = running_drill_for(db, component_id, now)
     try:
         incident_id = store.insert_incident(
             db,
-            title=action.title,
+            title=f"[DRILL] {action.title}" if drill else action.title,
             impact=action.impact,
             components={component_id: action.status or "major_outage"},
             body=action.body,
             actor=ENGINE,
             now=now,
-            public=action.public,
+            public=action.public and drill is None,
+            drill=drill is not None,
             auto=True,
             episode_key=f"component:{component_id}",
             escalation_policy=policy.id if policy else None,
@@ -78,6 +82,8 @@ def _open(db: Database, settings: Settings, action: Action, now: datetime) -> in
         # Another evaluator got there first (the unique index is the arbiter).
         incident_id = error.incident_id or 0
     set_episode(db, component_id, incident_id)
+    if drill is not None:
+        attach_incident(db, drill.id, incident_id)
     return incident_id
 
 

@@ -52,9 +52,13 @@ async def run_check(check: AnyCheck, context: ProbeContext) -> Result:
     started_at = context.clock()
     began = time.perf_counter()
     probe = PROBES[check.kind]
+    drill = context.drills.active(check.id, started_at)
     try:
-        async with asyncio.timeout(check.timeout.total_seconds()):
-            outcome = await probe(check, context)
+        if drill is not None:
+            outcome = _drill_outcome(check.id, drill, context)
+        else:
+            async with asyncio.timeout(check.timeout.total_seconds()):
+                outcome = await probe(check, context)
     except TimeoutError:
         outcome = Outcome("down", f"timed out after {check.timeout.total_seconds():g}s")
     except Exception as error:  # noqa: BLE001 - a probe bug must not kill the scheduler
@@ -71,6 +75,13 @@ async def run_check(check: AnyCheck, context: ProbeContext) -> Result:
         metrics=outcome.metrics,
         detail={key: _bounded(value) for key, value in list(outcome.detail.items())[:32]},
     )
+
+
+def _drill_outcome(check_id: str, drill: int | str, context: ProbeContext) -> Outcome:
+    until = context.drills.until(check_id)
+    label = "local drill" if drill == "local" else f"drill #{drill}"
+    ending = f" until {until:%H:%M:%S} UTC" if until else ""
+    return Outcome("down", f"drill: failure injected on purpose ({label}{ending})", detail={"drill": drill})
 
 
 def _bounded(value: str | int | bool | None) -> str | int | bool | None:

@@ -11,12 +11,14 @@ from typing import Any
 import aiohttp
 import psutil
 
+from agent.drill import DrillBook
 from shared.timeutil import Clock, utcnow
 
 
 @dataclass
 class ProbeContext:
-    """The I/O a probe may use: one shared HTTP session, psutil, a clock.
+    """The I/O a probe may use: one shared HTTP session, psutil, a clock; and the drill book
+    that says which checks must fail on purpose.
 
     `memory` keeps what a probe must remember between runs of one check (host
     thresholds with a duration remember since when they have been breached),
@@ -28,6 +30,7 @@ class ProbeContext:
     psutil: ModuleType | Any = field(default=psutil)
     memory: dict[str, dict[str, Any]] = field(default_factory=dict)
     statvfs: Callable[[str], Any] = os.statvfs
+    drills: DrillBook = field(default_factory=DrillBook)
 
     def memory_of(self, check_id: str) -> dict[str, Any]:
         return self.memory.setdefault(check_id, {})

@@ -22,6 +22,7 @@ from statuspage.db import connect
 from statuspage.evaluate import apply_results, evaluate_components
 from statuspage.settings import Settings
 from statuspage.storage.agents import Agent, authenticate, record_declared_labels, record_seen
+from statuspage.storage.drills import running_drills
 from statuspage.storage.results import insert_prepared, prepare_results, state_marks
 from statuspage.storage.transaction import immediate
 from statuspage.web import json_error, now, settings
@@ -85,7 +86,8 @@ def assignments() -> Response:
             return json_error(400, f"invalid labels: {bad[:3] or 'more than 50'}")
         record_declared_labels(get_db(), agent.id, labels)
         agent = Agent(**{**agent.__dict__, "declared_labels": sorted(set(labels))})
-    body, etag = build_assignments(list(settings().checks), agent)
+    drills = {cid: (d.id, d.ends_at) for cid, d in running_drills(get_db(), now()).items()}
+    body, etag = build_assignments(list(settings().checks), agent, drills)
     if request.if_none_match.contains(etag.strip('"')):
         response = Response(status=304)
     else:

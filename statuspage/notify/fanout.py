@@ -7,7 +7,8 @@ status) pairs already announced. Rows and progress are written in one
 transaction, and every row's idempotency key names subscriber and event, so a
 crash between passes neither loses nor repeats a notification.
 
-Which updates go out: those of incidents with public = 1 and drill = 0 at the
+Which updates go out: those of incidents with public = 1 and drill = 0 (or of a drill whose
+operator asked to tell subscribers) at the
 time the pass sees them, unless the update says notify_subscribers = 0 (a
 postmortem published quietly). An update written while its incident was private is
 not sent later when the incident is published; the operator's next public
@@ -30,6 +31,7 @@ from shared.timeutil import to_iso
 from statuspage.notify import outbox
 from statuspage.notify.outbox import NewNotification
 from statuspage.settings import Settings
+from statuspage.storage.drills import drill_of_incident
 from statuspage.storage.transaction import immediate
 
 log = logging.getLogger(__name__)
@@ -90,6 +92,16 @@ def _matching(all_recipients: Iterable[Recipient], components: set[str]) -> list
     return [r for r in all_recipients if not r.components or r.components & components]
 
 
+def _tells_subscribers(db: Database, incident: dict[str, Any], update: dict[str, Any]) -> bool:
+    """Public incidents' updates go out; a drill's only when the operator asked for it."""
+    if not update.get("notify_subscribers", 1):
+        return False
+    if incident["drill"]:
+        drill = drill_of_incident(db, int(incident["id"]))
+        return drill is not None and drill.notify_subscribers
+    return bool(incident["public"])
+
+
 def _next_update_id(db: Database) -> int | None:
     row = db.execute(
         "SELECT MIN(id) FROM incident_updates WHERE id > "
@@ -102,7 +114,7 @@ def _fan_out_update(db: Database, settings: Settings, update_id: int, now: datet
     with immediate(db):
         created = 0
         incident, update, first = _incident_and_update(db, update_id)
-        if incident["public"] and not incident["drill"] and update.get("notify_subscribers", 1):
+        if _tells_subscribers(db, incident, update):
             components = _incident_components(db, incident["id"], update)
             event = _incident_event(update["status"], first)
             base = _incident_payload(settings, incident, update, components, event, first, now)

@@ -554,3 +554,25 @@ def m0008_admin_accounts(db: Database) -> None:
         );
         """
     )
+
+
+@MIGRATIONS(name="0009_drills")
+def m0009_drills(db: Database) -> None:
+    """Incident drills: a synthetic failure sent through the real pipeline, and its report."""
+    db.executescript(
+        """
+        CREATE TABLE drills (
+            id INTEGER PRIMARY KEY,
+            component_id TEXT NOT NULL,
+            requested_by TEXT NOT NULL,
+            started_at TEXT NOT NULL,
+            ends_at TEXT NOT NULL,                      -- agents stop failing the checks then
+            notify_subscribers INTEGER NOT NULL DEFAULT 0,
+            status TEXT NOT NULL DEFAULT 'running' CHECK (status IN ('running', 'completed', 'aborted')),
+            finished_at TEXT,
+            incident_id INTEGER,
+            report TEXT NOT NULL DEFAULT '{}'           -- JSON: the measured timings
+        );
+        CREATE INDEX drills_running ON drills(component_id) WHERE status = 'running';
+        """
+    )
