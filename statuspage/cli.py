@@ -125,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         "report": _report,
         "postmortem": _postmortem,
         "problem": _problem,
+        "drill": _drill,
         **dict.fromkeys(notify_commands.COMMANDS, notify_commands.run),
         "export-static": _export_static,
     }
