@@ -250,6 +250,10 @@ def _reference_problems(settings: Settings) -> list[str]:
             problems.append(f"checks[{index}].component: unknown component {check.component!r}")
     problems.extend(channel_problems(settings.channels, settings.notify))
     problems.extend(respond_problems(settings, {channel.id for channel in settings.channels}))
+    channel_ids = {channel.id for channel in settings.channels}
+    for index, channel_id in enumerate(settings.sla.burn_rate_channels):
+        if channel_id not in channel_ids:
+            problems.append(f"sla.burn_rate_channels[{index}]: unknown channel {channel_id!r}")
     return problems
 
 

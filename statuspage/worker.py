@@ -11,9 +11,11 @@ import logging
 import os
 import signal
 import threading
+from datetime import datetime, timedelta
 from types import FrameType
 
 from shared.timeutil import Clock, utcnow
+from statuspage.burn_alerts import run_burn_alerts
 from statuspage.db import open_and_migrate
 from statuspage.evaluate import evaluate_components
 from statuspage.notify.service import Notifier
@@ -22,6 +24,7 @@ from statuspage.storage.rollups import maintain as maintain_rollups
 from statuspage.timed_rules import note_worker_pass, run_escalations, run_maintenance
 
 log = logging.getLogger(__name__)
+BURN_CHECK_EVERY = timedelta(seconds=30)
 
 
 class Worker:
@@ -34,6 +37,7 @@ class Worker:
         self._stop = threading.Event()
         self.notifier = Notifier(settings, clock)
         self._reload_requested = False
+        self._burn_checked_at: datetime | None = None
 
     def request_reload(self) -> None:
         """Ask for a config reload before the next pass (called from the SIGHUP handler)."""
@@ -76,6 +80,10 @@ class Worker:
                 log.info("component status changed components=%s", ",".join(changed))
             self.notifier.run_pass(db, now)
             maintain_rollups(db, self.settings, now)
+            # Burn rates move over minutes; measuring every 30 s is plenty and cheap.
+            if self._burn_checked_at is None or now - self._burn_checked_at >= BURN_CHECK_EVERY:
+                self._burn_checked_at = now
+                run_burn_alerts(db, self.settings, now)
         finally:
             db.conn.close()
 

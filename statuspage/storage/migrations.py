@@ -576,3 +576,17 @@ def m0009_drills(db: Database) -> None:
         CREATE INDEX drills_running ON drills(component_id) WHERE status = 'running';
         """
     )
+
+
+@MIGRATIONS(name="0010_burn_rate_alerts")
+def m0010_burn_rate_alerts(db: Database) -> None:
+    """Components whose error budget is burning too fast right now (one row while alerting)."""
+    db.executescript(
+        """
+        CREATE TABLE burn_alerts (
+            component_id TEXT PRIMARY KEY,
+            alerting_since TEXT NOT NULL,
+            burn_rate REAL NOT NULL
+        );
+        """
+    )
