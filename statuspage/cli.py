@@ -203,9 +203,10 @@ def _agent_token(settings: Settings, args: argparse.Namespace) -> int:
 
     db = open_and_migrate(settings.database)
     if args.token_command == "list":
+        from statuspage.agent_report import agent_line
+
         for agent in agents.list_agents(db):
-            seen = agent.last_seen_at.isoformat() if agent.last_seen_at else "never"
-            print(f"{agent.name}\tlabels={','.join(agent.labels) or '-'}\tlast_seen={seen}")
+            print(agent_line(agent, settings.clock_skew_tolerance, utcnow()))
         return 0
     if args.token_command == "revoke":
         if not agents.revoke_agent(db, args.name, utcnow()):

@@ -136,6 +136,50 @@ def record_seen(
     )
 
 
+def silent_agents(db: Database, cutoff: datetime) -> list[Agent]:
+    """Live agents that have reported, but not since `cutoff`, and are not marked offline yet."""
+    return _select(
+        db,
+        "WHERE revoked_at IS NULL AND offline_since IS NULL"
+        " AND last_seen_at IS NOT NULL AND last_seen_at < ?",
+        [to_iso(cutoff)],
+    )
+
+
+def claim_offline(db: Database, agent_id: int, cutoff: datetime, now: datetime) -> bool:
+    """Mark the agent offline if it is still silent and unclaimed; True when this caller won."""
+    cursor = db.conn.execute(
+        "UPDATE agents SET offline_since = ? WHERE id = ? AND offline_since IS NULL"
+        " AND revoked_at IS NULL AND last_seen_at < ?",
+        [to_iso(now), agent_id, to_iso(cutoff)],
+    )
+    return cursor.rowcount == 1
+
+
+def set_offline_incident(db: Database, agent_id: int, incident_id: int) -> None:
+    db.conn.execute("UPDATE agents SET offline_incident_id = ? WHERE id = ?", [incident_id, agent_id])
+
+
+def returned_agents(db: Database) -> list[tuple[int, str, int | None, bool]]:
+    """(id, name, offline incident id, revoked) of agents marked offline that reported since,
+    or whose token was revoked."""
+    rows = db.conn.execute(
+        "SELECT id, name, offline_incident_id, revoked_at IS NOT NULL FROM agents"
+        " WHERE offline_since IS NOT NULL AND (last_seen_at > offline_since OR revoked_at IS NOT NULL)"
+    ).fetchall()
+    return [(int(r[0]), str(r[1]), int(r[2]) if r[2] is not None else None, bool(r[3])) for r in rows]
+
+
+def claim_online(db: Database, agent_id: int) -> bool:
+    """Clear the offline mark if the agent is back (or revoked); True when this caller won."""
+    cursor = db.conn.execute(
+        "UPDATE agents SET offline_since = NULL, offline_incident_id = NULL WHERE id = ?"
+        " AND offline_since IS NOT NULL AND (last_seen_at > offline_since OR revoked_at IS NOT NULL)",
+        [agent_id],
+    )
+    return cursor.rowcount == 1
+
+
 def _select(db: Database, clause: str, params: list[object]) -> list[Agent]:
     cursor = db.execute(f"SELECT * FROM agents {clause}", params)  # noqa: S608 - clause is ours
     columns = [c[0] for c in cursor.description]
