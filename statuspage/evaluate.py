@@ -27,6 +27,7 @@ from statuspage.engine.incidents import ComponentFacts, IncidentFacts, plan
 from statuspage.incident_actions import apply_actions, escalate_due
 from statuspage.settings import Settings
 from statuspage.storage import incidents as incident_store
+from statuspage.storage.drills import drilled_components
 from statuspage.storage.engine_state import get_time
 from statuspage.storage.maintenance import components_in_maintenance
 from statuspage.storage.problems import sync_location_problems
@@ -97,11 +98,24 @@ def evaluate_components(db: Database, settings: Settings, now: datetime) -> list
             critical = [c.id in component.critical_checks for c in checks]
             health[component.id] = component_status(component_verdicts, critical)
         statuses = {cid: ("under_maintenance" if cid in maintenance else h) for cid, h in health.items()}
+        _freeze_drilled(db, statuses, now)
         changed = save_component_status(db, statuses, now, health)
         sync_location_problems(db, _lone_failures(settings, states_by_check, verdicts, now), now)
         _incidents(db, settings, verdicts, health, maintenance, now)
         escalate_due(db, settings, now)
     return changed
+
+
+def _freeze_drilled(db: Database, statuses: dict[str, str], now: datetime) -> None:
+    """A drill is never public: while one runs (and until its incident closes), the component's
+    public status stays what it was; its health, which the engine acts on, moves as usual."""
+    drilled = drilled_components(db, now)
+    if not drilled:
+        return
+    rows = load_component_rows(db)
+    for component_id in drilled & statuses.keys():
+        row = rows.get(component_id)
+        statuses[component_id] = row.status if row else "unknown"
 
 
 def _lone_failures(

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlite_utils import Database
 
 from shared.timeutil import from_iso, to_iso
+
+DRILL_AFTERGLOW = timedelta(minutes=10)
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,19 @@ def running_drills(db: Database, now: datetime) -> dict[str, Drill]:
     """Drills whose failure window is open at `now`, by component id."""
     drills = _select(db, "WHERE status = 'running' AND ends_at > ? ORDER BY id", [to_iso(now)])
     return {drill.component_id: drill for drill in drills}
+
+
+def drilled_components(db: Database, now: datetime) -> set[str]:
+    """Components whose public status a drill holds still: during its failure window, and
+    afterwards while its incident is open (checks need a few results to recover), at most
+    DRILL_AFTERGLOW past the window."""
+    rows = db.execute(
+        "SELECT d.component_id FROM drills d LEFT JOIN incidents i ON i.id = d.incident_id"
+        " WHERE d.ends_at > ? OR (d.ends_at > ? AND i.id IS NOT NULL"
+        " AND i.status NOT IN ('resolved', 'postmortem'))",
+        [to_iso(now), to_iso(now - DRILL_AFTERGLOW)],
+    ).fetchall()
+    return {row[0] for row in rows}
 
 
 def running_drill_for(db: Database, component_id: str, at: datetime) -> Drill | None:

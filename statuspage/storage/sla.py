@@ -1,11 +1,16 @@
 """The facts SLA reports are computed from: outage intervals, maintenance windows and
-incident times of one component, read from the incident and maintenance tables.
+incident times of one component.
 
-Outages are the incidents that affected the component (engine-opened or
-manual; drills and agent-offline incidents excluded), from opening to
-resolution (or `now` while open), with the component status the incident
-recorded. Maintenance counts from its actual start to its actual end (or its
-schedule while running).
+Outages come from two sources, and the worse wins at each moment:
+- the measured public status history (`component_status_history`: the same
+  intervals the status page's uptime bars are built from; drills never show
+  there, the public status is held still during a drill);
+- the incidents that affected the component (engine-opened or manual; drills
+  and agent-offline incidents excluded), from opening to resolution (or `now`
+  while open), with the component status the incident recorded — so an outage
+  an operator declared counts even when no check saw it.
+Maintenance counts from its actual start to its actual end (or its schedule
+while running).
 """
 
 from __future__ import annotations
@@ -21,6 +26,28 @@ from statuspage.engine.sla import IncidentTimes, Interval
 def outage_intervals(
     db: Database, component_id: str, start: datetime, end: datetime, now: datetime
 ) -> list[Interval]:
+    """Declared (incidents) and measured (status history) outage intervals overlapping [start, end)."""
+    declared = incident_intervals(db, component_id, start, end, now)
+    return declared + status_intervals(db, component_id, start, end, now)
+
+
+def status_intervals(
+    db: Database, component_id: str, start: datetime, end: datetime, now: datetime
+) -> list[Interval]:
+    """Measured public status intervals that count as downtime (partial or major outage)."""
+    rows = db.execute(
+        "SELECT started_at, ended_at, status FROM component_status_history"
+        " WHERE component_id = ? AND status IN ('major_outage', 'partial_outage')"
+        " AND started_at < ? AND (ended_at IS NULL OR ended_at > ?)",
+        [component_id, to_iso(end), to_iso(start)],
+    ).fetchall()
+    return [Interval(from_iso(a), from_iso(b) if b else now, status) for a, b, status in rows]
+
+
+def incident_intervals(
+    db: Database, component_id: str, start: datetime, end: datetime, now: datetime
+) -> list[Interval]:
+    """Outages operators and the engine declared: incidents, drills and agent-offline excluded."""
     rows = db.execute(
         "SELECT i.created_at, i.resolved_at, ic.status FROM incidents i"
         " JOIN incident_components ic ON ic.incident_id = i.id"

@@ -140,3 +140,26 @@ def test_subscribers_hear_of_a_drill_only_when_asked(
         drill_result(database, cfg, clock, "eu-1", drill_id)
     [incident] = store.list_incidents(database)
     assert _tells_subscribers(database, {"id": incident.id, "drill": 1, "public": 0}, {}) is notify
+
+
+def test_public_status_holds_still_during_a_drill(database: Any, cfg: Settings, clock: FrozenClock) -> None:
+    from statuspage.storage.status import load_component_rows
+
+    up = Result(id=uuid.uuid4(), check_id="api-health", started_at=clock(), latency_ms=1.0, status="up")
+    with database.atomic():
+        insert_results(database, "eu-1", [up], clock())
+        apply_results(database, cfg, "eu-1", [up])
+    evaluate_components(database, cfg, clock())
+    assert load_component_rows(database)["api"].status == "operational"
+    drill_id = drills.start(database, cfg, "api", timedelta(seconds=30), "alice", clock())
+    for _ in range(2):
+        clock.advance(seconds=10)
+        drill_result(database, cfg, clock, "eu-1", drill_id)
+    row = load_component_rows(database)["api"]
+    assert (
+        row.health == "major_outage" and row.status == "operational"
+    )  # the engine acts, the public sees nothing
+    history = database.execute(
+        "SELECT status FROM component_status_history WHERE component_id = 'api'"
+    ).fetchall()
+    assert ("major_outage",) not in history

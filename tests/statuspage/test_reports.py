@@ -226,3 +226,27 @@ def test_problem_impact_sums_linked_incidents(seeded: tuple[Path, dict[str, str]
         check=True,
     )
     assert "3 incident(s)" in listed.stdout
+
+
+def test_measured_status_history_counts_with_incidents(seeded: tuple[Path, dict[str, str]]) -> None:
+    """A measured outage no incident covers counts; one an incident covers is not counted twice."""
+    tmp_path, env = seeded
+    settings = load_settings(environ={}, config=env["UPWATCH_CONFIG"], database=env["UPWATCH_DATABASE"])
+    db = open_and_migrate(tmp_path / "db.sqlite")
+    with db.atomic():
+        db.execute(
+            "INSERT INTO component_status_history (component_id, status, started_at, ended_at) VALUES ('web', 'major_outage', ?, ?)",
+            [iso("2026-11-20T00:00:00"), iso("2026-11-20T00:30:00")],
+        )
+        db.execute(
+            "INSERT INTO component_status_history (component_id, status, started_at, ended_at) VALUES ('api', 'major_outage', ?, ?)",
+            [iso("2026-11-02T10:00:00"), iso("2026-11-02T10:20:00")],
+        )
+    rows = {
+        r["component"]: r
+        for r in report_rows(db, settings, parse_period("2026-11"), datetime(2026, 12, 2, tzinfo=UTC))
+    }
+    assert rows["web"]["downtime_s"] == 30 * 60 and rows["web"]["incidents"] == 0
+    assert rows["api"]["downtime_s"] == pytest.approx(
+        (60 + 0.3 * 600 + 60) * 60, abs=0.1
+    )  # inside an incident already
