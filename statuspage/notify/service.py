@@ -96,8 +96,17 @@ def fail_unknown_kinds(db: Database, now: datetime) -> int:
 
 
 def prune(db: Database, now: datetime) -> None:
-    """Drop finished outbox rows and rate-limit records past their use."""
+    """Drop finished outbox rows, rate-limit records past their use, and subscription requests
+    never confirmed in time (an address nobody confirmed is not kept)."""
     with immediate(db):
+        db.execute(
+            "DELETE FROM subscribers WHERE status = 'pending' AND confirm_expires_at < ?", [to_iso(now)]
+        )
+        db.execute(
+            "UPDATE webhook_subscriptions SET status = 'removed', verify_token_hash = NULL"
+            " WHERE status = 'pending' AND verify_expires_at < ?",
+            [to_iso(now)],
+        )
         db.execute(
             "DELETE FROM outbox WHERE (delivered_at IS NOT NULL AND delivered_at < ?)"
             " OR (failed_at IS NOT NULL AND failed_at < ?)",

@@ -68,3 +68,19 @@ def test_form_page_and_bad_links(notify_settings: Any, clock: FrozenClock) -> No
     disabled = client_for(notify_settings(subscriptions={"email": False, "webhooks": False}), clock)
     assert 'name="email"' not in disabled.get("/subscribe").text
     assert disabled.post("/subscribe", data={"email": "a@example.com"}).status_code == 404
+
+
+def test_unconfirmed_requests_are_forgotten(notify_settings: Any, clock: FrozenClock) -> None:
+    from statuspage.notify.service import prune
+
+    settings = notify_settings()
+    client = client_for(settings, clock)
+    client.post("/subscribe", data={"email": "late@example.com"})
+    client.post("/subscribe/webhook", data={"url": "https://hooks.example.com/x"})
+    db = connect(settings.database)
+    prune(db, clock())
+    assert db.execute("SELECT COUNT(*) FROM subscribers").fetchone()[0] == 1
+    clock.advance(days=2, seconds=1)
+    prune(db, clock())
+    assert db.execute("SELECT COUNT(*) FROM subscribers").fetchone()[0] == 0
+    assert db.execute("SELECT status FROM webhook_subscriptions").fetchone()[0] == "removed"
