@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from sqlite_utils import Database
@@ -39,6 +39,7 @@ class DeliveryContext:
     http: aiohttp.ClientSession  # operator-registered destinations (trusted; may be private)
     http_guarded: aiohttp.ClientSession  # self-service webhooks: public addresses only
     smtp: SmtpPool
+    cache: dict[tuple[str, ...], Any] = field(default_factory=dict)  # per-run memo for channels
 
 
 class ChannelKind(ABC):

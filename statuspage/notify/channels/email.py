@@ -27,6 +27,7 @@ from email.utils import format_datetime, formataddr
 from typing import Any
 from urllib.parse import urlsplit
 
+from markupsafe import escape
 from sqlite_utils import Database
 
 from statuspage.notify import outbox
@@ -38,6 +39,8 @@ from statuspage.notify.channels.base import (
     configured_channel,
 )
 from statuspage.notify.outbox import OutboxRow
+
+UNSUBSCRIBE_SLOT = "\x00unsubscribe-url\x00"  # no template output can contain NUL
 
 
 @dataclass(frozen=True)
@@ -110,13 +113,13 @@ class EmailChannel(ChannelKind):
         else:
             raise DeliveryError(f"no mail template for event {row.event!r}", permanent=True)
         unsubscribe = payload["meta"]["unsubscribe"]
-        names["unsubscribe_url"] = unsubscribe
+        text, html = self._bodies(ctx, row, template, names)
         message = self._envelope(
             ctx,
             [row.destination],
             f"[{page.name}] {subject}",
-            ctx.renderer.render(f"{template}.txt", **names),
-            ctx.renderer.render(f"{template}.html", **names),
+            text.replace(UNSUBSCRIBE_SLOT, unsubscribe),
+            html.replace(UNSUBSCRIBE_SLOT, str(escape(unsubscribe))),
         )
         message_id, root = thread_ids(payload, host)
         message["Message-ID"] = message_id
@@ -126,6 +129,29 @@ class EmailChannel(ChannelKind):
         message["List-Unsubscribe"] = f"<{unsubscribe}>"
         message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
         return message
+
+    def _bodies(
+        self, ctx: DeliveryContext, row: OutboxRow, template: str, names: dict[str, Any]
+    ) -> tuple[str, str]:
+        """Text and HTML of one incident update / maintenance change, rendered once per fan-out.
+
+        Every subscriber's copy differs only in the unsubscribe link, so the
+        templates render once with a slot that each copy fills in (rendering
+        per copy was a third of the CPU in bench/notify.py).
+        """
+        thread = row.payload["thread"]
+        key = ("email-bodies", template, row.event, thread["kind"], thread["id"], thread["part"])
+        cached = ctx.cache.get(key)
+        if cached is None:
+            names = {**names, "unsubscribe_url": UNSUBSCRIBE_SLOT}
+            cached = (
+                ctx.renderer.render(f"{template}.txt", **names),
+                ctx.renderer.render(f"{template}.html", **names),
+            )
+            if len(ctx.cache) >= 64:
+                ctx.cache.clear()
+            ctx.cache[key] = cached
+        return cached
 
     def _envelope(self, ctx: DeliveryContext, to: list[str], subject: str, text: str, html: str) -> Message:
         # The legacy MIME classes, not EmailMessage: its header parsing cost ~3 ms per
