@@ -78,6 +78,12 @@ def webhook_server(port: int, counter: Synchronized[int], ready: Any) -> None:
     asyncio.run(main())
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (Linux /proc), to report load-independent cost."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--subscribers", type=int, default=10_000)
@@ -128,6 +134,8 @@ def main() -> int:
             )
         expected = args.subscribers + args.webhooks
 
+        cpu_before = time.process_time()
+        servers_before = [cpu_seconds(p.pid or 0) for p in servers]
         started = time.monotonic()
         incidents.create_incident(
             db,
@@ -146,6 +154,11 @@ def main() -> int:
             time.sleep(0.05)
         counts = outbox.counts(db)
         db.conn.close()
+        cpu_self = time.process_time() - cpu_before
+        cpu_smtp, cpu_http = (
+            cpu_seconds(p.pid or 0) - b for p, b in zip(servers, servers_before, strict=True)
+        )
+        load = os.getloadavg()[0]
 
     total_s = delivered - started
     print(f"notify benchmark ({os.cpu_count()} cores; SMTP and receiver in their own processes)")
@@ -156,6 +169,10 @@ def main() -> int:
     print(f"  delivered={stats.delivered} retried={stats.retried} failed={stats.failed} outbox={counts}")
     print(f"  received: mails={mails.value} webhooks={hooks.value}")
     print(f"  time until all delivered: {total_s:.2f} s ({expected / total_s:.0f} notifications/s)")
+    print(
+        f"  CPU seconds: upwatch {cpu_self:.1f} (fan-out + delivery), smtp server {cpu_smtp:.1f},"
+        f" webhook receiver {cpu_http:.1f}; load average at the end {load:.1f}"
+    )
     print(
         f"  target < 60 s: {'met' if total_s < 60 and mails.value + hooks.value >= expected else 'NOT met'}"
     )
