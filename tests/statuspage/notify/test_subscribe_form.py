@@ -65,8 +65,10 @@ def test_form_page_and_bad_links(notify_settings: Any, clock: FrozenClock) -> No
     assert client.post("/subscribe/confirm/se_nope").status_code == 404
     assert client.get("/unsubscribe/se_nope").status_code == 404
     assert client.post("/unsubscribe/sw_nope").status_code == 404
+    assert 'href="/subscribe"' in client.get("/").text  # the status page links to it
     disabled = client_for(notify_settings(subscriptions={"email": False, "webhooks": False}), clock)
     assert 'name="email"' not in disabled.get("/subscribe").text
+    assert 'href="/subscribe"' not in disabled.get("/").text
     assert disabled.post("/subscribe", data={"email": "a@example.com"}).status_code == 404
 
 
