@@ -1,4 +1,5 @@
-"""Command line of the collector: serve, worker, migrate, agent-token, config check."""
+"""Command line of the collector: serve, worker, migrate, agent-token, config check,
+backup, restore, doctor."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+from shared.logging_setup import configure_logging
 from shared.timeutil import utcnow
+from statuspage.db import SchemaError
 from statuspage.notify import commands as notify_commands
 from statuspage.settings import ConfigError, Settings, load_settings
 
@@ -94,6 +97,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_admin_commands(sub)
 
+    backup = sub.add_parser("backup", help="take a consistent online copy of the database")
+    backup.add_argument("file", type=Path, help="where to write the copy")
+    backup.add_argument("--force", action="store_true", help="replace FILE if it exists")
+
+    restore = sub.add_parser("restore", help="replace the database with a backup, then migrate it")
+    restore.add_argument("file", type=Path, help="a file written by `backup`")
+    restore.add_argument(
+        "--force", action="store_true", help="overwrite an existing (possibly live) database"
+    )
+
+    sub.add_parser("doctor", help="check config, database, disk, clock, SMTP and agents; say what to fix")
+
     config = sub.add_parser("config", help="configuration tools")
     config_sub = config.add_subparsers(dest="config_command", required=True)
     check = config_sub.add_parser("check", help="validate a config file; name the key of each error")
@@ -113,8 +128,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = load_settings()
     except ConfigError as error:
+        if args.command == "doctor":
+            print(f"FAIL  config    {error}\n{'':<15} fix: correct the key named above", file=sys.stderr)
+            return 1
         print(f"upwatch-statuspage: configuration error:\n{error}", file=sys.stderr)
         return 2
+    configure_logging(settings.log_format, settings.log_level)
     handlers: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
         "serve": _serve,
         "worker": _worker,
@@ -128,8 +147,16 @@ def main(argv: list[str] | None = None) -> int:
         "drill": _drill,
         **dict.fromkeys(notify_commands.COMMANDS, notify_commands.run),
         "export-static": _export_static,
+        "backup": _backup,
+        "restore": _restore,
+        "doctor": _doctor,
     }
-    return handlers[args.command](settings, args)
+    try:
+        return handlers[args.command](settings, args)
+    except SchemaError as error:
+        # A newer database or a failed migration: one clear message, no traceback.
+        print(f"upwatch-statuspage: {error}", file=sys.stderr)
+        return 2
 
 
 def _user(settings: Settings, args: argparse.Namespace) -> int:
@@ -165,7 +192,11 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _worker(settings: Settings, args: argparse.Namespace) -> int:
+    from statuspage.db import open_and_migrate
     from statuspage.worker import Worker, install_signal_handlers
+
+    # Refuse a newer or unmigratable database now, not once per pass.
+    open_and_migrate(settings.database).conn.close()
 
     worker = Worker(settings)
     install_signal_handlers(worker)
@@ -195,6 +226,44 @@ def _export_static(settings: Settings, args: argparse.Namespace) -> int:
         return 1
     print(f"wrote {len(written)} files to {args.dir}")
     return 0
+
+
+def _backup(settings: Settings, args: argparse.Namespace) -> int:
+    from statuspage.backup import BackupError, backup_database
+
+    try:
+        info = backup_database(settings.database, args.file, overwrite=args.force)
+    except BackupError as error:
+        print(f"upwatch-statuspage backup: {error}", file=sys.stderr)
+        return 1
+    print(
+        f"backup written to {info.path}: {info.size_bytes} bytes, {info.results} results, "
+        f"schema {info.migrations[-1] if info.migrations else 'empty'}"
+    )
+    return 0
+
+
+def _restore(settings: Settings, args: argparse.Namespace) -> int:
+    from statuspage.backup import BackupError, restore_database
+
+    try:
+        info = restore_database(args.file, settings.database, force=args.force)
+    except BackupError as error:
+        print(f"upwatch-statuspage restore: {error}", file=sys.stderr)
+        return 1
+    print(
+        f"restored {args.file} into {info.path}: {info.results} results, "
+        f"schema {info.migrations[-1] if info.migrations else 'empty'}"
+    )
+    return 0
+
+
+def _doctor(settings: Settings, _args: argparse.Namespace) -> int:
+    from statuspage.doctor import render, run_checks
+
+    findings = run_checks(settings, utcnow())
+    print(render(findings))
+    return 1 if any(finding.status == "fail" for finding in findings) else 0
 
 
 def _agent_token(settings: Settings, args: argparse.Namespace) -> int:

@@ -3,6 +3,12 @@
 Each web request gets its own connection (closed at teardown); the worker
 holds one for its lifetime. sqlite-utils wraps the connection so storage
 modules can use `Database.atomic()` for short write transactions.
+
+Upgrade rules (docs/operations.md): every process migrates on start; a
+database that has a migration this version does not know was written by a
+newer upwatch and is refused (DatabaseTooNew), never half-used; all pending
+migrations apply in one transaction, so a failing one leaves the database
+exactly as it was (MigrationFailed).
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ import sqlite3
 from pathlib import Path
 
 import sqlite_utils
+from sqlite_utils.migrations import Migrations
 
 from statuspage.storage.migrations import MIGRATIONS
 
@@ -36,11 +43,93 @@ def connect(path: Path | str) -> sqlite_utils.Database:
     return sqlite_utils.Database(conn)
 
 
-def migrate(db: sqlite_utils.Database) -> list[str]:
-    """Apply pending migrations; return the names applied (each in its own transaction)."""
-    pending = [migration.name for migration in MIGRATIONS.pending(db)]
-    MIGRATIONS.apply(db)
+class SchemaError(Exception):
+    """The database cannot be brought to this version's schema; str(error) says what to do."""
+
+
+class DatabaseTooNew(SchemaError):
+    """The database has migrations this version does not know: a newer upwatch wrote it."""
+
+
+class MigrationFailed(SchemaError):
+    """A migration raised; every pending migration was rolled back."""
+
+
+def known_migrations(migrations: Migrations = MIGRATIONS) -> list[str]:
+    # sqlite-utils has no public listing of a set's migrations; pending() on an
+    # empty in-memory database is exactly that list, without touching any file.
+    return [migration.name for migration in migrations.pending(sqlite_utils.Database(memory=True))]
+
+
+def applied_migrations(db: sqlite_utils.Database, migrations: Migrations = MIGRATIONS) -> list[str]:
+    """Names of the upwatch migrations recorded in the database, in the order applied."""
+    return [migration.name for migration in migrations.applied(db)]
+
+
+def check_not_newer(db: sqlite_utils.Database, migrations: Migrations = MIGRATIONS) -> None:
+    """Raise DatabaseTooNew when the database records migrations this version does not have."""
+    known = set(known_migrations(migrations))
+    unknown = [name for name in applied_migrations(db, migrations) if name not in known]
+    if unknown:
+        raise DatabaseTooNew(
+            f"database {_describe_path(db)} was written by a newer upwatch: it has migration(s) "
+            f"{', '.join(unknown)} that this version ({_version()}) does not know. Refusing to use it: "
+            "install the newer upwatch again, or restore a backup taken before the upgrade "
+            "(upwatch-statuspage restore FILE --force)."
+        )
+
+
+def migrate(db: sqlite_utils.Database, migrations: Migrations = MIGRATIONS) -> list[str]:
+    """Apply pending migrations; return the names applied.
+
+    Raises DatabaseTooNew (nothing is changed) or MigrationFailed (everything
+    pending is rolled back; the database is as it was before the call).
+    """
+    check_not_newer(db, migrations)
+    if not migrations.pending(db):
+        return []
+    # One IMMEDIATE transaction around all of them: it takes the write lock
+    # first, so two processes starting together (web and worker) cannot both
+    # apply the same migration, and sqlite-utils runs each migration in a
+    # savepoint inside it (its executescript avoids sqlite3's implicit COMMIT).
+    db.execute("BEGIN IMMEDIATE")
+    pending: list[str] = []
+    try:
+        check_not_newer(db, migrations)
+        pending = [migration.name for migration in migrations.pending(db)]
+        migrations.apply(db)
+        db.execute("COMMIT")
+    except Exception as error:
+        failed = _first_pending(db, migrations)
+        if db.conn.in_transaction:
+            db.execute("ROLLBACK")
+        if isinstance(error, SchemaError):
+            raise
+        raise MigrationFailed(
+            f"migration {failed} failed on {_describe_path(db)}: {error!r}. "
+            "Nothing was changed: the database is as it was before the upgrade. "
+            "Keep running the previous upwatch version and report the error."
+        ) from error
     return pending
+
+
+def _first_pending(db: sqlite_utils.Database, migrations: Migrations) -> str:
+    try:
+        pending = migrations.pending(db)
+    except sqlite3.Error:
+        return "(unknown)"
+    return pending[0].name if pending else "(unknown)"
+
+
+def _describe_path(db: sqlite_utils.Database) -> str:
+    row = db.execute("PRAGMA database_list").fetchone()
+    return str(row[2]) if row and row[2] else ":memory:"
+
+
+def _version() -> str:
+    from statuspage import __version__
+
+    return __version__
 
 
 def open_and_migrate(path: Path | str) -> sqlite_utils.Database:

@@ -14,6 +14,8 @@ from typing import Any
 from flask import Flask
 from gunicorn.app.base import BaseApplication
 
+from shared.logging_setup import ACCESS_LOG_FORMAT, logging_dict
+
 log = logging.getLogger(__name__)
 
 
@@ -64,12 +66,16 @@ def serve(app: Flask, host: str, port: int, workers: int, threads: int, with_wor
         "threads": threads,
         "timeout": 30,
         "graceful_timeout": 10,
-        "accesslog": "-",
-        "errorlog": "-",
-        "loglevel": "info",
+        # One format for the app, gunicorn's error log and its access log
+        # (text or JSON lines, per `log_format`); access lines carry the request id.
+        "logconfig_dict": logging_dict(settings.log_format, settings.log_level),
+        "access_log_format": ACCESS_LOG_FORMAT,
         "proc_name": "upwatch-statuspage",
         # SIGHUP: gunicorn calls this in the master, then replaces its workers.
         "on_reload": lambda _arbiter: _on_reload(app, worker),
+        # gunicorn's control socket lives in $HOME, shared by every gunicorn of
+        # the user; upwatch does not use it.
+        "control_socket_disable": True,
     }
     try:
         GunicornServer(app, options).run()

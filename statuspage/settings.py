@@ -3,6 +3,7 @@
 One typed model holds both the process settings (database, limits) and the
 declarations (page, groups, components, checks). Nested keys are overridden
 with a double underscore: `UPWATCH_PAGE__NAME="Acme Status"`.
+Secrets may also come from files in `$CREDENTIALS_DIRECTORY` (systemd credentials).
 Everything is validated at start-up; `load_settings` raises ConfigError with
 one line per problem, each naming the key.
 """
@@ -21,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from shared.checks import ID_PATTERN, AnyCheck, Check, Duration, describe_error
+from shared.logging_setup import LogFormat, LogLevel
 from statuspage.notify.config import (
     ChannelConfig,
     NotifyConfig,
@@ -173,6 +175,8 @@ class Settings(BaseSettings):
     # Agent clocks within this of ours are trusted; beyond it the skew is recorded
     # and results are moved onto our timeline; a result this far in our future is refused.
     clock_skew_tolerance: Duration = timedelta(seconds=10)
+    log_format: LogFormat = "text"
+    log_level: LogLevel = "INFO"
     page: PageConfig = PageConfig()
     sla: SlaConfig = SlaConfig()
     security: SecurityConfig = SecurityConfig()
@@ -297,6 +301,11 @@ def load_settings(environ: dict[str, str] | None = None, **overrides: Any) -> Se
     if path_text:
         file_data["config"] = Path(path_text)
     file_data.update(overrides)
+    # systemd's LoadCredential= puts secrets in files under $CREDENTIALS_DIRECTORY;
+    # a file named like a setting's env variable (upwatch_secret_key) fills it.
+    credentials = env.get("CREDENTIALS_DIRECTORY")
+    if credentials and "_secrets_dir" not in file_data:
+        file_data["_secrets_dir"] = credentials
     try:
         return Settings(**file_data)
     except ValidationError as error:

@@ -12,6 +12,7 @@ from flask import Flask, Response, current_app, g, jsonify, request
 from sqlite_utils import Database
 from werkzeug.exceptions import HTTPException
 
+from shared.logging_setup import REQUEST_ID_HEADER, accept_request_id, request_id_var
 from statuspage import proxies
 from statuspage.db import connect, migrate
 from statuspage.markdown import install_filter
@@ -114,13 +115,35 @@ def _is_api() -> bool:
     return request.path.startswith(("/api/", "/healthz"))
 
 
+def _start_request_id() -> None:
+    # Every log record written while serving this request carries the id
+    # (shared.logging_setup.RequestIdFilter reads the context variable).
+    g.request_id = accept_request_id(request.headers.get(REQUEST_ID_HEADER))
+    request_id_var.set(g.request_id)
+
+
+def _echo_request_id(response: Response) -> Response:
+    request_id = g.get("request_id")
+    if request_id:
+        response.headers[REQUEST_ID_HEADER] = request_id
+    return response
+
+
+def _end_request_id(_error: BaseException | None = None) -> None:
+    # gunicorn reuses threads: clear the id so it cannot leak into unrelated records.
+    request_id_var.set(None)
+
+
 def init_app(app: Flask) -> None:
-    """Migrate the database once at start-up and install teardown and error handlers."""
+    """Migrate the database once at start-up and install request ids, teardown and error handlers."""
     db = connect(app.config["UPWATCH_SETTINGS"].database)
     try:
         migrate(db)
     finally:
         db.conn.close()
+    app.before_request(_start_request_id)
+    app.after_request(_echo_request_id)
+    app.teardown_request(_end_request_id)
     app.teardown_appcontext(_close_db)
     app.after_request(_security_headers)
     install_filter(app)

@@ -1,0 +1,49 @@
+"""gunicorn settings for the upwatch collector's web process.
+
+Used by deploy/systemd/upwatch-web.service and the collector container:
+
+    gunicorn --config /etc/upwatch/gunicorn.conf.py
+
+The application is `statuspage:create_app()`; it reads UPWATCH_CONFIG and the
+UPWATCH_* environment like every other upwatch command. The configuration is
+validated here, before any worker starts, so a bad file stops the service with
+the key named. The knobs of this file (not upwatch settings, so they are read
+here, not by the app):
+
+    UPWATCH_WEB_BIND        address(es) to listen on, comma-separated (default 127.0.0.1:8080)
+    UPWATCH_WEB_WORKERS     worker processes (default 2)
+    UPWATCH_WEB_THREADS     threads per worker (default 4)
+    UPWATCH_TRUSTED_PROXIES addresses whose X-Forwarded-* headers are believed
+                            (default 127.0.0.1,::1: the reverse proxy on this host)
+"""
+
+import os
+
+from shared.logging_setup import ACCESS_LOG_FORMAT, logging_dict
+from statuspage.settings import load_settings
+
+_settings = load_settings()
+
+wsgi_app = "statuspage:create_app()"
+bind = [address.strip() for address in os.environ.get("UPWATCH_WEB_BIND", "127.0.0.1:8080").split(",")]
+# Threads, not more processes: requests mostly wait on SQLite and the network,
+# and every process holds its own copy of the app.
+worker_class = "gthread"
+workers = int(os.environ.get("UPWATCH_WEB_WORKERS", "2"))
+threads = int(os.environ.get("UPWATCH_WEB_THREADS", "4"))
+timeout = 30
+graceful_timeout = 20
+keepalive = 5
+# Recycle workers now and then so a slow leak never grows without bound.
+max_requests = 20_000
+max_requests_jitter = 2_000
+# Behind nginx/Caddy on the same host: trust its X-Forwarded-Proto (https links).
+forwarded_allow_ips = os.environ.get("UPWATCH_TRUSTED_PROXIES", "127.0.0.1,::1")
+# Agents post reports up to max_report_bytes; headers stay small.
+limit_request_field_size = 8190
+# One format for the app, gunicorn's error log and its access log (text or JSON
+# lines, per the `log_format` setting); access lines carry the request id.
+logconfig_dict = logging_dict(_settings.log_format, _settings.log_level)
+access_log_format = ACCESS_LOG_FORMAT
+proc_name = "upwatch-web"
+control_socket_disable = True

@@ -1,0 +1,347 @@
+"""`upwatch-statuspage doctor`: check what an operator would check, and say what to fix.
+
+Each check returns Findings: `ok`, `warn` (worth a look, nothing is broken
+yet) or `fail` (something is wrong now); `doctor` exits 1 when any check
+fails. Checks read the database without changing it (a missing database is
+reported, not created) and take their I/O as parameters (clock, disk usage,
+kernel clock state, SMTP connector) so tests feed them recorded values.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import shutil
+import smtplib
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+import sqlite_utils
+
+from shared.timeutil import format_duration, from_iso, to_iso
+from statuspage.db import (
+    BUSY_TIMEOUT_MS,
+    DatabaseTooNew,
+    applied_migrations,
+    check_not_newer,
+    known_migrations,
+)
+from statuspage.settings import Settings
+
+Status = Literal["ok", "warn", "fail"]
+
+# A backup or a VACUUM needs room for a full copy of the database, plus slack.
+DISK_HEADROOM_BYTES = 100 * 1024 * 1024
+DISK_WARN_FRACTION = 0.10
+# How far clocks may drift before times on the page and skew-sensitive rules go wrong.
+CLOCK_TOLERANCE_S = 30.0
+# An agent that has not reported for this long is down or cut off.
+AGENT_SILENT_AFTER = timedelta(minutes=5)
+SMTP_TIMEOUT_S = 5.0
+
+
+@dataclass(frozen=True)
+class Finding:
+    status: Status
+    check: str
+    message: str
+    fix: str = ""
+
+
+def run_checks(
+    settings: Settings,
+    now: datetime,
+    *,
+    disk_usage: Callable[[Path], Any] = shutil.disk_usage,
+    kernel_clock_synced: Callable[[], bool | None] | None = None,
+    smtp_probe: Callable[[str, int, float], None] | None = None,
+) -> list[Finding]:
+    """Every check, in the order they are printed. Never raises for what it finds."""
+    findings = [Finding("ok", "config", _config_summary(settings))]
+    db = _open_existing(settings.database)
+    if db is None:
+        findings.append(
+            Finding(
+                "fail",
+                "database",
+                f"{settings.database} does not exist or cannot be opened",
+                "check UPWATCH_DATABASE; `upwatch-statuspage migrate` creates a new database",
+            )
+        )
+        findings += check_disk(settings.database, disk_usage)
+        findings += check_smtp(settings, smtp_probe or smtp_reachable)
+        return findings
+    try:
+        findings += check_database(db, settings.database)
+        findings += check_disk(settings.database, disk_usage)
+        findings += check_clock(db, now, kernel_clock_synced or kernel_clock_synchronized)
+        findings += check_smtp(settings, smtp_probe or smtp_reachable)
+        findings += check_agents(db, settings, now)
+    finally:
+        db.conn.close()
+    return findings
+
+
+def _config_summary(settings: Settings) -> str:
+    source = str(settings.config) if settings.config else "environment only (UPWATCH_CONFIG unset)"
+    return f"{source}: {len(settings.components)} components, {len(settings.checks)} checks"
+
+
+def _open_existing(path: Path) -> sqlite_utils.Database | None:
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=rw", uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.Error:
+        return None
+    return sqlite_utils.Database(conn)
+
+
+def check_database(db: sqlite_utils.Database, path: Path) -> list[Finding]:
+    """Integrity, schema version (pending or unknown migrations) and journal mode."""
+    try:
+        problems = [row[0] for row in db.execute("PRAGMA integrity_check").fetchall()]
+    except sqlite3.DatabaseError as error:
+        problems = [str(error)]
+    if problems != ["ok"]:
+        return [
+            Finding(
+                "fail",
+                "database",
+                f"{path}: integrity check failed: {'; '.join(problems[:3])}",
+                "stop upwatch, restore the latest backup (upwatch-statuspage restore FILE --force)",
+            )
+        ]
+    findings = [Finding("ok", "database", f"{path}: integrity ok")]
+    try:
+        check_not_newer(db)
+    except DatabaseTooNew as error:
+        return [*findings, Finding("fail", "schema", str(error), "run the upwatch version that wrote it")]
+    pending = [name for name in known_migrations() if name not in set(applied_migrations(db))]
+    if pending:
+        findings.append(
+            Finding(
+                "warn",
+                "schema",
+                f"{len(pending)} migration(s) pending: {', '.join(pending)}",
+                "run `upwatch-statuspage migrate` (the services also migrate when they start)",
+            )
+        )
+    else:
+        findings.append(Finding("ok", "schema", f"up to date ({len(known_migrations())} migrations)"))
+    mode = str(db.execute("PRAGMA journal_mode").fetchone()[0]).lower()
+    if mode != "wal":
+        findings.append(
+            Finding("warn", "database", f"journal mode is {mode}, not wal", "start the collector once")
+        )
+    return findings
+
+
+def check_disk(path: Path, disk_usage: Callable[[Path], Any]) -> list[Finding]:
+    """Free space on the database's file system: room for a backup copy plus headroom."""
+    folder = path.parent if path.parent.exists() else Path(".")
+    usage = disk_usage(folder)
+    size = _database_bytes(path)
+    need = size + DISK_HEADROOM_BYTES
+    message = f"{_mib(usage.free)} free of {_mib(usage.total)} on {folder} (database {_mib(size)})"
+    if usage.free < need:
+        return [
+            Finding(
+                "fail",
+                "disk",
+                message,
+                f"free at least {_mib(need - usage.free)}: a backup or VACUUM needs a full copy",
+            )
+        ]
+    if usage.total and usage.free / usage.total < DISK_WARN_FRACTION:
+        return [Finding("warn", "disk", message, "less than 10% free: plan more space")]
+    return [Finding("ok", "disk", message)]
+
+
+def _database_bytes(path: Path) -> int:
+    total = 0
+    for suffix in ("", "-wal", "-shm"):
+        candidate = Path(f"{path}{suffix}")
+        if candidate.exists():
+            total += candidate.stat().st_size
+    return total
+
+
+def _mib(count: float) -> str:
+    return f"{count / (1024 * 1024):.0f} MiB"
+
+
+def check_clock(
+    db: sqlite_utils.Database, now: datetime, kernel_clock_synced: Callable[[], bool | None]
+) -> list[Finding]:
+    """This host's clock against the data it stored, the agents' clocks, and the kernel's NTP state."""
+    findings: list[Finding] = []
+    newest = db.execute("SELECT max(received_at) FROM results").fetchone()[0]
+    if newest and from_iso(newest) - now > timedelta(seconds=CLOCK_TOLERANCE_S):
+        findings.append(
+            Finding(
+                "fail",
+                "clock",
+                f"results were received at {newest}, later than the clock now ({now.isoformat()}): "
+                "the clock went backwards",
+                "fix the time (NTP: systemd-timesyncd or chrony), then restart upwatch",
+            )
+        )
+    recent = to_iso(now - timedelta(hours=1))
+    rows = db.execute(
+        "SELECT name, clock_skew_s FROM agents WHERE revoked_at IS NULL AND clock_skew_s IS NOT NULL"
+        " AND last_seen_at >= ?",
+        [recent],
+    ).fetchall()
+    off = [(name, skew) for name, skew in rows if abs(skew) > CLOCK_TOLERANCE_S]
+    if rows and len(off) == len(rows) and len(rows) >= 2:
+        findings.append(
+            Finding(
+                "fail",
+                "clock",
+                f"every recent agent's clock differs from this host's (by {off[0][1]:+.0f} s or more)",
+                "this host's clock is probably wrong: check NTP here",
+            )
+        )
+    elif off:
+        names = ", ".join(f"{name} ({skew:+.0f} s)" for name, skew in off[:5])
+        findings.append(
+            Finding("warn", "clock", f"agent clocks are off: {names}", "check NTP on those hosts")
+        )
+    synced = kernel_clock_synced()
+    if synced is False:
+        findings.append(
+            Finding(
+                "warn",
+                "clock",
+                "the kernel reports the clock is not synchronised",
+                "enable time synchronisation (systemd-timesyncd or chrony)",
+            )
+        )
+    if not findings:
+        state = "synchronised" if synced else "sync state unknown"
+        findings.append(Finding("ok", "clock", f"{now.isoformat(timespec='seconds')} ({state})"))
+    return findings
+
+
+class _Timex(ctypes.Structure):
+    # struct timex from <sys/timex.h> (Linux): we read only `status`; the
+    # rest is padding large enough for every field the kernel writes.
+    _fields_ = [("modes", ctypes.c_uint), ("_pad0", ctypes.c_long * 5), ("status", ctypes.c_int)]
+    _fields_ += [("_pad1", ctypes.c_long * 32)]
+
+
+STA_UNSYNC = 0x0040
+TIME_ERROR = 5
+
+
+def kernel_clock_synchronized() -> bool | None:
+    """adjtimex(2) read-only: False when the kernel says the clock is unsynchronised, None if unknown."""
+    name = ctypes.util.find_library("c")
+    if not name:
+        return None
+    try:
+        libc = ctypes.CDLL(name, use_errno=True)
+        timex = _Timex()
+        state = libc.adjtimex(ctypes.byref(timex))
+    except (OSError, AttributeError):
+        return None
+    if state < 0:
+        return None
+    return not (state == TIME_ERROR or timex.status & STA_UNSYNC)
+
+
+def smtp_target(settings: Settings) -> tuple[str, int] | None:
+    """(host, port) of the configured SMTP server, or None when mail is not configured."""
+    smtp = getattr(settings, "smtp", None)
+    host = getattr(smtp, "host", None)
+    if not smtp or not host:
+        return None
+    return str(host), int(getattr(smtp, "port", 25) or 25)
+
+
+def smtp_reachable(host: str, port: int, timeout_s: float) -> None:
+    """Connect and say EHLO; raises OSError or smtplib.SMTPException when that fails."""
+    with smtplib.SMTP(host, port, timeout=timeout_s) as client:
+        code, _message = client.ehlo()
+        if code >= 400:
+            raise smtplib.SMTPResponseException(code, b"EHLO refused")
+
+
+def check_smtp(settings: Settings, probe: Callable[[str, int, float], None]) -> list[Finding]:
+    target = smtp_target(settings)
+    if target is None:
+        return [Finding("ok", "smtp", "not configured (no mail notifications)")]
+    host, port = target
+    try:
+        probe(host, port, SMTP_TIMEOUT_S)
+    except (OSError, smtplib.SMTPException) as error:
+        return [
+            Finding(
+                "fail",
+                "smtp",
+                f"cannot talk to {host}:{port}: {error}",
+                "check smtp.host and smtp.port, the server, and the firewall between",
+            )
+        ]
+    return [Finding("ok", "smtp", f"{host}:{port} answers EHLO")]
+
+
+def check_agents(db: sqlite_utils.Database, settings: Settings, now: datetime) -> list[Finding]:
+    """Every agent with a live token should be reporting; checks need at least one agent."""
+    rows = db.execute(
+        "SELECT name, last_seen_at FROM agents WHERE revoked_at IS NULL ORDER BY name"
+    ).fetchall()
+    agent_checks = [check for check in settings.checks if check.kind != "heartbeat"]
+    if not rows:
+        if agent_checks:
+            return [
+                Finding(
+                    "fail",
+                    "agents",
+                    f"no agents, but {len(agent_checks)} check(s) need one",
+                    "create a token (upwatch-statuspage agent-token create NAME) and install an agent",
+                )
+            ]
+        return [Finding("ok", "agents", "no agents and no checks that need one")]
+    findings: list[Finding] = []
+    for name, last_seen in rows:
+        if last_seen is None:
+            findings.append(
+                Finding(
+                    "warn",
+                    "agents",
+                    f"{name} has never reported",
+                    f"install the agent on {name} (deploy/install-agent.sh) with its token",
+                )
+            )
+            continue
+        silent = now - from_iso(last_seen)
+        if silent > AGENT_SILENT_AFTER:
+            findings.append(
+                Finding(
+                    "fail",
+                    "agents",
+                    f"{name} last reported {format_duration(silent)} ago",
+                    f"on {name}: systemctl status upwatch-agent; journalctl -u upwatch-agent",
+                )
+            )
+    seen = len(rows) - len(findings)
+    findings.insert(0, Finding("ok", "agents", f"{seen} of {len(rows)} agent(s) reporting"))
+    return findings
+
+
+def render(findings: list[Finding]) -> str:
+    """The report: one line per finding, an indented `fix:` line under each problem."""
+    lines = []
+    for finding in findings:
+        lines.append(f"{finding.status.upper():<5} {finding.check:<9} {finding.message}")
+        if finding.status != "ok" and finding.fix:
+            lines.append(f"{'':<15} fix: {finding.fix}")
+    failed = sum(1 for finding in findings if finding.status == "fail")
+    warned = sum(1 for finding in findings if finding.status == "warn")
+    lines.append(f"{failed} problem(s), {warned} warning(s)")
+    return "\n".join(lines)
