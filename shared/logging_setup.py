@@ -18,6 +18,7 @@ import json
 import logging
 import logging.config
 import re
+import sys
 import uuid
 from collections.abc import Mapping
 from contextvars import ContextVar
@@ -102,6 +103,21 @@ class TextFormatter(logging.Formatter):
         return line
 
 
+class StderrHandler(logging.StreamHandler):
+    """Writes to whatever sys.stderr is at emit time (gunicorn and test runners replace it)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
+
+
 def _access_entry(record: logging.LogRecord, atoms: Mapping[str, Any]) -> dict[str, Any]:
     def atom(key: str) -> Any:
         value = atoms.get(key)
@@ -136,8 +152,7 @@ def logging_dict(log_format: LogFormat = "text", level: LogLevel = "INFO") -> di
     # dictConfig accepts the class object itself under "()", so no import path is needed.
     formatter_class = JsonFormatter if log_format == "json" else TextFormatter
     handler = {
-        "class": "logging.StreamHandler",
-        "stream": "ext://sys.stderr",
+        "()": StderrHandler,
         "formatter": "upwatch",
         "filters": ["request_id"],
     }
