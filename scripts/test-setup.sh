@@ -1,17 +1,28 @@
 #!/usr/bin/env bash
 # System packages the test suite needs, installed only when missing.
 # (Python packages come from pyproject's `dev` extra.)
+#   chromium         headless browser for the public page's tests (tests/statuspage/test_browser.py)
+#   systemd-analyze  verify and score the units in deploy/systemd (package systemd)
+#   nginx            `nginx -t` the reverse-proxy example (package nginx-light)
+#   openssl          a throw-away certificate for that example
 set -euo pipefail
 
-# Headless Chromium for the public page's browser tests (tests/statuspage/test_browser.py).
-if [ ! -x /usr/bin/chromium ]; then
-    if [ "$(id -u)" -ne 0 ]; then
-        echo "test-setup: /usr/bin/chromium is missing; run 'apt-get install -y chromium' as root" >&2
+missing=()
+[[ -x /usr/bin/chromium ]] || missing+=(chromium)
+command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
+command -v nginx >/dev/null 2>&1 || [[ -x /usr/sbin/nginx ]] || missing+=(nginx-light)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+
+if [[ ${#missing[@]} -gt 0 ]]; then
+    if [[ "$(id -u)" -ne 0 ]] || ! command -v apt-get >/dev/null 2>&1; then
+        echo "test-setup: missing ${missing[*]}; run 'apt-get install -y ${missing[*]}' as root" >&2
         exit 1
     fi
+    echo "test-setup: installing ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq --no-install-recommends chromium >/dev/null
+    # Several test runs may start at once: wait for apt's lock instead of failing.
+    apt-get -o DPkg::Lock::Timeout=300 update -qq
+    apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
 # iproute2 (`ip netns`, veth) for the incident engine's three-location test

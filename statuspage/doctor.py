@@ -197,7 +197,9 @@ def check_clock(
         [recent],
     ).fetchall()
     off = [(name, skew) for name, skew in rows if abs(skew) > CLOCK_TOLERANCE_S]
-    if rows and len(off) == len(rows) and len(rows) >= 2:
+    # Every agent off the same way points at this host; mixed signs point at the agents.
+    one_way = all(skew > 0 for _n, skew in off) or all(skew < 0 for _n, skew in off)
+    if len(rows) >= 2 and len(off) == len(rows) and one_way:
         findings.append(
             Finding(
                 "fail",

@@ -42,7 +42,7 @@ def seeded_database(path: Path, results: int = 20) -> None:
     if not db.execute("SELECT 1 FROM agents WHERE name = 'edge-1'").fetchone():
         create_agent(db, "edge-1", ["eu"], datetime(2026, 1, 1, tzinfo=UTC))
     with db.atomic():
-        for index in range(results):
+        for _index in range(results):
             db.execute(
                 "INSERT INTO results (id, check_id, agent, started_at, received_at, latency_ms, status)"
                 " VALUES (?, 'api', 'edge-1', '2026-01-01T00:00:00Z', '2026-01-01T00:00:01Z', 1.0, 'up')",
@@ -112,7 +112,9 @@ def test_restore_refuses_bad_and_newer_backups(tmp_path: Path) -> None:
     newer = tmp_path / "newer.db"
     backup_database(database, newer)
     conn = sqlite3.connect(newer)
-    conn.execute("INSERT INTO _sqlite_migrations (migration_set, name, applied_at) VALUES ('upwatch', '9999_x', '')")
+    conn.execute(
+        "INSERT INTO _sqlite_migrations (migration_set, name, applied_at) VALUES ('upwatch', '9999_x', '')"
+    )
     conn.commit()
     conn.close()
     with pytest.raises(DatabaseTooNew, match="9999_x"):
