@@ -13,8 +13,10 @@ here, not by the app):
     UPWATCH_WEB_BIND        address(es) to listen on, comma-separated (default 127.0.0.1:8080)
     UPWATCH_WEB_WORKERS     worker processes (default 2)
     UPWATCH_WEB_THREADS     threads per worker (default 4)
-    UPWATCH_TRUSTED_PROXIES addresses whose X-Forwarded-* headers are believed
-                            (default 127.0.0.1,::1: the reverse proxy on this host)
+
+Which proxies' X-Forwarded-* headers are believed is the upwatch setting
+`security.trusted_proxies` (for nginx on the same host: ["127.0.0.1", "::1"]);
+gunicorn is given the same list, so both agree on the scheme.
 """
 
 import os
@@ -37,8 +39,8 @@ keepalive = 5
 # Recycle workers now and then so a slow leak never grows without bound.
 max_requests = 20_000
 max_requests_jitter = 2_000
-# Behind nginx/Caddy on the same host: trust its X-Forwarded-Proto (https links).
-forwarded_allow_ips = os.environ.get("UPWATCH_TRUSTED_PROXIES", "127.0.0.1,::1")
+# One list of trusted proxies for gunicorn (wsgi.url_scheme) and the app (client addresses).
+forwarded_allow_ips = ",".join(_settings.security.trusted_proxies)
 # Agents post reports up to max_report_bytes; headers stay small.
 limit_request_field_size = 8190
 # One format for the app, gunicorn's error log and its access log (text or JSON

@@ -2,8 +2,8 @@
 # upwatch agent image. Build from the repository root:
 #   docker build -f deploy/docker/agent.Dockerfile -t upwatch-agent .
 # Configure with UPWATCH_AGENT_COLLECTOR_URL, UPWATCH_AGENT_NAME, UPWATCH_AGENT_LABELS,
-# and the token as a secret file: CREDENTIALS_DIRECTORY=/run/secrets and a
-# secret named upwatch_agent_token (see compose.yaml), or UPWATCH_AGENT_TOKEN.
+# and the token as a secret file: CREDENTIALS_DIRECTORY=/run/secrets and the
+# secret mounted as /run/secrets/token (see compose.yaml), or UPWATCH_AGENT_TOKEN.
 
 # --- build -------------------------------------------------------------------
 FROM python:3.11-slim-bookworm AS build

@@ -32,8 +32,7 @@ ENV PATH=/opt/upwatch/bin:$PATH \
     UPWATCH_CONFIG=/etc/upwatch/upwatch.toml \
     UPWATCH_DATABASE=/var/lib/upwatch/upwatch.db \
     UPWATCH_LOG_FORMAT=json \
-    UPWATCH_WEB_BIND=0.0.0.0:8080 \
-    UPWATCH_TRUSTED_PROXIES=*
+    UPWATCH_WEB_BIND=0.0.0.0:8080
 USER 10001:10001
 WORKDIR /var/lib/upwatch
 VOLUME ["/var/lib/upwatch"]

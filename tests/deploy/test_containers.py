@@ -25,7 +25,7 @@ DOCKER = ROOT / "deploy" / "docker"
 DOCKERFILES = {"collector": DOCKER / "collector.Dockerfile", "agent": DOCKER / "agent.Dockerfile"}
 SCRIPTS = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]) | {"gunicorn"}
 # Knobs of deploy/gunicorn.conf.py, read there rather than by the app's settings.
-GUNICORN_KNOBS = {"UPWATCH_WEB_BIND", "UPWATCH_WEB_WORKERS", "UPWATCH_WEB_THREADS", "UPWATCH_TRUSTED_PROXIES"}
+GUNICORN_KNOBS = {"UPWATCH_WEB_BIND", "UPWATCH_WEB_WORKERS", "UPWATCH_WEB_THREADS"}
 
 
 def instructions(path: Path) -> list[tuple[str, str]]:
@@ -153,10 +153,9 @@ def test_compose_agent_reaches_the_collector(compose: dict[str, Any]) -> None:
     assert set(environment) <= known, set(environment) - known
     exposed = [value for step, value in final_stage(DOCKERFILES["collector"]) if step == "EXPOSE"]
     assert environment["UPWATCH_AGENT_COLLECTOR_URL"] == f"http://collector:{exposed[0]}"
-    # The token arrives as a secret file the agent reads as a credential.
-    assert (
-        agent["secrets"] == ["upwatch_agent_token"] and environment["CREDENTIALS_DIRECTORY"] == "/run/secrets"
-    )
+    # The token arrives as a secret file the agent reads as its credential ($CREDENTIALS_DIRECTORY/token).
+    assert agent["secrets"] == [{"source": "upwatch_agent_token", "target": "token"}]
+    assert environment["CREDENTIALS_DIRECTORY"] == "/run/secrets"
     assert "upwatch_agent_token" in compose["secrets"]
     assert agent["depends_on"]["collector"]["condition"] == "service_healthy"
 

@@ -80,7 +80,9 @@ def test_required_hardening(name: str) -> None:
     assert service.get("DynamicUser") == ["yes"] or service.get("User", ["root"])[-1] not in ("root", "0")
     assert service["ProtectSystem"] == ["strict"]
     assert service["StateDirectory"]
-    assert any(value.startswith("upwatch_") for value in service["LoadCredential"])
+    # Secrets as credentials: the agent's token file, the collector's upwatch_* settings.
+    expected = "token:" if name == "upwatch-agent.service" else "upwatch_"
+    assert any(value.startswith(expected) for value in service["LoadCredential"])
     assert service["RestrictAddressFamilies"]
     assert service["SystemCallFilter"][0] == "@system-service"
     assert service["NoNewPrivileges"] == ["yes"]
