@@ -14,6 +14,7 @@ import ctypes.util
 import shutil
 import smtplib
 import sqlite3
+import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -30,6 +31,7 @@ from statuspage.db import (
     check_not_newer,
     known_migrations,
 )
+from statuspage.notify.config import SmtpConfig
 from statuspage.settings import Settings
 
 Status = Literal["ok", "warn", "fail"]
@@ -58,7 +60,7 @@ def run_checks(
     *,
     disk_usage: Callable[[Path], Any] = shutil.disk_usage,
     kernel_clock_synced: Callable[[], bool | None] | None = None,
-    smtp_probe: Callable[[str, int, float], None] | None = None,
+    smtp_probe: Callable[[SmtpConfig, float], None] | None = None,
 ) -> list[Finding]:
     """Every check, in the order they are printed. Never raises for what it finds."""
     findings = [Finding("ok", "config", _config_summary(settings))]
@@ -256,40 +258,47 @@ def kernel_clock_synchronized() -> bool | None:
     return not (state == TIME_ERROR or timex.status & STA_UNSYNC)
 
 
-def smtp_target(settings: Settings) -> tuple[str, int] | None:
-    """(host, port) of the configured SMTP server, or None when mail is not configured."""
-    smtp = getattr(settings, "smtp", None)
-    host = getattr(smtp, "host", None)
-    if not smtp or not host:
-        return None
-    return str(host), int(getattr(smtp, "port", 25) or 25)
-
-
-def smtp_reachable(host: str, port: int, timeout_s: float) -> None:
-    """Connect and say EHLO; raises OSError or smtplib.SMTPException when that fails."""
-    with smtplib.SMTP(host, port, timeout=timeout_s) as client:
+def smtp_reachable(config: SmtpConfig, timeout_s: float) -> None:
+    """Connect as delivery will (TLS, STARTTLS or plain), say EHLO and log in when credentials
+    are set. Raises OSError or smtplib.SMTPException when any step fails."""
+    host = str(config.host)
+    client: smtplib.SMTP
+    if config.security == "tls":
+        client = smtplib.SMTP_SSL(host, config.port, timeout=timeout_s, context=ssl.create_default_context())
+    else:
+        client = smtplib.SMTP(host, config.port, timeout=timeout_s)
+    with client:
         code, _message = client.ehlo()
         if code >= 400:
             raise smtplib.SMTPResponseException(code, b"EHLO refused")
+        if config.security == "starttls":
+            client.starttls(context=ssl.create_default_context())
+        if config.username is not None and config.password is not None:
+            client.login(config.username, config.password)
 
 
-def check_smtp(settings: Settings, probe: Callable[[str, int, float], None]) -> list[Finding]:
-    target = smtp_target(settings)
-    if target is None:
+def check_smtp(settings: Settings, probe: Callable[[SmtpConfig, float], None]) -> list[Finding]:
+    """Mail is configured when `smtp.host` is set; then the relay must accept us now."""
+    config = settings.smtp
+    if not config.host:
         return [Finding("ok", "smtp", "not configured (no mail notifications)")]
-    host, port = target
+    where = f"{config.host}:{config.port} ({config.security})"
     try:
-        probe(host, port, SMTP_TIMEOUT_S)
+        probe(config, SMTP_TIMEOUT_S)
+    except smtplib.SMTPAuthenticationError:
+        return [
+            Finding("fail", "smtp", f"{where} refused the login", "check smtp.username and smtp.password")
+        ]
     except (OSError, smtplib.SMTPException) as error:
         return [
             Finding(
                 "fail",
                 "smtp",
-                f"cannot talk to {host}:{port}: {error}",
-                "check smtp.host and smtp.port, the server, and the firewall between",
+                f"cannot talk to {where}: {error}",
+                "check smtp.host, smtp.port and smtp.security, the relay, and the firewall between",
             )
         ]
-    return [Finding("ok", "smtp", f"{host}:{port} answers EHLO")]
+    return [Finding("ok", "smtp", f"{where} answers")]
 
 
 def check_agents(db: sqlite_utils.Database, settings: Settings, now: datetime) -> list[Finding]:

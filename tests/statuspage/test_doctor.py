@@ -6,7 +6,6 @@ from collections import namedtuple
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -149,22 +148,24 @@ class _Sink:
         return "250 OK"
 
 
-def smtp_settings(port: int) -> Any:
-    return SimpleNamespace(smtp=SimpleNamespace(host="127.0.0.1", port=port))
-
-
-def test_smtp_reachable_and_not() -> None:
+def test_smtp_reachable_and_not(make_settings: Callable[..., Settings]) -> None:
     controller = Controller(_Sink(), hostname="127.0.0.1", port=free_port())
     controller.start()
     try:
-        [ok] = check_smtp(smtp_settings(controller.port), smtp_reachable)
+        plain = make_settings(smtp={"host": "127.0.0.1", "port": controller.port, "security": "none"})
+        [ok] = check_smtp(plain, smtp_reachable)
+        # The relay speaks no TLS: STARTTLS, as delivery would use it, must fail here.
+        starttls = make_settings(smtp={"host": "127.0.0.1", "port": controller.port, "security": "starttls"})
+        [no_tls] = check_smtp(starttls, smtp_reachable)
     finally:
         controller.stop()
-    assert ok.status == "ok" and "EHLO" in ok.message
+    assert ok.status == "ok" and "answers" in ok.message
+    assert no_tls.status == "fail" and "smtp.security" in no_tls.fix
 
-    [down] = check_smtp(smtp_settings(free_port()), smtp_reachable)
-    assert down.status == "fail" and "smtp.host" in down.fix
-    [unset] = check_smtp(SimpleNamespace(), smtp_reachable)
+    down = make_settings(smtp={"host": "127.0.0.1", "port": free_port(), "security": "none"})
+    [refused] = check_smtp(down, smtp_reachable)
+    assert refused.status == "fail" and "smtp.host" in refused.fix
+    [unset] = check_smtp(make_settings(), smtp_reachable)
     assert unset.status == "ok" and "not configured" in unset.message
 
 
