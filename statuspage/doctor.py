@@ -39,10 +39,8 @@ Status = Literal["ok", "warn", "fail"]
 # A backup or a VACUUM needs room for a full copy of the database, plus slack.
 DISK_HEADROOM_BYTES = 100 * 1024 * 1024
 DISK_WARN_FRACTION = 0.10
-# How far clocks may drift before times on the page and skew-sensitive rules go wrong.
-CLOCK_TOLERANCE_S = 30.0
-# An agent that has not reported for this long is down or cut off.
-AGENT_SILENT_AFTER = timedelta(minutes=5)
+# Clocks may drift by the collector's `clock_skew_tolerance`; an agent is silent after
+# `offline_after` (the same limits ingest and the engine use).
 SMTP_TIMEOUT_S = 5.0
 
 
@@ -80,7 +78,9 @@ def run_checks(
     try:
         findings += check_database(db, settings.database)
         findings += check_disk(settings.database, disk_usage)
-        findings += check_clock(db, now, kernel_clock_synced or kernel_clock_synchronized)
+        findings += check_clock(
+            db, now, kernel_clock_synced or kernel_clock_synchronized, settings.clock_skew_tolerance
+        )
         findings += check_smtp(settings, smtp_probe or smtp_reachable)
         findings += check_agents(db, settings, now)
     finally:
@@ -177,12 +177,16 @@ def _mib(count: float) -> str:
 
 
 def check_clock(
-    db: sqlite_utils.Database, now: datetime, kernel_clock_synced: Callable[[], bool | None]
+    db: sqlite_utils.Database,
+    now: datetime,
+    kernel_clock_synced: Callable[[], bool | None],
+    tolerance: timedelta,
 ) -> list[Finding]:
     """This host's clock against the data it stored, the agents' clocks, and the kernel's NTP state."""
     findings: list[Finding] = []
     newest = db.execute("SELECT max(received_at) FROM results").fetchone()[0]
-    if newest and from_iso(newest) - now > timedelta(seconds=CLOCK_TOLERANCE_S):
+    tolerance_s = tolerance.total_seconds()
+    if newest and from_iso(newest) - now > tolerance:
         findings.append(
             Finding(
                 "fail",
@@ -198,7 +202,7 @@ def check_clock(
         " AND last_seen_at >= ?",
         [recent],
     ).fetchall()
-    off = [(name, skew) for name, skew in rows if abs(skew) > CLOCK_TOLERANCE_S]
+    off = [(name, skew) for name, skew in rows if abs(skew) > tolerance_s]
     # Every agent off the same way points at this host; mixed signs point at the agents.
     one_way = all(skew > 0 for _n, skew in off) or all(skew < 0 for _n, skew in off)
     if len(rows) >= 2 and len(off) == len(rows) and one_way:
@@ -264,7 +268,7 @@ def smtp_reachable(config: SmtpConfig, timeout_s: float) -> None:
     host = str(config.host)
     client: smtplib.SMTP
     if config.security == "tls":
-        client = smtplib.SMTP_SSL(host, config.port, timeout=timeout_s, context=ssl.create_default_context())
+        client = smtplib.SMTP_SSL(host, config.port, timeout=timeout_s, context=_tls_context(config))
     else:
         client = smtplib.SMTP(host, config.port, timeout=timeout_s)
     with client:
@@ -272,9 +276,14 @@ def smtp_reachable(config: SmtpConfig, timeout_s: float) -> None:
         if code >= 400:
             raise smtplib.SMTPResponseException(code, b"EHLO refused")
         if config.security == "starttls":
-            client.starttls(context=ssl.create_default_context())
+            client.starttls(context=_tls_context(config))
         if config.username is not None and config.password is not None:
             client.login(config.username, config.password)
+
+
+def _tls_context(config: SmtpConfig) -> ssl.SSLContext:
+    # Verified like delivery verifies: the system CAs plus smtp.ca_file for a private relay.
+    return ssl.create_default_context(cafile=config.ca_file)
 
 
 def check_smtp(settings: Settings, probe: Callable[[SmtpConfig, float], None]) -> list[Finding]:
@@ -331,7 +340,7 @@ def check_agents(db: sqlite_utils.Database, settings: Settings, now: datetime) -
             )
             continue
         silent = now - from_iso(last_seen)
-        if silent > AGENT_SILENT_AFTER:
+        if silent > settings.offline_after:
             findings.append(
                 Finding(
                     "fail",
