@@ -128,8 +128,8 @@ class Load:
 
     url: str
     token: str
-    max_reports: int = 400
-    max_seconds: float = 40.0
+    max_reports: int = 5000
+    max_seconds: float = 60.0
     acked: list[tuple[float, list[str]]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     stop: threading.Event = field(default_factory=threading.Event)
@@ -222,8 +222,9 @@ def test_backup_during_ingest_restores_every_acknowledged_result(tmp_path: Path)
         assert taken.returncode == 0, taken.stderr
         assert "backup written" in taken.stdout
         # Keep ingesting a little after the backup, then stop the load.
+        assert loader.is_alive(), "the load ended before the backup finished; raise its bounds"
         target = load.count() + 10
-        wait_for(lambda: load.count() >= target or not loader.is_alive(), timeout_s=30)
+        wait_for(lambda: load.count() >= target, timeout_s=30)
     finally:
         load.stop.set()
         loader.join(timeout=30)
