@@ -10,13 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from flask import Blueprint, Response, g, request
 from pydantic import BaseModel, ValidationError
+from sqlite_utils import Database
 
 from statuspage.admin import models, operations
 from statuspage.admin.operations import Actor
+from statuspage.notify import destinations, subscriptions
+from statuspage.settings import Settings
 from statuspage.storage import agents as agent_store
 from statuspage.storage import api_tokens, audit, overrides
 from statuspage.storage import incidents as incident_store
@@ -500,3 +503,96 @@ def audit_log() -> Response:
     before = request.args.get("before", type=int)
     entries = audit.recent(get_db(), limit=200, before_id=before)
     return _ok(models.AuditList(entries=[models.AuditOut(**e.__dict__) for e in entries]))
+
+
+# -- subscribers and channels ----------------------------------------------------------------------
+
+
+@endpoint("GET", "/subscribers", "read", "Email subscribers and webhook subscriptions", models.SubscriberList)
+def list_subscribers() -> Response:
+    db = get_db()
+    emails = [models.EmailSubscriberOut(**s.__dict__) for s in subscriptions.list_email_subscribers(db)]
+    hooks = [models.WebhookOut(**w.__dict__) for w in subscriptions.list_webhooks(db)]
+    return _ok(models.SubscriberList(emails=emails, webhooks=hooks))
+
+
+@endpoint(
+    "DELETE", "/subscribers/emails/<int:subscriber_id>", "write", "Unsubscribe an email subscriber",
+    models.Changed,
+)  # fmt: skip
+def remove_email_subscriber(subscriber_id: int) -> Response:
+    return _run(
+        lambda: models.Changed(
+            changed=operations.remove_email_subscriber(get_db(), _actor(), now(), subscriber_id)
+        )
+    )
+
+
+@endpoint(
+    "POST", "/subscribers/webhooks", "write", "Register an operator webhook (signing secret shown once)",
+    models.WebhookCreated, models.WebhookCreate, 201,
+)  # fmt: skip
+def add_webhook() -> Response:
+    def action() -> models.WebhookCreated:
+        webhook_id, secret = operations.add_webhook(
+            get_db(), settings(), _actor(), now(), _body(models.WebhookCreate)
+        )
+        return models.WebhookCreated(id=webhook_id, secret=secret)
+
+    return _run(action, 201)
+
+
+@endpoint("DELETE", "/subscribers/webhooks/<int:webhook_id>", "write", "Remove a webhook", models.Changed)
+def remove_webhook(webhook_id: int) -> Response:
+    return _run(
+        lambda: models.Changed(changed=operations.remove_webhook(get_db(), _actor(), now(), webhook_id))
+    )
+
+
+def channel_views(db: Database, config: Settings) -> list[models.ChannelOut]:
+    """Channels from the config with their delivery health."""
+    items = []
+    for channel in config.channels:
+        found = destinations.state(db, channel.kind, channel.id)
+        health: Literal["ok", "failing", "disabled"] = "ok"
+        if found and found.disabled_at:
+            health = "disabled"
+        elif found and found.consecutive_failures:
+            health = "failing"
+        items.append(
+            models.ChannelOut(
+                id=channel.id,
+                kind=channel.kind,
+                name=channel.label,
+                health=health,
+                consecutive_failures=found.consecutive_failures if found else 0,
+                last_error=found.last_error if found else None,
+                disabled_reason=found.disabled_reason if found else None,
+            )  # fmt: skip
+        )
+    return items
+
+
+@endpoint("GET", "/channels", "read", "Team channels with their delivery health", models.ChannelList)
+def list_channels() -> Response:
+    return _ok(models.ChannelList(channels=channel_views(get_db(), settings())))
+
+
+@endpoint("POST", "/channels/<channel_id>/enable", "write", "Re-enable a disabled channel", models.Changed)
+def enable_channel(channel_id: str) -> Response:
+    return _run(
+        lambda: models.Changed(
+            changed=operations.enable_channel(get_db(), settings(), _actor(), now(), channel_id)
+        )
+    )
+
+
+@endpoint(
+    "POST", "/channels/<channel_id>/test", "write", "Queue a test message for a channel", models.Changed
+)
+def test_channel(channel_id: str) -> Response:
+    return _run(
+        lambda: models.Changed(
+            changed=operations.test_channel(get_db(), settings(), _actor(), now(), channel_id)
+        )
+    )

@@ -217,3 +217,53 @@ class AuditOut(_Out):
 
 class AuditList(_Out):
     entries: list[AuditOut]
+
+
+class WebhookCreate(_In):
+    url: Annotated[str, StringConstraints(pattern=r"^https?://[^\s]+$", max_length=2000)]
+    components: list[ComponentId] = Field(default_factory=list, max_length=500)
+    description: ShortText = ""
+
+
+class WebhookCreated(_Out):
+    id: int
+    secret: str
+
+
+class EmailSubscriberOut(_Out):
+    id: int
+    email: str
+    status: str
+    components: list[str]
+    created_at: str
+    confirmed_at: str | None
+
+
+class WebhookOut(_Out):
+    id: int
+    url: str
+    origin: str
+    status: str
+    components: list[str]
+    description: str
+    created_at: str
+    disabled_reason: str | None
+
+
+class SubscriberList(_Out):
+    emails: list[EmailSubscriberOut]
+    webhooks: list[WebhookOut]
+
+
+class ChannelOut(_Out):
+    id: str
+    kind: str
+    name: str
+    health: Literal["ok", "failing", "disabled"]
+    consecutive_failures: int
+    last_error: str | None
+    disabled_reason: str | None
+
+
+class ChannelList(_Out):
+    channels: list[ChannelOut]

@@ -17,8 +17,12 @@ from typing import Any, TypeVar
 
 from sqlite_utils import Database
 
+from shared.timeutil import to_iso
 from statuspage import incidents as service
 from statuspage.admin import models
+from statuspage.notify import destinations, subscriptions
+from statuspage.notify import outbox as notify_outbox
+from statuspage.notify.config import ChannelConfig
 from statuspage.settings import Settings
 from statuspage.storage import agents as agent_store
 from statuspage.storage import audit, overrides
@@ -352,3 +356,73 @@ def revoke_agent(db: Database, actor: Actor, now: datetime, name: str) -> None:
     _audited(
         db, actor, now, "agent.revoke", f"agent:{name}", {}, lambda: agent_store.revoke_agent(db, name, now)
     )
+
+
+# -- subscribers and channels ----------------------------------------------------------------------
+
+
+def remove_email_subscriber(db: Database, actor: Actor, now: datetime, subscriber_id: int) -> bool:
+    def change() -> bool:
+        done = subscriptions.unsubscribe_by_id(db, subscriber_id, now)
+        if done is None:
+            raise NotFound(f"subscriber {subscriber_id}")
+        return done
+
+    return _audited(db, actor, now, "subscriber.remove", f"subscriber:{subscriber_id}", {}, change)
+
+
+def add_webhook(
+    db: Database, settings: Settings, actor: Actor, now: datetime, data: models.WebhookCreate
+) -> tuple[int, str]:
+    """Register an operator webhook (trusted, active at once); return (id, signing secret)."""
+    components = _known_components(settings, data.components)
+    return _audited(
+        db,
+        actor,
+        now,
+        "webhook.create",
+        "",
+        {"url": data.url},
+        lambda: subscriptions.create_webhook_subscription(
+            db, settings, data.url, components, now, origin="operator", description=data.description
+        ),
+    )
+
+
+def remove_webhook(db: Database, actor: Actor, now: datetime, webhook_id: int) -> bool:
+    if not any(w.id == webhook_id for w in subscriptions.list_webhooks(db, include_removed=True)):
+        raise NotFound(f"webhook {webhook_id}")
+    return _audited(
+        db, actor, now, "webhook.remove", f"webhook:{webhook_id}", {},
+        lambda: subscriptions.remove_webhook(db, webhook_id, now),
+    )  # fmt: skip
+
+
+def _channel(settings: Settings, channel_id: str) -> ChannelConfig:
+    channel = settings.channel(channel_id)
+    if channel is None:
+        raise NotFound(f"channel {channel_id}")
+    return channel
+
+
+def enable_channel(db: Database, settings: Settings, actor: Actor, now: datetime, channel_id: str) -> bool:
+    channel = _channel(settings, channel_id)
+    return _audited(
+        db, actor, now, "channel.enable", f"channel:{channel_id}", {},
+        lambda: destinations.enable(db, channel.kind, channel.id),
+    )  # fmt: skip
+
+
+def test_channel(db: Database, settings: Settings, actor: Actor, now: datetime, channel_id: str) -> bool:
+    """Queue a test message for the channel; the worker delivers it (no network from a request)."""
+    channel = _channel(settings, channel_id)
+    return _audited(
+        db, actor, now, "channel.test", f"channel:{channel_id}", {},
+        lambda: bool(
+            notify_outbox.enqueue_channel_message(
+                db, channel.id, channel.kind, "channel.test", f"channel-test:{channel.id}:{to_iso(now)}",
+                f"Test message from {settings.page.name}",
+                f"This is a test of the channel {channel.label!r}, queued by {actor.label}.", now,
+            )
+        ),
+    )  # fmt: skip

@@ -10,8 +10,10 @@ from flask import abort, request, url_for
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from statuspage.admin import models, operations
+from statuspage.admin.api import channel_views
 from statuspage.admin.ui import actor, admin_ui, done, parse_form, render
 from statuspage.engine.check_state import CheckState
+from statuspage.notify import subscriptions
 from statuspage.storage import agents as agent_store
 from statuspage.storage import api_tokens, audit, overrides, problems, results
 from statuspage.storage import incidents as incident_store
@@ -220,3 +222,85 @@ def revoke_token(name: str) -> WerkzeugResponse:
 def audit_log() -> tuple[str, int]:
     before = request.args.get("before", type=int)
     return render("audit.html", entries=audit.recent(get_db(), limit=200, before_id=before))
+
+
+# -- subscribers and channels ----------------------------------------------------------------------
+
+
+@admin_ui.get("/subscribers")
+def subscribers() -> tuple[str, int]:
+    db = get_db()
+    return render(
+        "subscribers.html",
+        emails=subscriptions.list_email_subscribers(db),
+        webhooks=subscriptions.list_webhooks(db),
+        channels=channel_views(db, settings()),
+        components=settings().components,
+        created=None,
+        error=None,
+    )
+
+
+@admin_ui.post("/subscribers/emails/<int:subscriber_id>/remove")
+def remove_email_subscriber(subscriber_id: int) -> WerkzeugResponse:
+    try:
+        operations.remove_email_subscriber(get_db(), actor(), now(), subscriber_id)
+    except operations.NotFound:
+        abort(404)
+    return done("admin.subscribers", "removed")
+
+
+@admin_ui.post("/subscribers/webhooks")
+def add_webhook() -> tuple[str, int]:
+    db = get_db()
+    created = None
+    error = None
+    try:
+        data = parse_form(
+            models.WebhookCreate,
+            {
+                "url": request.form.get("url", "").strip(),
+                "components": request.form.getlist("components"),
+                "description": request.form.get("description", ""),
+            },
+        )
+        created = operations.add_webhook(db, settings(), actor(), now(), data)
+    except operations.OperationError as problem:
+        error = str(problem)
+    return render(
+        "subscribers.html",
+        422 if error else 200,
+        emails=subscriptions.list_email_subscribers(db),
+        webhooks=subscriptions.list_webhooks(db),
+        channels=channel_views(db, settings()),
+        components=settings().components,
+        created=created,
+        error=error,
+    )
+
+
+@admin_ui.post("/subscribers/webhooks/<int:webhook_id>/remove")
+def remove_webhook(webhook_id: int) -> WerkzeugResponse:
+    try:
+        operations.remove_webhook(get_db(), actor(), now(), webhook_id)
+    except operations.NotFound:
+        abort(404)
+    return done("admin.subscribers", "removed")
+
+
+@admin_ui.post("/channels/<channel_id>/enable")
+def enable_channel(channel_id: str) -> WerkzeugResponse:
+    try:
+        changed = operations.enable_channel(get_db(), settings(), actor(), now(), channel_id)
+    except operations.NotFound:
+        abort(404)
+    return done("admin.subscribers", "enabled" if changed else "already")
+
+
+@admin_ui.post("/channels/<channel_id>/test")
+def test_channel(channel_id: str) -> WerkzeugResponse:
+    try:
+        operations.test_channel(get_db(), settings(), actor(), now(), channel_id)
+    except operations.NotFound:
+        abort(404)
+    return done("admin.subscribers", "queued")

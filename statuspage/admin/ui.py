@@ -165,6 +165,9 @@ NOTICES = {
     "password": "Password changed; your other sessions were signed out.",
     "sessions": "Your other sessions were signed out.",
     "token": "API token revoked.",
+    "removed": "Removed.",
+    "enabled": "Channel enabled again.",
+    "queued": "Test message queued; the worker sends it within seconds.",
 }
 
 

@@ -273,3 +273,31 @@ def _confirm_columns(token: str) -> tuple[str, str]:
     if token.startswith(EMAIL_TOKEN):
         return "subscribers", "confirm"
     return "webhook_subscriptions", "verify"
+
+
+@dataclass(frozen=True)
+class EmailSubscriber:
+    id: int
+    email: str
+    status: str
+    components: list[str]
+    created_at: str
+    confirmed_at: str | None
+
+
+def list_email_subscribers(db: Database, limit: int = 1000) -> list[EmailSubscriber]:
+    """Email subscribers, newest first (for the admin UI/API)."""
+    rows = db.execute(
+        "SELECT id, email, status, components, created_at, confirmed_at FROM subscribers"
+        " ORDER BY id DESC LIMIT ?",
+        [limit],
+    ).fetchall()
+    return [EmailSubscriber(r[0], r[1], r[2], json.loads(r[3]), r[4], r[5]) for r in rows]
+
+
+def unsubscribe_by_id(db: Database, subscriber_id: int, now: datetime) -> bool | None:
+    """An operator ends an email subscription; None when there is no such subscriber."""
+    row = db.execute("SELECT unsubscribe_token FROM subscribers WHERE id = ?", [subscriber_id]).fetchone()
+    if row is None:
+        return None
+    return unsubscribe(db, str(row[0]), now)

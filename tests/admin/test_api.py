@@ -212,3 +212,44 @@ def test_body_must_be_json(client: FlaskClient, api_token: Headers) -> None:
         headers=api_token("write"),
     )
     assert response.status_code == 400
+
+
+def test_subscribers_and_channels(make_settings: Any, clock: Any, db: Any) -> None:
+    from statuspage import create_app
+    from statuspage.notify.subscriptions import request_email_subscription
+    from statuspage.storage.api_tokens import create_token
+
+    settings = make_settings(channels=[{"id": "ops-log", "kind": "log"}])
+    app = create_app(settings)
+    app.config["UPWATCH_CLOCK"] = clock
+    client = app.test_client()
+    _token, secret = create_token(db, "ops", "write", "test", clock())
+    h = {"Authorization": f"Bearer {secret}"}
+    request_email_subscription(db, settings, "reader@example.com", ["api"], clock())
+    listed = client.get("/api/v1/admin/subscribers", headers=h).get_json()
+    assert [s["email"] for s in listed["emails"]] == ["reader@example.com"]
+    sid = listed["emails"][0]["id"]
+    assert client.delete(f"/api/v1/admin/subscribers/emails/{sid}", headers=h).status_code == 200
+    assert (
+        client.get("/api/v1/admin/subscribers", headers=h).get_json()["emails"][0]["status"] == "unsubscribed"
+    )
+    assert client.delete("/api/v1/admin/subscribers/emails/999", headers=h).status_code == 404
+    hook = client.post(
+        "/api/v1/admin/subscribers/webhooks", json={"url": "https://hooks.example.com/x"}, headers=h
+    )
+    assert hook.status_code == 201 and hook.get_json()["secret"].startswith("whsec_")
+    bad = client.post("/api/v1/admin/subscribers/webhooks", json={"url": "ftp://x"}, headers=h)
+    assert bad.status_code == 422
+    assert (
+        client.delete(f"/api/v1/admin/subscribers/webhooks/{hook.get_json()['id']}", headers=h).status_code
+        == 200
+    )
+    channels = client.get("/api/v1/admin/channels", headers=h).get_json()["channels"]
+    assert channels == [
+        {"id": "ops-log", "kind": "log", "name": "ops-log", "health": "ok", "consecutive_failures": 0,
+         "last_error": None, "disabled_reason": None}
+    ]  # fmt: skip
+    assert client.post("/api/v1/admin/channels/ops-log/test", headers=h).get_json() == {"changed": True}
+    assert db.execute("SELECT count(*) FROM outbox WHERE event = 'channel.test'").fetchone()[0] == 1
+    assert client.post("/api/v1/admin/channels/ops-log/enable", headers=h).get_json() == {"changed": False}
+    assert client.post("/api/v1/admin/channels/nope/test", headers=h).status_code == 404
