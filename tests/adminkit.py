@@ -84,3 +84,26 @@ def api_token(db: Any, clock: Any) -> Callable[[str], dict[str, str]]:
         return {"Authorization": f"Bearer {secret}"}
 
     return factory
+
+
+def sample_value(converter: str, name: str) -> str:
+    """A plausible value for a URL argument, so every rule can be requested."""
+    if converter == "IntegerConverter":
+        return "1"
+    return {"component_id": "api", "channel_id": "ops-log", "name": "edge-1", "token": "x"}.get(name, "x")
+
+
+def routes(app: Flask, prefix: str) -> list[tuple[str, str, str]]:
+    """(method, concrete URL, endpoint) for every rule under `prefix` (from the url_map, so new
+    routes are covered without editing the tests)."""
+    found = []
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith(prefix) or rule.endpoint.endswith("static"):
+            continue
+        url = rule.rule
+        for name in rule.arguments:
+            converter = type(rule._converters[name]).__name__
+            url = re.sub(rf"<(?:[a-z]+:)?{name}>", sample_value(converter, name), url)
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            found.append((method, url, rule.endpoint))
+    return found
