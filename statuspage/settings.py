@@ -62,6 +62,20 @@ class PageConfig(_Section):
             raise ValueError("url must start with http:// or https://")
         return url.rstrip("/")
 
+    @field_validator("logo")
+    @classmethod
+    def _logo_url(cls, logo: str | None) -> str | None:
+        # It lands in <img src>: only web URLs or site paths, never javascript:/data: or "//host".
+        if logo is None:
+            return None
+        if any(ch.isspace() or ord(ch) < 0x20 for ch in logo):
+            raise ValueError("logo must not contain spaces or control characters")
+        if not (
+            logo.startswith(("http://", "https://")) or (logo.startswith("/") and not logo.startswith("//"))
+        ):
+            raise ValueError("logo must be an http(s) URL or a path starting with /")
+        return logo
+
 
 class GroupConfig(_Section):
     """A heading on the status page that gathers components."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from feedgen.feed import FeedGenerator
 from flask import Blueprint, Response, render_template_string
+from markupsafe import escape
 
 from shared.timeutil import to_iso
 from statuspage.markdown import render_markdown
@@ -33,7 +34,9 @@ def _feed(config: Settings, incidents: list[Incident]) -> FeedGenerator:
     feed = FeedGenerator()
     feed.id(f"{base}/history")
     feed.title(f"{config.page.name} – incident history")
-    feed.subtitle(config.page.description or f"Incidents reported on {config.page.name}")
+    # RSS readers render the channel <description> as HTML (feedgen writes the subtitle there):
+    # escape it, so operator text with "<" stays text (found by tests/security/test_xss.py).
+    feed.subtitle(str(escape(config.page.description or f"Incidents reported on {config.page.name}")))
     feed.link(href=f"{base}/history", rel="alternate")
     feed.language("en")
     feed.generator("upwatch")

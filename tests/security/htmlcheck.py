@@ -21,6 +21,7 @@ EXECUTABLE_TAGS = {
     "meta",
     "link",
 }
+INJECTED_ONLY_TAGS = {"script", "iframe", "object", "embed", "base", "form", "math"}
 URL_ATTRIBUTES = {"href", "src", "action", "formaction", "xlink:href", "data", "poster", "srcset"}
 SAFE_SCHEMES = ("http:", "https:", "mailto:", "/", "#", "?")
 
@@ -59,11 +60,18 @@ def problems(html: str, allowed_tags: set[str] | None = None, marker: str | None
     markup came from the attacker).
     """
     found: list[str] = []
-    for tag, attrs in elements(html):
+    collector = _Collector()
+    collector.feed(html)
+    collector.close()
+    if marker is not None and any(marker in text for text in collector.script_text):
+        found.append("payload inside a <script> element")
+    for tag, attrs in collector.elements:
         carries = marker is None or marker in tag or any(marker in (v or "") or marker in k for k, v in attrs)
         if allowed_tags is not None and tag not in allowed_tags:
             found.append(f"tag <{tag}>")
-        if carries and tag in EXECUTABLE_TAGS:
+        # Pages legitimately put text (escaped) in <meta content>, <link title>, <svg aria-label>;
+        # an element that only exists because of the payload is one of these.
+        if carries and tag in EXECUTABLE_TAGS and (marker is None or tag in INJECTED_ONLY_TAGS):
             found.append(f"executable tag <{tag}>")
         for name, value in attrs:
             if not carries and marker is not None:

@@ -10,8 +10,8 @@ from flask import Flask
 from statuspage import create_app
 from statuspage.settings import load_settings
 from tests.adminkit import routes
-from tests.security.conftest import bearer
 from tests.conftest import BASE_CONFIG
+from tests.security.conftest import bearer
 
 # Build the route list once at collection time from a throwaway app (no database needed for the map).
 _APP = create_app(load_settings(environ={}, **{**BASE_CONFIG, "database": ":memory:"}))
