@@ -8,6 +8,7 @@ model the handler parses with.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
@@ -112,8 +113,14 @@ def _body(model: type[M]) -> M:
     if len(raw) > MAX_BODY_BYTES:
         raise _Refused(json_error(413, f"request body too large: the limit is {MAX_BODY_BYTES} bytes"))
     try:
-        # pydantic's JSON parser bounds nesting depth and refuses NaN; strict
-        # types: "1" is not a number and 1 is not a string.
+        # The stdlib pass refuses what JSON parsers usually let through: duplicate keys
+        # (which one would win?) and NaN/Infinity; deep nesting ends in RecursionError.
+        json.loads(raw or b"{}", object_pairs_hook=_unique_keys, parse_constant=_refuse_constant)
+    except (ValueError, RecursionError) as error:
+        message = "nested too deeply" if isinstance(error, RecursionError) else str(error)
+        raise _Refused(json_error(400, f"body is not acceptable JSON: {message}")) from None
+    try:
+        # strict types: "1" is not a number and 1 is not a string.
         return model.model_validate_json(raw or b"{}", strict=True)
     except ValidationError as error:
         details = [
@@ -128,6 +135,17 @@ def _body(model: type[M]) -> M:
         raise _Refused(
             json_error(status, f"invalid body: {details[0]['loc']}: {details[0]['msg']}", details)
         ) from None
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    keys = [key for key, _value in pairs]
+    if len(keys) != len(set(keys)):
+        raise ValueError(f"duplicate key {next(k for k in keys if keys.count(k) > 1)!r}")
+    return dict(pairs)
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not allowed; numbers must be finite")
 
 
 def _ok(model: BaseModel, status: int = 200) -> Response:
