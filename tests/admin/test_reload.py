@@ -1,0 +1,77 @@
+"""Config reload on SIGHUP with the real server: gunicorn workers and the background worker both
+take the new file; a bad file keeps the running config and the log says why."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from statuspage.reload import reload_app
+from tests.helpers import BIN, free_port, http_get, start, stop, wait_for
+
+CONFIG = """
+[page]
+name = "{name}"
+
+[[components]]
+id = "api"
+name = "Public API"
+"""
+
+
+def _page(base: str) -> str:
+    return http_get(base + "/")[1].decode()
+
+
+def test_sighup_reloads_web_and_worker_and_keeps_a_good_config(tmp_path: Path) -> None:
+    config = tmp_path / "upwatch.toml"
+    config.write_text(CONFIG.format(name="Before Reload"))
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    log = tmp_path / "serve.log"
+    env = {"UPWATCH_CONFIG": str(config), "UPWATCH_DATABASE": str(tmp_path / "upwatch.db")}
+    process = start(
+        [str(BIN / "upwatch-statuspage"), "serve", "--port", str(port), "--workers", "1"], env, log
+    )
+    try:
+        wait_for(lambda: "Before Reload" in _page(base), timeout_s=60)
+        wait_for(lambda: "worker started" in log.read_text(), timeout_s=60)
+
+        config.write_text(CONFIG.format(name="After Reload"))
+        os.kill(process.pid, signal.SIGHUP)
+        wait_for(lambda: "After Reload" in _page(base), timeout_s=60)
+        # The master (web) and the background worker each log their reload.
+        wait_for(lambda: log.read_text().count("config reloaded components=1") >= 2, timeout_s=60)
+
+        config.write_text(CONFIG.format(name="Broken") + '\n[[components]]\nid = "BAD ID"\nname = "x"\n')
+        os.kill(process.pid, signal.SIGHUP)
+        wait_for(lambda: log.read_text().count("config reload refused") >= 2, timeout_s=60)
+        assert "components[1].id" in log.read_text()
+        page = _page(base)
+        assert "After Reload" in page and "Broken" not in page
+        assert process.poll() is None
+    finally:
+        stop(process)
+    assert "Traceback" not in log.read_text()
+
+
+def test_reload_refuses_a_database_change(app: Flask, tmp_path: Path, caplog: Any) -> None:
+    settings = app.config["UPWATCH_SETTINGS"]
+    config = tmp_path / "other.toml"
+    config.write_text(f'database = "{tmp_path / "other.db"}"\n' + CONFIG.format(name="X"))
+    assert reload_app(app, environ={"UPWATCH_CONFIG": str(config)}) is False
+    assert app.config["UPWATCH_SETTINGS"] is settings
+    assert "needs a restart" in caplog.text
+
+
+def test_reload_swaps_settings_in_one_step(app: Flask, tmp_path: Path) -> None:
+    settings = app.config["UPWATCH_SETTINGS"]
+    config = tmp_path / "next.toml"
+    config.write_text(f'database = "{settings.database}"\n' + CONFIG.format(name="Next"))
+    assert reload_app(app, environ={"UPWATCH_CONFIG": str(config)}) is True
+    assert app.config["UPWATCH_SETTINGS"].page.name == "Next"
+    assert app.test_client().get("/").status_code == 200
