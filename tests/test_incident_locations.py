@@ -197,6 +197,9 @@ def test_three_locations_one_target(site: Site, tmp_path: Path) -> None:
         kinds = [e.kind for e in store.events_of(db, incident.id)]
         assert kinds[:2] == ["opened", "escalated"] and kinds[-1] == "status_changed", kinds
         assert component() == "operational"
+        # The pages went through the outbox and the worker delivered them (log channel).
+        wait_for(lambda: all(row.delivered_at for row in list_outbox(db)), timeout_s=20)
+        assert {row.event for row in list_outbox(db)} == {"incident.opened", "incident.resolved"}
         code, _body = http_get(base + "/")
         assert code == 200
     finally:
