@@ -17,6 +17,13 @@ sed "s/8080/$PORT/g" deploy/examples/demo.toml > "$UPWATCH_CONFIG"
 "$VENV/bin/upwatch-statuspage" migrate >/dev/null
 TOKEN="$("$VENV/bin/upwatch-statuspage" agent-token create local --label demo --replace | tail -n 1)"
 
+# An operator for /admin/, created once; its password is kept beside the demo database.
+ADMIN_PASSWORD_FILE="$DATA_DIR/admin-password.txt"
+if [ ! -s "$ADMIN_PASSWORD_FILE" ]; then
+    (umask 077; "$VENV/bin/python" -c 'import secrets; print(secrets.token_urlsafe(12))' > "$ADMIN_PASSWORD_FILE")
+    "$VENV/bin/upwatch-statuspage" user create admin --password-stdin < "$ADMIN_PASSWORD_FILE" >/dev/null
+fi
+
 pids=()
 cleanup() {
     trap - INT TERM EXIT
@@ -35,6 +42,7 @@ pids+=($!)
 
 echo
 echo "  upwatch is running: status page at http://127.0.0.1:$PORT/"
+echo "  operators: http://127.0.0.1:$PORT/admin/  (user admin, password in $ADMIN_PASSWORD_FILE)"
 echo "  (Ctrl-C stops the collector, the worker and the agent)"
 echo
 # Wait until any child exits (or a signal arrives), then stop the rest.

@@ -34,6 +34,9 @@ def test_demo_starts_operational_and_stops_cleanly(tmp_path: Path) -> None:
             log = (tmp_path / "demo.log").read_text()[-4000:]
             raise AssertionError(f"{error}; the page says {statuses(base)}; log:\n{log}") from None
         assert (tmp_path / "data" / "upwatch.db").exists()
+        # the demo's operator can sign in to the admin UI with the password it wrote down
+        password = (tmp_path / "data" / "admin-password.txt").read_text().strip()
+        assert _admin_sign_in(base, "admin", password)
         log = (tmp_path / "demo.log").read_text()
         assert f"http://127.0.0.1:{port}/" in log
     finally:
@@ -45,6 +48,25 @@ def test_demo_starts_operational_and_stops_cleanly(tmp_path: Path) -> None:
         time.sleep(0.2)
     assert _group_members(process.pid) == [], (tmp_path / "demo.log").read_text()[-3000:]
     assert "upwatch demo stopped." in (tmp_path / "demo.log").read_text()
+
+
+def _admin_sign_in(base: str, name: str, password: str) -> bool:
+    """Sign in like a browser (login CSRF cookie + form); True when the dashboard loads."""
+    import http.cookiejar
+    import urllib.parse
+    import urllib.request
+
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    form = opener.open(base + "/admin/login", timeout=10).read().decode()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form)
+    assert token, form[:500]
+    data = urllib.parse.urlencode(
+        {"name": name, "password": password, "csrf_token": token.group(1), "next": ""}
+    )
+    request = urllib.request.Request(base + "/admin/login", data=data.encode(), headers={"Origin": base})
+    page = opener.open(request, timeout=10).read().decode()
+    return "Sign out" in page
 
 
 def _group_members(pgid: int) -> list[int]:
