@@ -92,7 +92,7 @@ async def _run(
     await stop.wait()
     log.info("agent stopping")
     refresh_task.cancel()
-    await scheduler.stop()
+    await scheduler.stop(settings.shutdown_grace_s)
     reporter_task.cancel()
     await asyncio.gather(refresh_task, reporter_task, return_exceptions=True)
     await reporter.flush()

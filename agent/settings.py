@@ -41,6 +41,7 @@ class AgentSettings(BaseSettings):
     report_interval_s: float = Field(default=2.0, ge=0.1, le=3600)
     heartbeat_interval_s: float = Field(default=30.0, ge=1, le=3600)
     request_timeout_s: float = Field(default=10.0, ge=0.5, le=300)
+    shutdown_grace_s: float = Field(default=5.0, ge=0, le=300)
     batch_size: int = Field(default=500, ge=1, le=1000)
     backoff_max_s: float = Field(default=60.0, ge=0.1, le=3600)
     spool_path: Path | None = None
