@@ -377,7 +377,7 @@ class HeartbeatCheck(CheckBase):
 
     kind: Literal["heartbeat"]
     period: Duration | None = None
-    schedule: str | None = Field(default=None, min_length=9, max_length=200)
+    schedule: str | None = Field(default=None, min_length=1, max_length=200)
     tz: str = Field(default="UTC", max_length=64)
     grace: Duration = timedelta(hours=1)
     failure_threshold: int = Field(default=1, ge=1, le=100)
@@ -396,6 +396,17 @@ class HeartbeatCheck(CheckBase):
                 raise ValueError("interval: not used by heartbeat checks; set period or schedule (and grace)")
             data["interval"] = derived
         return data
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron(cls, schedule: str | None) -> str | None:
+        return None if schedule is None else validate_cron(schedule)
+
+    @field_validator("tz")
+    @classmethod
+    def _zone(cls, tz: str) -> str:
+        validate_timezone(tz)
+        return tz
 
     @model_validator(mode="after")
     def _schedule(self) -> HeartbeatCheck:

@@ -29,10 +29,12 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
 
     from statuspage import admin, public, web
     from statuspage.ingest.agent_api import agent_api
+    from statuspage.ingest.heartbeats import heartbeats
     from statuspage.notify.subscribe_views import subscriptions_blueprint
 
     web.init_app(app)
     app.register_blueprint(agent_api)
+    app.register_blueprint(heartbeats)
     public.init_app(app)
     app.register_blueprint(subscriptions_blueprint)
     admin.init_app(app)

@@ -14,6 +14,7 @@ from typing import Any
 
 from shared.logging_setup import configure_logging
 from shared.timeutil import utcnow
+from statuspage import heartbeat_commands
 from statuspage.db import SchemaError
 from statuspage.notify import commands as notify_commands
 from statuspage.settings import ConfigError, Settings, load_settings
@@ -115,6 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("file", type=Path)
 
     notify_commands.add_parsers(sub)
+    heartbeat_commands.add_parsers(sub)
     return parser
 
 
@@ -146,6 +148,7 @@ def main(argv: list[str] | None = None) -> int:
         "problem": _problem,
         "drill": _drill,
         **dict.fromkeys(notify_commands.COMMANDS, notify_commands.run),
+        **dict.fromkeys(heartbeat_commands.COMMANDS, heartbeat_commands.run),
         "export-static": _export_static,
         "backup": _backup,
         "restore": _restore,

@@ -18,6 +18,7 @@ from shared.timeutil import Clock, utcnow
 from statuspage.burn_alerts import run_burn_alerts
 from statuspage.db import open_and_migrate
 from statuspage.evaluate import evaluate_components
+from statuspage.heartbeats import check_heartbeats
 from statuspage.liveness import check_agent_liveness
 from statuspage.notify.service import Notifier
 from statuspage.settings import Settings
@@ -75,6 +76,7 @@ class Worker:
             now = self.clock()
             note_worker_pass(db, self.settings, now)
             run_maintenance(db, self.settings, now)
+            check_heartbeats(db, self.settings, now)
             changed = evaluate_components(db, self.settings, now)
             check_agent_liveness(db, self.settings, now)
             run_escalations(db, self.settings, now)

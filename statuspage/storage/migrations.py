@@ -590,3 +590,40 @@ def m0010_burn_rate_alerts(db: Database) -> None:
         );
         """
     )
+
+
+@MIGRATIONS(name="0011_heartbeats")
+def m0011_heartbeats(db: Database) -> None:
+    """Heartbeat (push) checks: their random ping keys, deadline markers and every ping received."""
+    db.executescript(
+        """
+        CREATE TABLE heartbeats (
+            check_id TEXT PRIMARY KEY,
+            ping_key TEXT NOT NULL UNIQUE,                 -- random; never derived from the id
+            created_at TEXT NOT NULL,                      -- first deadline counts from here
+            last_ping_at TEXT,
+            last_success_at TEXT,
+            missed_deadline TEXT,                          -- the deadline a miss was recorded for
+            missed_noted_at TEXT                           -- when it was (re)recorded
+        );
+
+        CREATE TABLE heartbeat_pings (
+            id INTEGER PRIMARY KEY,
+            check_id TEXT NOT NULL,
+            at TEXT NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('success', 'start', 'fail', 'log')),
+            exit_status INTEGER,
+            rid TEXT,
+            duration_s REAL,                               -- on an end paired with its start
+            ended_at TEXT,                                 -- on a start, once its end arrived
+            method TEXT NOT NULL,
+            remote_addr TEXT,
+            user_agent TEXT,
+            body TEXT,
+            body_truncated INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX heartbeat_pings_check_time ON heartbeat_pings(check_id, at);
+        CREATE INDEX heartbeat_pings_open_starts ON heartbeat_pings(check_id)
+            WHERE kind = 'start' AND ended_at IS NULL;
+        """
+    )

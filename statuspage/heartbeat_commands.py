@@ -1,0 +1,50 @@
+"""`upwatch-statuspage heartbeat list | rotate-key CHECK`: the ping URLs of heartbeat checks."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from shared.timeutil import utcnow
+from statuspage.heartbeats import heartbeat_checks, ping_url
+from statuspage.settings import Settings
+
+COMMANDS = ("heartbeat",)
+
+
+def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    heartbeat = sub.add_parser("heartbeat", help="ping keys and URLs of heartbeat checks")
+    heartbeat_sub = heartbeat.add_subparsers(dest="heartbeat_command", required=True)
+    heartbeat_sub.add_parser("list", help="print each heartbeat check's ping key and URL")
+    rotate = heartbeat_sub.add_parser("rotate-key", help="give a heartbeat check a new ping key")
+    rotate.add_argument("check", help="the heartbeat check's id")
+
+
+def run(settings: Settings, args: argparse.Namespace) -> int:
+    from statuspage.db import open_and_migrate
+    from statuspage.storage import heartbeats as store
+
+    checks = heartbeat_checks(settings)
+    db = open_and_migrate(settings.database)
+    try:
+        with db.atomic():
+            store.ensure_keys(db, [check.id for check in checks], utcnow())
+        if args.heartbeat_command == "rotate-key":
+            if args.check not in {check.id for check in checks}:
+                print(f"no heartbeat check {args.check!r} in the configuration", file=sys.stderr)
+                return 1
+            with db.atomic():
+                key = store.rotate_key(db, args.check)
+            assert key is not None
+            print(f"new ping URL of {args.check} (the old one stops working now):")
+            print(ping_url(settings, key))
+            return 0
+        stored = store.load_heartbeats(db)
+        if not checks:
+            print("(no heartbeat checks configured)")
+        for check in checks:
+            key = stored[check.id].ping_key
+            print(f"{check.id}\t{key}\t{ping_url(settings, key)}")
+        return 0
+    finally:
+        db.conn.close()
