@@ -35,26 +35,34 @@ def status_intervals(
     db: Database, component_id: str, start: datetime, end: datetime, now: datetime
 ) -> list[Interval]:
     """Measured public status intervals that count as downtime (partial or major outage)."""
-    rows = db.execute(
+    return _spans(
+        db,
         "SELECT started_at, ended_at, status FROM component_status_history"
         " WHERE component_id = ? AND status IN ('major_outage', 'partial_outage')"
         " AND started_at < ? AND (ended_at IS NULL OR ended_at > ?)",
         [component_id, to_iso(end), to_iso(start)],
-    ).fetchall()
-    return [Interval(from_iso(a), from_iso(b) if b else now, status) for a, b, status in rows]
+        now,
+    )
 
 
 def incident_intervals(
     db: Database, component_id: str, start: datetime, end: datetime, now: datetime
 ) -> list[Interval]:
     """Outages operators and the engine declared: incidents, drills and agent-offline excluded."""
-    rows = db.execute(
+    return _spans(
+        db,
         "SELECT i.created_at, i.resolved_at, ic.status FROM incidents i"
         " JOIN incident_components ic ON ic.incident_id = i.id"
         " WHERE ic.component_id = ? AND i.drill = 0 AND i.kind != 'agent_offline'"
         " AND i.created_at < ? AND (i.resolved_at IS NULL OR i.resolved_at > ?)",
         [component_id, to_iso(end), to_iso(start)],
-    ).fetchall()
+        now,
+    )
+
+
+def _spans(db: Database, sql: str, params: list[str], now: datetime) -> list[Interval]:
+    """Rows of (start, end or NULL while it lasts, status) as intervals; open ones end `now`."""
+    rows = db.execute(sql, params).fetchall()
     return [Interval(from_iso(a), from_iso(b) if b else now, status) for a, b, status in rows]
 
 
