@@ -22,9 +22,11 @@ gunicorn is given the same list, so both agree on the scheme.
 import os
 
 from shared.logging_setup import ACCESS_LOG_FORMAT, logging_dict
-from statuspage.settings import load_settings
+from statuspage.reload import settings_for_gunicorn_config
 
-_settings = load_settings()
+# A bad file stops the first start (naming the key); on SIGHUP gunicorn runs this file
+# again, and then a bad file keeps the running settings instead of stopping the master.
+_settings = settings_for_gunicorn_config()
 
 wsgi_app = "statuspage:create_app()"
 bind = [address.strip() for address in os.environ.get("UPWATCH_WEB_BIND", "127.0.0.1:8080").split(",")]
@@ -49,3 +51,14 @@ logconfig_dict = logging_dict(_settings.log_format, _settings.log_level)
 access_log_format = ACCESS_LOG_FORMAT
 proc_name = "upwatch-web"
 control_socket_disable = True
+# Config reload (`systemctl reload upwatch-web` = SIGHUP) must be atomic: the app is built
+# once in the master, and on SIGHUP the new file is validated there and swapped in before
+# the new workers are forked. Without preload each new worker would read the file itself,
+# and a bad file would stop every worker from booting instead of keeping the old config.
+preload_app = True
+
+
+def on_reload(server):  # noqa: ANN001, ANN201 - gunicorn server hook
+    from statuspage.reload import reload_app
+
+    reload_app(server.app.wsgi())

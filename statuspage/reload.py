@@ -21,6 +21,26 @@ from statuspage.settings import ConfigError, Settings, load_settings
 log = logging.getLogger(__name__)
 
 
+_last_good: Settings | None = None
+
+
+def settings_for_gunicorn_config() -> Settings:
+    """The settings `deploy/gunicorn.conf.py` builds its knobs from.
+
+    gunicorn executes its config file again on SIGHUP, before our `on_reload`
+    hook. At start a bad file raises ConfigError (the service does not start,
+    naming the key); on a reload it must not, or the master would exit and take
+    the site down: then the last good settings are used and the hook logs why.
+    """
+    global _last_good
+    try:
+        _last_good = load_settings()
+    except ConfigError:
+        if _last_good is None:
+            raise
+    return _last_good
+
+
 class ReloadRefused(Exception):
     """The new configuration is invalid or changes what needs a restart; str() says why."""
 
@@ -46,7 +66,8 @@ def reload_app(app: Flask, environ: dict[str, str] | None = None) -> bool:
         log.error("config reload refused; keeping the running configuration:\n%s", error)
         return False
     # One assignment: a request sees the old settings or the new, never a mix.
-    app.config["UPWATCH_SETTINGS"] = new
+    global _last_good
+    app.config["UPWATCH_SETTINGS"] = _last_good = new
     app.config["MAX_CONTENT_LENGTH"] = new.max_report_bytes
     log.info(
         "config reloaded components=%d checks=%d config=%s", len(new.components), len(new.checks), new.config

@@ -8,6 +8,7 @@ import signal
 from pathlib import Path
 from typing import Any
 
+import pytest
 from flask import Flask
 
 from statuspage.reload import reload_app
@@ -27,29 +28,42 @@ def _page(base: str) -> str:
     return http_get(base + "/")[1].decode()
 
 
-def test_sighup_reloads_web_and_worker_and_keeps_a_good_config(tmp_path: Path) -> None:
+ROOT = Path(__file__).resolve().parents[2]
+# (how the web runs, how many processes log a reload: web master + background worker, or web only)
+SERVERS = [
+    ("serve", 2),
+    ("gunicorn-conf", 1),  # deploy/gunicorn.conf.py, as the systemd unit and container run it
+]
+
+
+@pytest.mark.parametrize(("server", "reloaders"), SERVERS)
+def test_sighup_reload_is_atomic(tmp_path: Path, server: str, reloaders: int) -> None:
     config = tmp_path / "upwatch.toml"
     config.write_text(CONFIG.format(name="Before Reload"))
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     log = tmp_path / "serve.log"
-    env = {"UPWATCH_CONFIG": str(config), "UPWATCH_DATABASE": str(tmp_path / "upwatch.db")}
-    process = start(
-        [str(BIN / "upwatch-statuspage"), "serve", "--port", str(port), "--workers", "1"], env, log
-    )
+    env = {"UPWATCH_CONFIG": str(config), "UPWATCH_DATABASE": str(tmp_path / "upwatch.db"),
+           "UPWATCH_WEB_BIND": f"127.0.0.1:{port}", "UPWATCH_WEB_WORKERS": "1"}  # fmt: skip
+    if server == "serve":
+        command = [str(BIN / "upwatch-statuspage"), "serve", "--port", str(port), "--workers", "1"]
+    else:
+        command = [str(BIN / "gunicorn"), "--config", str(ROOT / "deploy" / "gunicorn.conf.py")]
+    process = start(command, env, log)
     try:
         wait_for(lambda: "Before Reload" in _page(base), timeout_s=60)
-        wait_for(lambda: "worker started" in log.read_text(), timeout_s=60)
+        if server == "serve":
+            wait_for(lambda: "worker started" in log.read_text(), timeout_s=60)
 
         config.write_text(CONFIG.format(name="After Reload"))
         os.kill(process.pid, signal.SIGHUP)
         wait_for(lambda: "After Reload" in _page(base), timeout_s=60)
         # The master (web) and the background worker each log their reload.
-        wait_for(lambda: log.read_text().count("config reloaded components=1") >= 2, timeout_s=60)
+        wait_for(lambda: log.read_text().count("config reloaded components=1") >= reloaders, timeout_s=60)
 
         config.write_text(CONFIG.format(name="Broken") + '\n[[components]]\nid = "BAD ID"\nname = "x"\n')
         os.kill(process.pid, signal.SIGHUP)
-        wait_for(lambda: log.read_text().count("config reload refused") >= 2, timeout_s=60)
+        wait_for(lambda: log.read_text().count("config reload refused") >= reloaders, timeout_s=60)
         assert "components[1].id" in log.read_text()
         page = _page(base)
         assert "After Reload" in page and "Broken" not in page
