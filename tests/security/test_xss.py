@@ -195,16 +195,9 @@ def test_payload_is_inert_everywhere(seeded: Callable[[str], FlaskClient], paylo
             continue
         assert response.status_code == 200, (path, response.status_code)
         _check_output(kind, response.get_data(as_text=True), f"{path} {payload!r}")
-    preview = client.get("/admin/incidents/1")
-    assert preview.status_code == 200
-
-
-@pytest.mark.parametrize("payload", PAYLOADS[:8])
-def test_json_carries_text_unchanged(seeded: Callable[[str], FlaskClient], payload: str) -> None:
-    client = seeded(payload)
+    # JSON carries the text unchanged (escaping is the reader's job in its own context).
     data = client.get("/api/v2/incidents.json").get_json()
     assert data["incidents"][0]["name"] == payload[:200].strip()  # titles are stored stripped
-    assert client.get("/api/v2/incidents.json").mimetype == "application/json"
 
 
 # Template syntax of Jinja and other engines: shown literally, never evaluated.
