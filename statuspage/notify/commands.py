@@ -38,6 +38,8 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     webhook_sub.add_parser("list", help="list webhook subscriptions")
     remove = webhook_sub.add_parser("remove", help="remove a webhook subscription")
     remove.add_argument("id", type=int)
+    webhook_enable = webhook_sub.add_parser("enable", help="re-enable a webhook disabled after failing")
+    webhook_enable.add_argument("id", type=int)
 
     outbox_parser = sub.add_parser("outbox", help="notification queue")
     outbox_sub = outbox_parser.add_subparsers(dest="outbox_command", required=True)
@@ -103,6 +105,12 @@ def _webhook(settings: Settings, args: argparse.Namespace) -> int:
             scope = ",".join(item.components) or "all"
             note = f"\t{item.disabled_reason}" if item.disabled_reason else ""
             print(f"{item.id}\t{item.status}\t{item.origin}\t{scope}\t{item.url}{note}")
+        return 0
+    if args.webhook_command == "enable":
+        if not subscriptions.enable_webhook(db, args.id):
+            print(f"webhook subscription {args.id} is not disabled", file=sys.stderr)
+            return 1
+        print(f"webhook subscription {args.id} enabled again")
         return 0
     if args.webhook_command == "remove":
         if not subscriptions.remove_webhook(db, args.id, utcnow()):

@@ -52,22 +52,36 @@ def _message(
     return _page("subscribe_message.html", status, title=title, text=text, action=action, button=button)
 
 
+def email_offered() -> bool:
+    """Email subscriptions are offered only with a mail relay to send the confirmation."""
+    config = settings()
+    return config.subscriptions.email and config.smtp.host is not None
+
+
+@subscriptions_blueprint.app_context_processor
+def _subscribe_link() -> dict[str, bool]:
+    # The public page's footer shows "Subscribe to updates" only when there is something to offer.
+    return {"subscriptions_offered": email_offered() or settings().subscriptions.webhooks}
+
+
 @subscriptions_blueprint.get("/subscribe")
 def subscribe_form() -> tuple[str, int]:
-    return _page("subscribe.html", options=settings().subscriptions)
+    return _page("subscribe.html", options=settings().subscriptions, email_offered=email_offered())
 
 
 @subscriptions_blueprint.post("/subscribe")
 def subscribe() -> tuple[str, int]:
     config = settings()
-    if not config.subscriptions.email:
-        return _message("Not available", "Email subscriptions are turned off on this page.", 404)
+    if not email_offered():
+        return _message("Not available", "Email subscriptions are not offered on this page.", 404)
     try:
         email = _email(request.form.get("email", ""))
         components = _components(request.form.getlist("components"))
         _rate_limit(email)
     except FormError as error:
-        return _page("subscribe.html", error.status, error=str(error), options=config.subscriptions)
+        return _page(
+            "subscribe.html", error.status, error=str(error), options=config.subscriptions, email_offered=True
+        )
     subscriptions.request_email_subscription(get_db(), config, email, components, now())
     return _message("Check your inbox", "We sent a confirmation link. Nothing is sent until you use it.", 202)
 
@@ -88,7 +102,13 @@ def subscribe_webhook() -> tuple[str, int]:
         components = _components(request.form.getlist("components"))
         _rate_limit(None)
     except FormError as error:
-        return _page("subscribe.html", error.status, error=str(error), options=config.subscriptions)
+        return _page(
+            "subscribe.html",
+            error.status,
+            error=str(error),
+            options=config.subscriptions,
+            email_offered=email_offered(),
+        )
     _id, secret = subscriptions.create_webhook_subscription(
         get_db(), config, url, components, now(), origin="self"
     )

@@ -235,6 +235,20 @@ def list_webhooks(db: Database, include_removed: bool = False) -> list[WebhookSu
     return [WebhookSubscription(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5], r[6], r[7]) for r in rows]
 
 
+def enable_webhook(db: Database, webhook_id: int) -> bool:
+    """Operator action: a disabled webhook receives again; False when it was not disabled."""
+    with immediate(db):
+        cursor = db.execute(
+            "UPDATE webhook_subscriptions SET status = 'active', disabled_at = NULL, disabled_reason = NULL"
+            " WHERE id = ? AND status = 'disabled'",
+            [webhook_id],
+        )
+        if not cursor.rowcount:
+            return False
+        destinations.enable(db, outbox.SUBSCRIBER_WEBHOOK, str(webhook_id))
+    return True
+
+
 def remove_webhook(db: Database, webhook_id: int, now: datetime) -> bool:
     with immediate(db):
         return _remove_webhook(db, webhook_id, now)

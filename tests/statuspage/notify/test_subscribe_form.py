@@ -69,6 +69,13 @@ def test_form_page_and_bad_links(notify_settings: Any, clock: FrozenClock) -> No
     disabled = client_for(notify_settings(subscriptions={"email": False, "webhooks": False}), clock)
     assert 'name="email"' not in disabled.get("/subscribe").text
     assert 'href="/subscribe"' not in disabled.get("/").text
+    # Without a mail relay there is no email subscription to offer.
+    no_relay = client_for(notify_settings(smtp={"host": None}), clock)
+    assert (
+        'name="email"' not in no_relay.get("/subscribe").text
+        and 'name="url"' in no_relay.get("/subscribe").text
+    )
+    assert no_relay.post("/subscribe", data={"email": "a@example.com"}).status_code == 404
     assert disabled.post("/subscribe", data={"email": "a@example.com"}).status_code == 404
 
 

@@ -135,9 +135,12 @@ def test_destination_failing_for_long_is_disabled(
     assert db.execute("SELECT status FROM webhook_subscriptions").fetchone()[0] == "disabled"
     notice = db.execute("SELECT subject, message FROM operator_notices").fetchone()
     assert f"subscriber_webhook destination {webhook_id} disabled" == notice[0]
-    # Disabled: later incidents do not even queue for it.
+    # Disabled: later incidents do not even queue for it ... until an operator enables it again.
     incidents.create_incident(db, settings, title="Two", body="b", actor="ops", now=clock())
     assert fan_out(db, settings, clock()) == 0
+    assert subscriptions.enable_webhook(db, webhook_id) and not subscriptions.enable_webhook(db, webhook_id)
+    incidents.create_incident(db, settings, title="Three", body="b", actor="ops", now=clock())
+    assert fan_out(db, settings, clock()) == 1
     db.conn.close()
 
 
