@@ -15,6 +15,8 @@ from typing import Any
 from jinja2 import ChoiceLoader, FileSystemLoader, select_autoescape
 from jinja2.sandbox import SandboxedEnvironment
 
+from statuspage.markdown import render_markdown
+
 PACKAGE_TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 STATUS_LABELS = {
@@ -49,6 +51,8 @@ class Renderer:
             auto_reload=False,  # templates are read once per process, not stat()ed per mail
         )
         self.env.filters["status_label"] = lambda status: STATUS_LABELS.get(str(status), str(status))
+        # Operator markdown in HTML mail: the same renderer and sanitizer as the pages.
+        self.env.filters["markdown"] = render_markdown
 
     def render(self, name: str, **context: Any) -> str:
         return self.env.get_template(name).render(**context)
