@@ -16,6 +16,7 @@ from agent.probes import run_check
 from agent.probes.context import ProbeContext
 from agent.settings import AgentConfig, ConfigError, load_config
 from agent.spool import SpoolLocked
+from shared.logging_setup import configure_logging
 from shared.schema import DrillOrder, Result
 from shared.timeutil import parse_duration, utcnow
 
@@ -44,6 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as error:
         print(f"upwatch-agent: configuration error: {error}", file=sys.stderr)
         return 2
+    configure_logging(config.settings.log_format, config.settings.log_level)
     if args.command == "drill":
         return _drill(config, args)
     if args.command == "run":

@@ -20,6 +20,7 @@ from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 from shared.checks import COLLECTOR_KINDS, AnyCheck, describe_error, parse_check
+from shared.logging_setup import LogFormat, LogLevel
 
 
 class ConfigError(Exception):
@@ -48,6 +49,8 @@ class AgentSettings(BaseSettings):
     spool_max_bytes: int = Field(default=256 * 1024 * 1024, ge=64 * 1024, le=1 << 40)
     spool_ledger: bool = False
     drill_file: Path | None = None
+    log_format: LogFormat = "text"
+    log_level: LogLevel = "INFO"
 
     def spool_file(self) -> Path:
         """Where the spool lives: `spool_path`, else `data/spool-<name>.db` (one per agent name)."""

@@ -27,7 +27,9 @@ RUN groupadd --system --gid 10002 upwatch-agent \
 COPY --from=build /opt/upwatch-agent /opt/upwatch-agent
 ENV PATH=/opt/upwatch-agent/bin:$PATH \
     PYTHONUNBUFFERED=1 \
-    PYTHONDONTWRITEBYTECODE=1
+    PYTHONDONTWRITEBYTECODE=1 \
+    UPWATCH_AGENT_SPOOL_PATH=/var/lib/upwatch-agent/spool.db \
+    UPWATCH_AGENT_LOG_FORMAT=json
 # ICMP probes as a non-root user use unprivileged ping sockets, which Docker
 # enables in every container (net.ipv4.ping_group_range); no capability needed.
 USER 10002:10002

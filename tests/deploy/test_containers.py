@@ -111,10 +111,13 @@ def test_copied_paths_exist_and_programs_are_installed(name: str) -> None:
             assert word in copied, f"{name}: {word} is used but never copied"
 
 
-def test_collector_env_names_real_settings() -> None:
+def test_env_names_real_settings() -> None:
     known = setting_env_names(Settings, "UPWATCH_") | GUNICORN_KNOBS
     keys = {key for key in env_keys(DOCKERFILES["collector"]) if key.startswith("UPWATCH_")}
     assert keys and keys <= known, keys - known
+    agent_known = setting_env_names(AgentSettings, "UPWATCH_AGENT_")
+    agent_keys = {key for key in env_keys(DOCKERFILES["agent"]) if key.startswith("UPWATCH_")}
+    assert agent_keys and agent_keys <= agent_known, agent_keys - agent_known
 
 
 @pytest.fixture(scope="module")

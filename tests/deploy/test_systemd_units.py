@@ -91,6 +91,18 @@ def test_required_hardening(name: str) -> None:
     assert capabilities == ("CAP_NET_RAW" if name == "upwatch-agent.service" else "")
 
 
+def test_unit_environment_names_real_settings() -> None:
+    from agent.settings import AgentSettings
+    from statuspage.settings import Settings
+
+    known = {f"UPWATCH_{field.upper()}" for field in Settings.model_fields}
+    known |= {f"UPWATCH_AGENT_{field.upper()}" for field in AgentSettings.model_fields}
+    known |= {"UPWATCH_WEB_BIND", "UPWATCH_WEB_WORKERS", "UPWATCH_WEB_THREADS"}  # gunicorn.conf.py
+    for name in UNIT_NAMES:
+        for assignment in directives(name).get("Service.Environment", []):
+            assert assignment.split("=", 1)[0] in known, f"{name}: {assignment}"
+
+
 @pytest.mark.parametrize("name", UNIT_NAMES)
 def test_exec_programs_come_from_the_package(name: str) -> None:
     """Every program the unit runs is installed by upwatch (or its dependency gunicorn)."""
