@@ -9,6 +9,7 @@ known ones, so timing does not reveal which accounts exist.
 
 from __future__ import annotations
 
+import hmac
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -96,12 +97,22 @@ def verify_password(user: store.User | None, password: str) -> bool:
         return False
 
 
-def verify_totp(secret: str, code: str, now: datetime) -> bool:
-    """A 6-digit code valid now or one 30 s step either side (clock drift of phones)."""
+def totp_step(secret: str, code: str, now: datetime) -> int | None:
+    """The 30 s time step a 6-digit code belongs to, if it is valid now or one step either side
+    (clock drift of phones); None for a wrong code."""
     code = code.strip().replace(" ", "")
     if not re.fullmatch(r"\d{6}", code):
-        return False
-    return bool(pyotp.TOTP(secret).verify(code, for_time=now, valid_window=1))
+        return None
+    totp = pyotp.TOTP(secret)
+    current = totp.timecode(now)
+    for step in (current, current - 1, current + 1):
+        if hmac.compare_digest(totp.generate_otp(step), code):
+            return step
+    return None
+
+
+def verify_totp(secret: str, code: str, now: datetime) -> bool:
+    return totp_step(secret, code, now) is not None
 
 
 def totp_uri(user: store.User) -> str:
@@ -123,7 +134,10 @@ def login(
     user = store.find_user(db, name) if NAME_RE.match(name) else None
     valid = verify_password(user, password) and user is not None and user.disabled_at is None
     if valid and user is not None and user.totp_secret:
-        valid = verify_totp(user.totp_secret, code, now)
+        step = totp_step(user.totp_secret, code, now)
+        # A code works once: someone who watched it being typed cannot reuse it.
+        with immediate(db):
+            valid = step is not None and store.claim_totp_step(db, user.id, step)
     if not valid or user is None:
         with immediate(db):
             store.record_login_failure(db, name, client_address, now)

@@ -104,7 +104,19 @@ def set_password_hash(db: Database, user_id: int, password_hash: str, now: datet
 
 
 def set_totp_secret(db: Database, user_id: int, secret: str | None) -> None:
-    db.execute("UPDATE users SET totp_secret = ? WHERE id = ?", [secret, user_id])
+    db.execute("UPDATE users SET totp_secret = ?, totp_last_step = NULL WHERE id = ?", [secret, user_id])
+
+
+def claim_totp_step(db: Database, user_id: int, step: int) -> bool:
+    """Record that a code of time step `step` was used; False if it (or a later one) was used already.
+
+    A conditional UPDATE, so two simultaneous sign-ins with one code cannot both win.
+    """
+    cursor = db.execute(
+        "UPDATE users SET totp_last_step = ? WHERE id = ? AND (totp_last_step IS NULL OR totp_last_step < ?)",
+        [step, user_id, step],
+    )
+    return cursor.rowcount == 1
 
 
 def set_disabled(db: Database, user_id: int, now: datetime | None) -> None:

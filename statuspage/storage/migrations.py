@@ -627,3 +627,9 @@ def m0011_heartbeats(db: Database) -> None:
             WHERE kind = 'start' AND ended_at IS NULL;
         """
     )
+
+
+@MIGRATIONS(name="0012_totp_replay")
+def m0012_totp_replay(db: Database) -> None:
+    """The last TOTP time step each operator used: a code is accepted once, never replayed."""
+    db.executescript("ALTER TABLE users ADD COLUMN totp_last_step INTEGER;")
