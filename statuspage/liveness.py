@@ -12,6 +12,7 @@ The time-based rule the worker runs every pass (`check_agent_liveness`):
   incident, so two workers never open or resolve it twice (and the episode
   key's unique index is the last line of defence).
 An agent created but never heard from is not "offline": it was never online.
+After the collector's own downtime, silence counts only from when it came back.
 Operators are paged through the default escalation policy, when one is set.
 """
 
@@ -30,6 +31,7 @@ from statuspage.settings import Settings
 from statuspage.storage import agents as agent_store
 from statuspage.storage import incidents as incident_store
 from statuspage.storage.transaction import immediate
+from statuspage.timed_rules import listening_since
 
 log = logging.getLogger(__name__)
 ENGINE = "engine"
@@ -38,9 +40,13 @@ ENGINE = "engine"
 def check_agent_liveness(db: Database, settings: Settings, now: datetime) -> tuple[list[str], list[str]]:
     """Open incidents for agents gone silent, resolve those of agents back; return both name lists."""
     cutoff = now - settings.offline_after
+    # After the collector's own downtime every agent "missed" reports; silence counts only
+    # from when the collector was listening again (statuspage.timed_rules).
+    back_at = listening_since(db)
+    listening_long_enough = back_at is None or now - back_at >= settings.offline_after
     went_offline = [
         agent.name
-        for agent in agent_store.silent_agents(db, cutoff)
+        for agent in (agent_store.silent_agents(db, cutoff) if listening_long_enough else [])
         if _mark_offline(db, settings, agent, cutoff, now)
     ]
     came_back = [

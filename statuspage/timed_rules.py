@@ -29,6 +29,7 @@ from statuspage.storage.transaction import immediate
 
 log = logging.getLogger(__name__)
 LAST_PASS = "worker_last_pass_at"
+BACK_AT = "collector_back_at"  # when the worker came back after the collector's last downtime
 DOWNTIME_GAP = timedelta(seconds=30)
 MAINTENANCE_HORIZON = timedelta(days=7)
 
@@ -40,6 +41,7 @@ def note_worker_pass(db: Database, settings: Settings, now: datetime) -> bool:
         set_time(db, LAST_PASS, now)
         if last is None or now - last <= DOWNTIME_GAP:
             return False
+        set_time(db, BACK_AT, now)
         quiet_until = now + settings.downtime_grace
         current = get_time(db, QUIET_UNTIL)
         if current is None or current < quiet_until:
@@ -57,6 +59,15 @@ def in_downtime_grace(db: Database, now: datetime) -> bool:
     """True while new incidents wait after the collector's own downtime."""
     quiet_until = get_time(db, QUIET_UNTIL)
     return quiet_until is not None and now < quiet_until
+
+
+def listening_since(db: Database) -> datetime | None:
+    """When the collector came back after its last downtime (None: no downtime seen).
+
+    Silence before that moment is the collector's, not the agents': a liveness
+    rule should count an agent's silence only from here.
+    """
+    return get_time(db, BACK_AT)
 
 
 def run_maintenance(db: Database, settings: Settings, now: datetime) -> tuple[list[int], list[int]]:

@@ -244,3 +244,25 @@ def test_two_evaluators_do_not_double(database: Any, cfg: Any, clock: FrozenCloc
         other.conn.close()
     assert len(store.list_incidents(database)) == 1
     assert len(list_outbox(database)) == 1
+
+
+def test_agents_are_not_offline_for_the_collectors_own_downtime(
+    database: Any, cfg: Any, clock: FrozenClock
+) -> None:
+    from statuspage.liveness import check_agent_liveness
+    from statuspage.storage.agents import create_agent, record_seen
+
+    agent, _token = create_agent(database, "eu-1", ["eu"], clock())
+    with database.atomic():
+        record_seen(database, agent.id, clock(), "1.0", 0.0)
+    note_worker_pass(database, cfg, clock())
+    clock.advance(minutes=10)  # the collector was down; the agent's reports could not arrive
+    assert note_worker_pass(database, cfg, clock())
+    assert check_agent_liveness(database, cfg, clock()) == ([], [])
+    went_offline_after_s = None
+    for second in range(10, 300, 10):  # the worker runs again, a pass every 10 s
+        clock.advance(seconds=10)
+        assert not note_worker_pass(database, cfg, clock())
+        if check_agent_liveness(database, cfg, clock())[0] and went_offline_after_s is None:
+            went_offline_after_s = second
+    assert went_offline_after_s == 180  # offline_after (3m) of silence while the collector listened
