@@ -7,12 +7,11 @@ these models before anything is stored; the agent builds reports from them.
 
 from __future__ import annotations
 
-import math
 import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from shared.checks import ID_PATTERN, Check
 
@@ -29,7 +28,8 @@ AgentName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z
 
 
 class _Strict(BaseModel):
-    # allow_inf_nan=False makes pydantic itself refuse NaN/Infinity in float fields.
+    # allow_inf_nan=False makes pydantic itself refuse NaN/Infinity in every float field,
+    # dict values (metrics) included: no Python validator on the ingest hot path.
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True)
 
 
@@ -46,14 +46,6 @@ class Result(_Strict):
     detail: dict[Annotated[str, Field(max_length=64)], DetailValue] = Field(
         default_factory=dict, max_length=MAX_DETAIL_KEYS
     )
-
-    @field_validator("metrics")
-    @classmethod
-    def _finite_metrics(cls, metrics: dict[str, float]) -> dict[str, float]:
-        for name, value in metrics.items():
-            if not math.isfinite(value):
-                raise ValueError(f"metric {name!r} must be a finite number")
-        return metrics
 
 
 class Report(_Strict):

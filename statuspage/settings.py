@@ -14,6 +14,7 @@ import ipaddress
 import os
 import tomllib
 from datetime import timedelta
+from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -240,7 +241,12 @@ class Settings(BaseSettings):
         return [check for check in self.checks if check.component == component_id]
 
     def check(self, check_id: str) -> AnyCheck | None:
-        return next((c for c in self.checks if c.id == check_id), None)
+        return self._checks_by_id.get(check_id)
+
+    @cached_property
+    def _checks_by_id(self) -> dict[str, AnyCheck]:
+        # Ingest looks checks up for every report; a linear scan of 10,000 checks would not do.
+        return {c.id: c for c in self.checks}
 
     def channel(self, channel_id: str) -> ChannelConfig | None:
         return next((c for c in self.channels if c.id == channel_id), None)

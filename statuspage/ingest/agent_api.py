@@ -7,6 +7,7 @@ import logging
 import re
 import sqlite3
 import threading
+import time
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,7 +22,7 @@ from statuspage.assignments import build_assignments, checks_for
 from statuspage.db import connect
 from statuspage.evaluate import apply_results, evaluate_components
 from statuspage.settings import Settings
-from statuspage.storage.agents import Agent, authenticate, record_declared_labels, record_seen
+from statuspage.storage.agents import Agent, authenticate, hash_token, record_declared_labels, record_seen
 from statuspage.storage.drills import running_drills
 from statuspage.storage.results import insert_prepared, prepare_results, state_marks
 from statuspage.storage.transaction import immediate
@@ -29,6 +30,11 @@ from statuspage.web import json_error, now, settings
 
 log = logging.getLogger(__name__)
 _local = threading.local()
+# One writer at a time per process, queued on a Python lock: SQLite's own busy
+# handler polls with sleeps of 1, 2, 5, 10 ... ms, so threads of one process
+# contending through it leave the write lock idle between polls. Processes
+# still meet at SQLite's lock (BEGIN IMMEDIATE with the busy timeout).
+_write_lock = threading.Lock()
 agent_api = Blueprint("agent_api", __name__, url_prefix="/api/v1/agent")
 
 LABEL_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
@@ -56,17 +62,52 @@ def get_db() -> Database:
     return db
 
 
+# token hash -> (monotonic time read, agent). Reports are the hot path: they use an
+# agent row read at most AUTH_CACHE_S ago, and their write transaction re-checks the
+# token is live (record_seen's conditional UPDATE), so a revoked token is refused
+# at once all the same; a refusal for unassigned checks is re-decided on a fresh row.
+AUTH_CACHE_S = 5.0
+_auth_cache: dict[str, tuple[float, Agent]] = {}
+
+
+class _Revoked(Exception):
+    """The token was revoked after it was read: the report must not be stored."""
+
+
 @agent_api.before_request
 def _authenticate() -> Response | None:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         return _unauthorized("missing bearer token")
-    agent = authenticate(get_db(), token.strip())
+    token = token.strip()
+    agent = _cached_agent(token) if request.endpoint == "agent_api.reports" else None
     if agent is None:
-        return _unauthorized("unknown or revoked agent token")
+        agent = authenticate(get_db(), token)
+        if agent is None:
+            return _unauthorized("unknown or revoked agent token")
+        if len(_auth_cache) > 10_000:
+            _auth_cache.clear()
+        _auth_cache[hash_token(token)] = (time.monotonic(), agent)
     g.agent = agent
+    g.token = token
     return None
+
+
+def _cached_agent(token: str) -> Agent | None:
+    hit = _auth_cache.get(hash_token(token))
+    if hit is None or time.monotonic() - hit[0] > AUTH_CACHE_S:
+        return None
+    return hit[1]
+
+
+def _fresh_agent(token: str) -> Agent | None:
+    """The agent row as stored now (the cache entry replaced), or None when revoked."""
+    _auth_cache.pop(hash_token(token), None)
+    agent = authenticate(get_db(), token)
+    if agent is not None:
+        _auth_cache[hash_token(token)] = (time.monotonic(), agent)
+    return agent
 
 
 def _unauthorized(message: str) -> Response:
@@ -117,6 +158,13 @@ def reports() -> Response:
         return json_error(403, f"this token belongs to agent {agent.name!r}, not {report.agent!r}")
     refused = _foreign_checks(report, agent)
     if refused:
+        # Decide a refusal on the stored row, not on a cached one (labels may have changed).
+        fresh = _fresh_agent(g.token)
+        if fresh is None:
+            return _unauthorized("unknown or revoked agent token")
+        agent = fresh
+        refused = _foreign_checks(report, agent)
+    if refused:
         names = sorted({detail["msg"].split("'")[1] for detail in refused})
         return json_error(
             403, f"checks not assigned to agent {agent.name!r}: {', '.join(names[:5])}", refused[:50]
@@ -130,10 +178,10 @@ def reports() -> Response:
     prepared = prepare_results(agent.name, results, received_at)  # outside the write lock
     db = get_db()
     try:
-        with immediate(db):
+        with _write_lock, immediate(db):
             new_results = insert_prepared(db, prepared)
             duplicates = len(results) - len(new_results)
-            record_seen(
+            live = record_seen(
                 db,
                 agent.id,
                 received_at,
@@ -142,6 +190,8 @@ def reports() -> Response:
                 dropped=report.dropped,
                 duplicates=duplicates,
             )
+            if not live:
+                raise _Revoked
             if new_results:
                 touched = {r.check_id for r in new_results}
                 before = state_marks(db, agent.name, touched)
@@ -149,6 +199,9 @@ def reports() -> Response:
                 after = state_marks(db, agent.name, touched)
                 if components_may_change(config, before, after, received_at):
                     evaluate_components(db, config, received_at)
+    except _Revoked:
+        _auth_cache.pop(hash_token(g.token), None)
+        return _unauthorized("unknown or revoked agent token")
     except sqlite3.Error as error:
         # Busy beyond the timeout, disk full, I/O error: nothing was committed and
         # the agent keeps the batch; tell it to come back rather than fail it.
@@ -156,11 +209,10 @@ def reports() -> Response:
         response = json_error(503, "storage busy or unavailable; nothing was stored, retry later")
         response.headers["Retry-After"] = "1"
         return response
-    body = (
-        f'{{"accepted":{len(new_results)},"duplicates":{duplicates},"acknowledged":['
-        + ",".join(f'"{r.id}"' for r in report.results)
-        + "]}"
-    )
+    # Every id of the report is now stored (new or not): acknowledge each once.
+    # Written by hand: the ids are canonical UUID strings, nothing to escape.
+    acknowledged = ",".join(f'"{result_id}"' for result_id in prepared.ids)
+    body = f'{{"accepted":{len(new_results)},"duplicates":{duplicates},"acknowledged":[{acknowledged}]}}'
     return Response(body, mimetype="application/json")
 
 
@@ -227,7 +279,8 @@ def _parse_report(body: bytes) -> Report | Response:
     try:
         # Strict JSON first (Rust, fast): NaN/Infinity literals and duplicate keys
         # (which one would win?) are refused, where most JSON parsers let them through.
-        data = jiter.from_json(body, allow_inf_nan=False, catch_duplicate_keys=True)
+        # cache_mode="none": caching strings (mostly unique ids here) costs more than it saves.
+        data = jiter.from_json(body, allow_inf_nan=False, catch_duplicate_keys=True, cache_mode="none")
     except ValueError as error:
         return json_error(400, f"body is not valid JSON: {_json_problem(body, error)}")
     if not isinstance(data, dict):

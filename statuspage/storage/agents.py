@@ -119,21 +119,23 @@ def record_seen(
     *,
     dropped: int = 0,
     duplicates: int = 0,
-) -> None:
-    """Note the agent's report (call inside the ingest transaction).
+) -> bool:
+    """Note the agent's report (call inside the ingest transaction); False if its token
+    was revoked meanwhile (then nothing may be stored: roll back).
 
     `dropped` is the agent spool's cumulative drop counter: the increase since the
     last report is added to `dropped_results` (a replayed report adds nothing);
     a smaller value means a new spool, whose whole count is new.
     """
-    db.conn.execute(
+    cursor = db.conn.execute(
         "UPDATE agents SET last_seen_at = ?, agent_version = ?, clock_skew_s = ?,"
         " duplicate_results = duplicate_results + ?,"
         " dropped_results = dropped_results"
         "   + CASE WHEN ? >= dropped_reported THEN ? - dropped_reported ELSE ? END,"
-        " dropped_reported = ? WHERE id = ?",
+        " dropped_reported = ? WHERE id = ? AND revoked_at IS NULL",
         [to_iso(now), version, skew_s, duplicates, dropped, dropped, dropped, dropped, agent_id],
     )
+    return cursor.rowcount == 1
 
 
 def silent_agents(db: Database, cutoff: datetime) -> list[Agent]:

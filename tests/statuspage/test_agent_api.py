@@ -461,3 +461,15 @@ def test_late_replay_never_rewrites_the_present(
         db.execute("SELECT id, status, updated_at FROM incidents ORDER BY id").fetchall() == incidents_before
     )
     assert db.execute("SELECT count(*) FROM outbox").fetchone()[0] == outbox_before  # nothing re-notified
+
+
+def test_a_refusal_is_decided_on_fresh_labels_not_a_cached_row(
+    client: FlaskClient, agent_token: Callable[..., str], db: Any
+) -> None:
+    token = agent_token("edge-2", ["us"])
+    assert post(client, token, report(agent="edge-2", results=[])).status_code == 200  # row cached
+    auth = {"Authorization": f"Bearer {token}"}
+    assert client.get("/api/v1/agent/assignments?labels=eu", headers=auth).status_code == 200
+    response = post(client, token, report(agent="edge-2", results=[result(check_id="api-health")]))
+    assert response.status_code == 200, response.json
+    assert count_results(db) == 1
