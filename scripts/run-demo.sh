@@ -37,6 +37,7 @@ trap cleanup INT TERM EXIT
 pids+=($!)
 
 UPWATCH_AGENT_COLLECTOR_URL="http://127.0.0.1:$PORT" UPWATCH_AGENT_TOKEN="$TOKEN" \
+UPWATCH_AGENT_SPOOL_PATH="$DATA_DIR/spool-local.db" \
 UPWATCH_AGENT_NAME=local UPWATCH_AGENT_LABELS=demo "$VENV/bin/upwatch-agent" run &
 pids+=($!)
 

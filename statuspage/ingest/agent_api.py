@@ -344,26 +344,27 @@ def _foreign_checks(report: Report, agent: Agent) -> list[dict[str, str]]:
     ]
 
 
-def _assigned(agent: Agent) -> tuple[frozenset[str], frozenset[str]]:
-    """(check ids assigned to this agent, check ids defined centrally), cached per app.
+_AssignedCache = tuple[Settings, frozenset[str], dict[tuple[str, frozenset[str]], frozenset[str]]]
 
-    The configuration is fixed for the app's lifetime, so the answer depends only
-    on the agent's name and labels; matching every selector on every report
-    would cost O(checks) per request.
+
+def _assigned(agent: Agent) -> tuple[frozenset[str], frozenset[str]]:
+    """(check ids assigned to this agent, check ids defined centrally), cached per settings.
+
+    The answer depends only on the configuration (fixed until a reload replaces
+    the Settings object, which starts a fresh cache) and the agent's name and
+    labels; matching every selector on every report would cost O(checks).
     """
-    cache: dict[tuple[str, frozenset[str]], frozenset[str]] = current_app.extensions.setdefault(
-        "upwatch_assigned", {}
-    )
     config = settings()
-    defined: frozenset[str] | None = current_app.extensions.get("upwatch_defined")
-    if defined is None:
-        defined = frozenset(check.id for check in config.checks)
-        current_app.extensions["upwatch_defined"] = defined
+    cached: _AssignedCache | None = current_app.extensions.get("upwatch_assigned")
+    if cached is None or cached[0] is not config:
+        cached = (config, frozenset(check.id for check in config.checks), {})
+        current_app.extensions["upwatch_assigned"] = cached
+    _config, defined, by_agent = cached
     key = (agent.name, frozenset(agent.effective_labels))
-    mine = cache.get(key)
+    mine = by_agent.get(key)
     if mine is None:
-        if len(cache) > 10_000:
-            cache.clear()
+        if len(by_agent) > 10_000:
+            by_agent.clear()
         mine = frozenset(check.id for check in checks_for(list(config.checks), agent))
-        cache[key] = mine
+        by_agent[key] = mine
     return mine, defined

@@ -473,3 +473,17 @@ def test_a_refusal_is_decided_on_fresh_labels_not_a_cached_row(
     response = post(client, token, report(agent="edge-2", results=[result(check_id="api-health")]))
     assert response.status_code == 200, response.json
     assert count_results(db) == 1
+
+
+def test_assignment_cache_follows_a_reloaded_configuration(
+    app: Any, client: FlaskClient, agent_token: Callable[..., str], db: Any, make_settings: Any
+) -> None:
+    from tests.conftest import BASE_CONFIG
+
+    token = agent_token("edge-2", ["us"])
+    body = report(agent="edge-2", results=[result(check_id="web-port")])
+    assert post(client, token, body).status_code == 403
+    checks = [dict(check) for check in BASE_CONFIG["checks"]]
+    checks[1]["run_on"] = ["label:us"]
+    app.config["UPWATCH_SETTINGS"] = make_settings(checks=checks)  # what a SIGHUP reload does
+    assert post(client, token, body).status_code == 200
