@@ -7,16 +7,19 @@ read this model, so they can never disagree.
 
 from __future__ import annotations
 
+import html
+import threading
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
+from markupsafe import Markup
 from sqlite_utils import Database
 
 from statuspage.settings import Settings
 from statuspage.storage import public_reads
 from statuspage.storage.public_reads import Incident, Maintenance
-from statuspage.storage.rollups import DayFigures, load_component_days
+from statuspage.storage.rollups import DayFigures, get_watermark, load_component_days
 from statuspage.storage.status import load_component_status
 
 BAR_DAYS = 90
@@ -124,7 +127,7 @@ class ComponentView:
     position: int
     status: str
     since: datetime | None
-    bars: list[DayBar] = field(default_factory=list)
+    bars: Markup = Markup("")  # the 90 <rect> elements of the uptime bar, oldest first
     uptime: float | None = None
 
     @property
@@ -202,26 +205,92 @@ def format_percent(ratio: float) -> str:
     return f"{text}%"
 
 
-def build_snapshot(db: Database, settings: Settings, now: datetime, with_bars: bool = True) -> Snapshot:
+@dataclass(frozen=True)
+class Strip:
+    """One component's bar for the days before today: its rects and their summed figures."""
+
+    rects: str
+    total: DayFigures | None
+
+
+class StripCache:
+    """Past days only change when the day rolls over, a maintenance window is recorded
+    retroactively or an incident changes, so their rects are rendered once per such change
+    and kept in memory; a page render then only adds today's bar."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entry: tuple[tuple[str, ...], dict[str, Strip]] | None = None
+
+    def get(self, version: tuple[str, ...]) -> dict[str, Strip] | None:
+        with self._lock:
+            return self._entry[1] if self._entry and self._entry[0] == version else None
+
+    def put(self, version: tuple[str, ...], strips: dict[str, Strip]) -> None:
+        with self._lock:
+            self._entry = (version, strips)
+
+
+def render_rect(index: int, bar: DayBar) -> str:
+    return (
+        f'<rect x="{index * 5}" width="3.6" height="32" class="d-{bar.level}">'
+        f"<title>{html.escape(bar.title, quote=False)}</title></rect>"
+    )
+
+
+def _past_strips(
+    db: Database, settings: Settings, first_day: date, today: date, now: datetime, cache: StripCache | None
+) -> dict[str, Strip]:
+    stamp = db.execute("SELECT max(updated_at) || '/' || count(*) FROM incidents").fetchone()[0]
+    version = (str(first_day), str(get_watermark(db, "component_days_past_version")), str(stamp))
+    found = cache.get(version) if cache else None
+    if found is not None:
+        return found
+    yesterday = today - timedelta(days=1)
+    days = load_component_days(db, first_day, yesterday)
+    incident_days = _incident_days(db, first_day, yesterday, now)
+    strips = {}
+    for component in settings.components:
+        mine = days.get(component.id, {})
+        bars = [
+            DayBar(d, mine.get(d.isoformat()), incident_days.get(component.id, {}).get(d, []))
+            for d in (first_day + timedelta(days=i) for i in range(BAR_DAYS - 1))
+        ]
+        figures = [b.figures for b in bars if b.figures is not None]
+        strips[component.id] = Strip(
+            "".join(render_rect(i, b) for i, b in enumerate(bars)),
+            sum(figures, DayFigures()) if figures else None,
+        )
+    if cache is not None:
+        cache.put(version, strips)
+    return strips
+
+
+def build_snapshot(
+    db: Database, settings: Settings, now: datetime, with_bars: bool = True, cache: StripCache | None = None
+) -> Snapshot:
     """Read everything the public outputs need, in a handful of queries."""
     stored = load_component_status(db)
     today = now.astimezone(UTC).date()
     first_day = today - timedelta(days=BAR_DAYS - 1)
-    days = load_component_days(db, first_day, today) if with_bars else {}
-    incident_days = _incident_days(db, first_day, today, now) if with_bars else {}
+    strips = _past_strips(db, settings, first_day, today, now, cache) if with_bars else {}
+    today_days = load_component_days(db, today, today) if with_bars else {}
+    today_incidents = _incident_days(db, today, today, now) if with_bars else {}
     components = []
     for position, config in enumerate(settings.components, start=1):
         status, since = stored.get(config.id, ("unknown", None))
-        bars: list[DayBar] = []
+        bars = Markup("")
         uptime = None
         if with_bars:
-            mine = days.get(config.id, {})
-            bars = [
-                DayBar(d, mine.get(d.isoformat()), incident_days.get(config.id, {}).get(d, []))
-                for d in (first_day + timedelta(days=i) for i in range(BAR_DAYS))
-            ]
-            figures = [b.figures for b in bars if b.figures is not None]
-            uptime = sum(figures, DayFigures()).uptime if figures else None
+            strip = strips.get(config.id, Strip("", None))
+            today_bar = DayBar(
+                today,
+                today_days.get(config.id, {}).get(today.isoformat()),
+                today_incidents.get(config.id, {}).get(today, []),
+            )
+            bars = Markup(strip.rects + render_rect(BAR_DAYS - 1, today_bar))  # noqa: S704 - escaped in render_rect
+            parts = [f for f in (strip.total, today_bar.figures) if f is not None]
+            uptime = sum(parts, DayFigures()).uptime if parts else None
         components.append(
             ComponentView(
                 config.id,

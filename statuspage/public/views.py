@@ -10,11 +10,11 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from flask import Blueprint, Response, abort, jsonify, render_template, request
+from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request
 
 from statuspage.markdown import render_markdown
 from statuspage.public.http_cache import cached
-from statuspage.public.snapshot import build_snapshot
+from statuspage.public.snapshot import StripCache, build_snapshot
 from statuspage.storage import public_reads
 from statuspage.storage.public_reads import Incident
 from statuspage.storage.results import load_states
@@ -73,7 +73,8 @@ def _check_details() -> dict[str, list[LocationDetail]]:
 @cached
 def index() -> Response:
     config = settings()
-    snapshot = build_snapshot(get_db(), config, now())
+    cache = current_app.extensions.setdefault("upwatch_strip_cache", StripCache())
+    snapshot = build_snapshot(get_db(), config, now(), cache=cache)
     names = {c.id: c.name for c in config.components}
     return _html(
         render_template(

@@ -183,6 +183,9 @@ def refresh_component_days(db: Database, now: datetime) -> int:
         while day <= today:
             written += _write_day(db, day, now)
             day += timedelta(days=1)
+        if first < today:
+            # Pages keep the rendered past days until this changes (statuspage.public.snapshot).
+            _set_watermark(db, "component_days_past_version", to_iso(now))
         _set_watermark(db, "component_days_day", today.isoformat())
         _set_watermark(db, "component_days_at", to_iso(now))
         if reach[1]:
