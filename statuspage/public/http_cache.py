@@ -1,5 +1,8 @@
 """HTTP caching for public outputs: ETag, Last-Modified, a short max-age, and a render cache.
 
+Bodies are gzipped (once per render) for clients that accept it: the status page
+with 200 components is ~2.4 MB of repetitive SVG and ~4% of that compressed.
+
 A response is rendered once per change of the data it shows (the fingerprint
 from `public_reads.data_stamp`, plus the current minute for clock-dependent
 text such as the stale banner) and then served from memory, so a busy page costs
@@ -8,6 +11,7 @@ one small query per request. Conditional requests get 304 Not Modified.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import threading
 from collections import OrderedDict
@@ -24,12 +28,15 @@ from statuspage.web import get_db, now
 
 MAX_AGE_S = 10
 MAX_ENTRIES = 512
+GZIP_MIN_BYTES = 1024
+GZIP_LEVEL = 6
 
 
 @dataclass(frozen=True)
 class Entry:
     version: str
     body: bytes
+    gzipped: bytes | None
     mimetype: str
     etag: str
     last_modified: datetime
@@ -88,6 +95,8 @@ def cached(view: Callable[..., Response]) -> Callable[..., Response]:
             entry = Entry(
                 version=version,
                 body=body,
+                # mtime=0: the same body always compresses to the same bytes (a stable ETag).
+                gzipped=gzip.compress(body, GZIP_LEVEL, mtime=0) if len(body) >= GZIP_MIN_BYTES else None,
                 mimetype=rendered.mimetype or "text/html",
                 etag=hashlib.sha256(body).hexdigest()[:32],
                 last_modified=last_modified.replace(microsecond=0),
@@ -98,10 +107,16 @@ def cached(view: Callable[..., Response]) -> Callable[..., Response]:
                 ),
             )
             _cache().put(key, entry)
-        response = Response(entry.body, mimetype=entry.mimetype)
+        use_gzip = entry.gzipped is not None and request.accept_encodings["gzip"] > 0
+        response = Response(entry.gzipped if use_gzip else entry.body, mimetype=entry.mimetype)
         for name, value in entry.headers:
             response.headers[name] = value
-        response.set_etag(entry.etag)
+        if entry.gzipped is not None:
+            response.vary.add("Accept-Encoding")
+        if use_gzip:
+            response.content_encoding = "gzip"
+        # Each encoding is its own representation, so it gets its own strong ETag.
+        response.set_etag(entry.etag + ("-gz" if use_gzip else ""))
         response.last_modified = entry.last_modified
         response.cache_control.public = True
         response.cache_control.max_age = MAX_AGE_S

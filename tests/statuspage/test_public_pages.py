@@ -224,3 +224,38 @@ def test_seed_helper_is_idempotent_free(
     ids = seed(db, clock())
     db.conn.close()
     assert len(set(ids.values())) == 5
+
+
+def test_past_bars_follow_new_incidents_and_recomputed_days(
+    pc: FlaskClient, public_settings: Settings, clock: FrozenClock
+) -> None:
+    assert "Router firmware bug" not in html_of(pc, "/")
+    db = connect(public_settings.database)
+    ten_days_ago = clock() - timedelta(days=10)
+    with db.atomic():
+        cursor = db.execute(
+            "INSERT INTO incidents (title, status, impact, created_at, updated_at, resolved_at)"
+            " VALUES ('Router firmware bug', 'resolved', 'minor', ?, ?, ?)",
+            [ten_days_ago.isoformat(), clock().isoformat(), (ten_days_ago + timedelta(hours=1)).isoformat()],
+        )
+        db.execute(
+            "INSERT INTO incident_components VALUES (?, 'web', 'degraded_performance')", [cursor.lastrowid]
+        )
+    db.conn.close()
+    day = ten_days_ago.strftime("%d %b %Y")
+    assert f"<title>{day} · 100% uptime · 1 incident: Router firmware bug</title>" in html_of(pc, "/")
+
+
+def test_gzip_for_clients_that_accept_it(pc: FlaskClient) -> None:
+    import gzip
+
+    plain = pc.get("/")
+    packed = pc.get("/", headers={"Accept-Encoding": "gzip, deflate, br"})
+    assert packed.headers["Content-Encoding"] == "gzip" and "Accept-Encoding" in packed.headers["Vary"]
+    assert gzip.decompress(packed.data) == plain.data and len(packed.data) < len(plain.data) / 5
+    assert packed.headers["ETag"] != plain.headers["ETag"]
+    assert (
+        pc.get("/", headers={"Accept-Encoding": "gzip", "If-None-Match": packed.headers["ETag"]}).status_code
+        == 304
+    )
+    assert "Content-Encoding" not in pc.get("/", headers={"Accept-Encoding": "gzip;q=0"}).headers
