@@ -254,11 +254,11 @@ def data_stamp(db: Database) -> tuple[str, list[datetime]]:
     Pages are re-rendered only when it changes (see statuspage.public.http_cache).
     """
     row = db.execute(
-        "SELECT (SELECT max(updated_at) || '/' || count(*) FROM component_status),"
-        " (SELECT max(updated_at) || '/' || count(*) FROM incidents),"
+        "SELECT (SELECT coalesce(max(updated_at), '') || '/' || count(*) FROM component_status),"
+        " (SELECT coalesce(max(updated_at), '') || '/' || count(*) FROM incidents),"
         " (SELECT max(id) FROM incident_updates),"
         " (SELECT count(*) FROM incident_components),"
-        " (SELECT max(updated_at) || '/' || count(*) FROM maintenances),"
+        " (SELECT coalesce(max(updated_at), '') || '/' || count(*) FROM maintenances),"
         " (SELECT count(*) FROM maintenance_components),"
         " (SELECT value FROM rollup_watermarks WHERE name = 'component_days_at'),"
         " (SELECT substr(received_at, 1, 16) FROM results WHERE rowid = (SELECT max(rowid) FROM results)),"
