@@ -26,6 +26,7 @@ from sqlite_utils import Database
 from shared.timeutil import from_iso, to_iso
 from statuspage.engine.sla import PARTIAL_OUTAGE_WEIGHT
 from statuspage.settings import Settings
+from statuspage.storage.transaction import immediate
 
 RESULTS_BATCH = 20_000
 MAX_BATCHES_PER_PASS = 10
@@ -124,7 +125,7 @@ def roll_up_results(db: Database) -> int:
         if top <= start:
             break
         end = min(top, start + RESULTS_BATCH)
-        with db.atomic():
+        with immediate(db):
             for table, length in GRANULARITIES.items():
                 _fold(db, table, length, start, end)
             db.execute(
@@ -178,7 +179,7 @@ def refresh_component_days(db: Database, now: datetime) -> int:
     if reach[0]:
         first = min(first, from_iso(reach[0]).date())
     written = 0
-    with db.atomic():
+    with immediate(db):
         day = first
         while day <= today:
             written += _write_day(db, day, now)
@@ -277,7 +278,7 @@ def prune(db: Database, settings: Settings, now: datetime) -> int:
     raw_cutoff = to_iso(now - settings.raw_retention)
     for (check_id,) in db.execute("SELECT DISTINCT check_id FROM results").fetchall():
         while True:
-            with db.atomic():
+            with immediate(db):
                 cursor = db.execute(
                     "DELETE FROM results WHERE rowid IN (SELECT rowid FROM results"
                     " WHERE check_id = ? AND started_at < ? AND rowid <= ?"
@@ -295,14 +296,14 @@ def prune(db: Database, settings: Settings, now: datetime) -> int:
     for table, cutoff in cutoffs.items():
         bucket = to_iso(cutoff)[: GRANULARITIES[table]]
         series = db.execute(f"SELECT DISTINCT check_id, agent FROM {table}").fetchall()  # noqa: S608
-        with db.atomic():
+        with immediate(db):
             for check_id, agent in series:
                 deleted += db.execute(
                     f"DELETE FROM {table} WHERE check_id = ? AND agent = ? AND bucket < ?",  # noqa: S608
                     [check_id, agent, bucket],
                 ).rowcount
     day_cutoff = to_iso(now - settings.rollup_retention)[:10]
-    with db.atomic():
+    with immediate(db):
         deleted += db.execute("DELETE FROM component_days WHERE day < ?", [day_cutoff]).rowcount
         deleted += db.execute(
             "DELETE FROM component_status_history WHERE ended_at IS NOT NULL AND ended_at < ?",
