@@ -13,7 +13,6 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any, ClassVar, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import croniter
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -436,6 +435,8 @@ def validate_cron(expression: Any) -> str:
     """A standard five-field cron expression. Raises ValueError saying what is wrong."""
     if not isinstance(expression, str):
         raise ValueError("schedule must be a cron expression string like '0 3 * * *'")
+    from croniter import croniter  # imported on use: agents rarely need it
+
     fields = expression.split()
     if len(fields) != 5 or not croniter.is_valid(expression):
         raise ValueError(f"schedule {expression!r} is not a valid five-field cron expression")
@@ -451,6 +452,8 @@ def validate_timezone(name: Any) -> ZoneInfo:
 
 def cron_longest_gap(expression: str, zone: ZoneInfo, samples: int = 64) -> timedelta:
     """The longest time between two consecutive runs over the next `samples` runs."""
+    from croniter import croniter
+
     base = datetime(2026, 1, 1, tzinfo=zone)
     times = croniter(expression, base)
     previous = times.get_next(datetime)

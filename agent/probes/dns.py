@@ -10,22 +10,24 @@ not folded into "resolution failed". Metrics: `query_ms` (like blackbox_exporter
 from __future__ import annotations
 
 import time
-
-import dns.asyncquery
-import dns.exception
-import dns.message
-import dns.rcode
-import dns.rdatatype
-import dns.resolver
+from typing import TYPE_CHECKING
 
 from agent.probes import Outcome, register
 from agent.probes.context import ProbeContext
 from shared.checks import DnsCheck
 from shared.conditions import Facts, failed_conditions
 
+if TYPE_CHECKING:
+    import dns.message
+
+# dnspython is imported when a dns check first runs: it costs ~10 MB of RSS,
+# which an agent without dns checks should not carry.
+
 
 def system_nameserver() -> str:
     """The first name server the system resolver would ask. Raises OSError when there is none."""
+    import dns.resolver
+
     try:
         servers = dns.resolver.Resolver().nameservers
     except dns.resolver.NoResolverConfiguration:
@@ -37,6 +39,8 @@ def system_nameserver() -> str:
 
 def answer_values(response: dns.message.Message, record_type: str) -> list[str]:
     """The answers of the asked type as people write them (trailing dots and TXT quotes removed)."""
+    import dns.rdatatype
+
     wanted = dns.rdatatype.from_text(record_type)
     values: list[str] = []
     for rrset in response.answer:
@@ -55,6 +59,11 @@ def answer_values(response: dns.message.Message, record_type: str) -> list[str]:
 @register("dns")
 async def probe_dns(check: DnsCheck, context: ProbeContext) -> Outcome:
     """Up when the server answers NOERROR with at least one record and every expected value."""
+    import dns.asyncquery
+    import dns.exception
+    import dns.message
+    import dns.rcode
+
     try:
         server = check.server or system_nameserver()
     except OSError as error:

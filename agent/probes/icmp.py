@@ -12,14 +12,17 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-
-import icmplib
+from typing import TYPE_CHECKING
 
 from agent.probes import Outcome, register
 from agent.probes.context import ProbeContext
 from shared.checks import IcmpCheck
 from shared.conditions import Facts, failed_conditions
 
+if TYPE_CHECKING:
+    import icmplib
+
+# icmplib is imported when an icmp check first runs (memory an agent without them should not carry).
 PING_GROUP_RANGE = Path("/proc/sys/net/ipv4/ping_group_range")
 
 
@@ -41,6 +44,8 @@ async def ping(check: IcmpCheck) -> tuple[icmplib.Host, str]:
 
     Raises icmplib.SocketPermissionError when neither is allowed.
     """
+    import icmplib
+
     options = {
         "count": check.count,
         "interval": check.packet_interval.total_seconds(),
@@ -55,6 +60,8 @@ async def ping(check: IcmpCheck) -> tuple[icmplib.Host, str]:
 @register("icmp")
 async def probe_icmp(check: IcmpCheck, context: ProbeContext) -> Outcome:
     """Down when no reply came back; degraded when loss exceeds max_packet_loss_percent."""
+    import icmplib
+
     try:
         host, mode = await ping(check)
     except icmplib.SocketPermissionError:
