@@ -24,6 +24,25 @@ from shared.conditions import Facts, failed_conditions
 SMTP_LINE_LIMIT = 100
 
 
+_CONTEXTS: dict[str | None, ssl.SSLContext] = {}
+
+
+def _verifying_context(ca_file: str | None) -> ssl.SSLContext:
+    """One verifying context per CA file, built on first use (loading CAs costs milliseconds;
+    a changed CA file is read again when the agent restarts)."""
+    if ca_file not in _CONTEXTS:
+        _CONTEXTS[ca_file] = ssl.create_default_context(cafile=ca_file)
+    return _CONTEXTS[ca_file]
+
+
+def _lax_context() -> ssl.SSLContext:
+    """Accepts any certificate: only to read what the server sent after verification failed."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
+
+
 class TlsProblem(Exception):
     """The service could not be reached or spoke no TLS; the message says what happened."""
 
@@ -34,7 +53,7 @@ async def probe_tls(check: TlsCheck, context: ProbeContext) -> Outcome:
     server_name = check.server_name or check.host
     began = time.perf_counter()
     try:
-        verifying = ssl.create_default_context(cafile=check.ca_file)
+        verifying = _verifying_context(check.ca_file)
     except (OSError, ssl.SSLError) as error:
         return Outcome("down", f"cannot load ca_file {check.ca_file}: {error}")
     verify_error: ssl.SSLCertVerificationError | None = None
@@ -42,11 +61,8 @@ async def probe_tls(check: TlsCheck, context: ProbeContext) -> Outcome:
         der, version = await _handshake(check, verifying, server_name)
     except ssl.SSLCertVerificationError as error:
         verify_error = error
-        lax = ssl.create_default_context()
-        lax.check_hostname = False
-        lax.verify_mode = ssl.CERT_NONE
         try:
-            der, version = await _handshake(check, lax, server_name)
+            der, version = await _handshake(check, _lax_context(), server_name)
         except TlsProblem as problem:
             return Outcome("down", str(problem), detail={"tls_error": str(verify_error.verify_message)})
     except TlsProblem as problem:
