@@ -72,7 +72,10 @@ def _same_origin() -> bool:
     if origin is None:
         return True  # older browsers and non-browser clients: the token still decides
     parts = urlsplit(origin)
-    return parts.netloc == request.host and parts.scheme in ("http", "https")
+    # This host as the request names it, or as page.url names it (a proxy on a
+    # non-default port may pass Host without the port the browser puts in Origin).
+    expected = {request.host, urlsplit(settings().page.url).netloc}
+    return parts.netloc in expected and parts.scheme in ("http", "https")
 
 
 @admin_ui.before_request

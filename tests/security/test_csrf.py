@@ -67,10 +67,14 @@ def test_forged_posts_are_refused(
     assert client.get("/admin/account").status_code == 200  # the session itself still works
 
 
-def test_a_valid_token_is_accepted(module_app: Flask, sessions: tuple[FlaskClient, str, str]) -> None:
+@pytest.mark.parametrize("origin", [None, "http://localhost", "http://127.0.0.1:8080"])
+def test_a_valid_token_is_accepted(
+    module_app: Flask, sessions: tuple[FlaskClient, str, str], origin: str | None
+) -> None:
+    """Same origin as the request's Host, or as page.url (behind a proxy on another port)."""
     client, mine, _other = sessions
-    same_origin = {"Origin": "http://localhost"}
-    response = client.post("/admin/channels/ops-log/test", data={"csrf_token": mine}, headers=same_origin)
+    headers = {"Origin": origin} if origin else {}
+    response = client.post("/admin/channels/ops-log/test", data={"csrf_token": mine}, headers=headers)
     assert response.status_code == 303
 
 
