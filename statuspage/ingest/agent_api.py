@@ -151,7 +151,13 @@ def reports() -> Response:
     agent: Agent = g.agent
     if not request.is_json:
         return json_error(415, "Content-Type must be application/json")
-    report = _parse_report(request.get_data(cache=False))
+    body = request.get_data(cache=False)
+    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    if request.content_length is None and len(body) >= limit:
+        # Chunked uploads carry no length: Werkzeug stops reading at the cap, so a body
+        # that fills it was cut short. Say so, rather than "not valid JSON".
+        return json_error(413, f"request body too large: the limit is {limit} bytes")
+    report = _parse_report(body)
     if isinstance(report, Response):
         return report
     if report.agent != agent.name:
@@ -212,8 +218,8 @@ def reports() -> Response:
     # Every id of the report is now stored (new or not): acknowledge each once.
     # Written by hand: the ids are canonical UUID strings, nothing to escape.
     acknowledged = ",".join(f'"{result_id}"' for result_id in prepared.ids)
-    body = f'{{"accepted":{len(new_results)},"duplicates":{duplicates},"acknowledged":[{acknowledged}]}}'
-    return Response(body, mimetype="application/json")
+    ack = f'{{"accepted":{len(new_results)},"duplicates":{duplicates},"acknowledged":[{acknowledged}]}}'
+    return Response(ack, mimetype="application/json")
 
 
 def components_may_change(

@@ -487,3 +487,22 @@ def test_assignment_cache_follows_a_reloaded_configuration(
     checks[1]["run_on"] = ["label:us"]
     app.config["UPWATCH_SETTINGS"] = make_settings(checks=checks)  # what a SIGHUP reload does
     assert post(client, token, body).status_code == 200
+
+
+def test_a_chunked_body_over_the_cap_is_a_413(
+    client: FlaskClient, agent_token: Callable[..., str], db: Any
+) -> None:
+    import io
+
+    big = raw_report(results=[result(error=BIG)])
+    response = client.post(
+        REPORTS,
+        headers={
+            "Authorization": f"Bearer {agent_token()}",
+            "Content-Type": "application/json",
+            "Transfer-Encoding": "chunked",
+        },
+        environ_overrides={"wsgi.input": io.BytesIO(big), "wsgi.input_terminated": True},
+    )
+    assert response.status_code == 413 and "too large" in response.json["error"]
+    assert count_results(db) == 0
