@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
+import os
 import re
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,7 +23,7 @@ from sqlite_utils import Database
 from shared.schema import Report, Result
 from shared.timeutil import from_iso
 from statuspage.assignments import build_assignments, checks_for
-from statuspage.db import connect
+from statuspage.db import BUSY_TIMEOUT_MS, connect
 from statuspage.evaluate import apply_results, evaluate_components
 from statuspage.settings import Settings
 from statuspage.storage.agents import Agent, authenticate, hash_token, record_declared_labels, record_seen
@@ -35,6 +39,53 @@ _local = threading.local()
 # contending through it leave the write lock idle between polls. Processes
 # still meet at SQLite's lock (BEGIN IMMEDIATE with the busy timeout).
 _write_lock = threading.Lock()
+# Across processes (gunicorn workers) the same problem: a writer that finds SQLite's
+# lock taken sleeps 1, 2, 5 ... ms. A flock on a file beside the database queues the
+# processes' ingest writers instead (waiting is polled every 0.2 ms, bounded by
+# the busy timeout). One descriptor per process, opened after gunicorn forks.
+_process_locks: dict[tuple[int, str], int] = {}
+LOCK_POLL_S = 0.0002
+
+
+@contextmanager
+def _ingest_write_lock(database: str) -> Iterator[None]:
+    """Hold this process's thread lock and the cross-process ingest flock.
+
+    Raises sqlite3.OperationalError when the flock is not free within the busy timeout
+    (answered 503 like a busy database).
+    """
+    with _write_lock:
+        fd = _process_lock_fd(database)
+        if fd is None:
+            yield
+            return
+        deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise sqlite3.OperationalError("ingest lock busy") from None
+                time.sleep(LOCK_POLL_S)
+        try:
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+def _process_lock_fd(database: str) -> int | None:
+    key = (os.getpid(), database)
+    fd = _process_locks.get(key)
+    if fd is None:
+        try:
+            fd = os.open(database + ".ingest-lock", os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError:
+            return None  # e.g. a read-only folder: SQLite's own locking still holds
+        _process_locks[key] = fd
+    return fd
+
+
 agent_api = Blueprint("agent_api", __name__, url_prefix="/api/v1/agent")
 
 LABEL_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
@@ -184,7 +235,7 @@ def reports() -> Response:
     prepared = prepare_results(agent.name, results, received_at)  # outside the write lock
     db = get_db()
     try:
-        with _write_lock, immediate(db):
+        with _ingest_write_lock(str(config.database)), immediate(db):
             new_results = insert_prepared(db, prepared)
             duplicates = len(results) - len(new_results)
             live = record_seen(
