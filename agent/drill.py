@@ -93,9 +93,7 @@ def write_local_drill(path: Path, check_id: str, until: datetime, now: datetime)
     drills = {k: v for k, v in read_drill_file(path).items() if v > now}
     drills[check_id] = until
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(".tmp")
-    temporary.write_text(json.dumps({k: to_iso(v) for k, v in drills.items()}, indent=2))
-    temporary.replace(path)
+    _write_drill_file(path, drills)
 
 
 def clear_local_drill(path: Path, check_id: str | None, now: datetime) -> int:
@@ -104,7 +102,12 @@ def clear_local_drill(path: Path, check_id: str | None, now: datetime) -> int:
     ended = len(drills) if check_id is None else int(check_id in drills)
     remaining = {} if check_id is None else {k: v for k, v in drills.items() if k != check_id}
     if path.exists():
-        temporary = path.with_suffix(".tmp")
-        temporary.write_text(json.dumps({k: to_iso(v) for k, v in remaining.items()}, indent=2))
-        temporary.replace(path)
+        _write_drill_file(path, remaining)
     return ended
+
+
+def _write_drill_file(path: Path, drills: Mapping[str, datetime]) -> None:
+    # Write then rename, so the daemon never reads a half-written file.
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps({k: to_iso(v) for k, v in drills.items()}, indent=2))
+    temporary.replace(path)

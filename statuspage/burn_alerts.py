@@ -18,9 +18,10 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from shared.timeutil import from_iso, to_iso
+from shared.timeutil import format_duration, to_iso
 from statuspage.engine.sla import burn_rate, merge, weighted_downtime_s
 from statuspage.settings import Settings
+from statuspage.storage import burn_alerts as alert_store
 from statuspage.storage.outbox import enqueue
 from statuspage.storage.sla import maintenance_intervals, outage_intervals
 from statuspage.storage.transaction import immediate
@@ -53,33 +54,25 @@ def _transition(
     db: Database, settings: Settings, component_id: str, name: str, target: float, rate: float, now: datetime
 ) -> int:
     threshold = settings.sla.burn_rate_threshold
-    row = db.execute(
-        "SELECT alerting_since FROM burn_alerts WHERE component_id = ?", [component_id]
-    ).fetchone()
-    if row is None and rate >= threshold:
-        claimed = db.execute(
-            "INSERT OR IGNORE INTO burn_alerts (component_id, alerting_since, burn_rate) VALUES (?, ?, ?)",
-            [component_id, to_iso(now), rate],
-        ).rowcount
-        if not claimed:
+    since = alert_store.alerting_since(db, component_id)
+    if since is None and rate >= threshold:
+        if not alert_store.claim_alert(db, component_id, rate, now):
             return 0
         log.warning("error budget burning fast component=%s burn_rate=%.1f", component_id, rate)
         message = (
             f"{name}: error budget burning {rate:.1f}x faster than allowed"
-            f" (SLA {target:g} %, last {_window(settings)})"
+            f" (SLA {target:g} %, last {format_duration(settings.sla.burn_rate_window)})"
         )
         return _notify(db, settings, "sla.burn_rate", component_id, to_iso(now), message, rate, now)
-    if row is not None and rate < threshold * CLEAR_FRACTION:
-        since = from_iso(row[0])
-        cleared = db.execute(
-            "DELETE FROM burn_alerts WHERE component_id = ? AND alerting_since = ?", [component_id, row[0]]
-        ).rowcount
-        if not cleared:
+    if since is not None and rate < threshold * CLEAR_FRACTION:
+        if not alert_store.clear_alert(db, component_id, since):
             return 0
         message = f"{name}: error budget burn back to {rate:.1f}x (alerting since {since:%Y-%m-%d %H:%M} UTC)"
-        return _notify(db, settings, "sla.burn_rate_recovered", component_id, row[0], message, rate, now)
-    if row is not None:
-        db.execute("UPDATE burn_alerts SET burn_rate = ? WHERE component_id = ?", [rate, component_id])
+        return _notify(
+            db, settings, "sla.burn_rate_recovered", component_id, to_iso(since), message, rate, now
+        )
+    if since is not None:
+        alert_store.note_rate(db, component_id, rate)
     return 0
 
 
@@ -116,9 +109,3 @@ def _notify(
             now=now,
         )
     return queued
-
-
-def _window(settings: Settings) -> str:
-    from shared.timeutil import format_duration
-
-    return format_duration(settings.sla.burn_rate_window)

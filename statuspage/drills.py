@@ -119,10 +119,7 @@ def finish(
     report = measure(db, settings, drill_id, now)
     with immediate(db):
         if aborted:
-            db.execute(
-                "UPDATE drills SET ends_at = ? WHERE id = ? AND ends_at > ?",
-                [to_iso(now), drill_id, to_iso(now)],
-            )
+            store.end_failures_now(db, drill_id, now)
         store.finish_drill(db, drill_id, "aborted" if aborted else "completed", report.as_dict(), now)
     return report
 

@@ -83,11 +83,7 @@ def publish(
     with immediate(db):
         service.set_postmortem(db, incident_id, markdown, actor, now, publish=True)
         if not notify_subscribers:
-            db.execute(
-                "UPDATE incident_updates SET notify_subscribers = 0 WHERE id ="
-                " (SELECT max(id) FROM incident_updates WHERE incident_id = ?)",
-                [incident_id],
-            )
+            store.keep_last_update_quiet(db, incident_id)
 
 
 def add_action_item(

@@ -17,8 +17,18 @@ from typing import Any
 from sqlite_utils import Database
 
 from shared.timeutil import to_iso
-from statuspage.engine.sla import PeriodKind, SlaReport, calendar_period, sla_report
+from statuspage.engine.sla import (
+    Interval,
+    PeriodKind,
+    SlaReport,
+    calendar_period,
+    merge,
+    sla_report,
+    weighted_downtime_s,
+)
 from statuspage.settings import Settings
+from statuspage.storage import incidents as incident_store
+from statuspage.storage.problems import get_problem
 from statuspage.storage.sla import incident_times, maintenance_intervals, outage_intervals
 
 PERIOD_RE = re.compile(r"^(?P<year>\d{4})(?:-(?:(?P<month>0[1-9]|1[0-2])|Q(?P<quarter>[1-4])))?$")
@@ -147,10 +157,6 @@ class ProblemImpact:
 
 def problem_impact(db: Database, problem_id: int, now: datetime) -> ProblemImpact | None:
     """Sum up a problem's linked incidents (overlaps counted once). None if there is no such problem."""
-    from statuspage.engine.sla import Interval, merge, weighted_downtime_s
-    from statuspage.storage import incidents as incident_store
-    from statuspage.storage.problems import get_problem
-
     problem = get_problem(db, problem_id)
     if problem is None:
         return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from flask import Response, abort, request
 
@@ -24,8 +25,6 @@ def _period() -> Period:
 
 
 def _current_month(moment: datetime) -> str:
-    from zoneinfo import ZoneInfo
-
     local = moment.astimezone(ZoneInfo(settings().sla.tz))
     return f"{local.year:04d}-{local.month:02d}"
 

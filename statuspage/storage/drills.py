@@ -94,6 +94,13 @@ def attach_incident(db: Database, drill_id: int, incident_id: int) -> None:
     )
 
 
+def end_failures_now(db: Database, drill_id: int, now: datetime) -> None:
+    """Bring the failure window's end forward to `now` (an aborted drill)."""
+    db.execute(
+        "UPDATE drills SET ends_at = ? WHERE id = ? AND ends_at > ?", [to_iso(now), drill_id, to_iso(now)]
+    )
+
+
 def finish_drill(db: Database, drill_id: int, status: str, report: dict[str, Any], now: datetime) -> None:
     db.execute(
         "UPDATE drills SET status = ?, report = ?, finished_at = ? WHERE id = ?",

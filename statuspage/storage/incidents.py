@@ -292,6 +292,15 @@ def insert_update(
     return int(cursor.lastrowid or 0)
 
 
+def keep_last_update_quiet(db: Database, incident_id: int) -> None:
+    """Mark the incident's newest public update as not for subscribers (it still shows on the page)."""
+    db.execute(
+        "UPDATE incident_updates SET notify_subscribers = 0"
+        " WHERE id = (SELECT max(id) FROM incident_updates WHERE incident_id = ?)",
+        [incident_id],
+    )
+
+
 def record_event(
     db: Database, incident_id: int, kind: str, actor: str, now: datetime, data: dict[str, Any] | None = None
 ) -> int:
