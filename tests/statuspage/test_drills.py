@@ -163,3 +163,47 @@ def test_public_status_holds_still_during_a_drill(database: Any, cfg: Settings, 
         "SELECT status FROM component_status_history WHERE component_id = 'api'"
     ).fetchall()
     assert ("major_outage",) not in history
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--component", "nope"], "unknown component"),
+        (["--component", "api", "--duration", "soon"], "invalid duration"),
+        (["--component", "api", "--duration", "3h"], "duration must be"),
+        (["--show", "999"], "not found"),
+    ],
+)
+def test_drill_cli_refuses_bad_input(cfg: Settings, tmp_path: Any, args: list[str], message: str) -> None:
+    import subprocess
+
+    from tests.helpers import BIN
+
+    completed = subprocess.run(
+        [str(BIN / "upwatch-statuspage"), "drill", *args],
+        env={
+            "UPWATCH_DATABASE": str(cfg.database),
+            "PATH": "/usr/bin:/bin",
+            "UPWATCH_CONFIG": _write_config(tmp_path),
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert completed.returncode in (1, 2) and message in completed.stderr, completed.stderr
+    assert "Traceback" not in completed.stderr
+    if cfg.database.exists():
+        from statuspage.db import connect
+
+        db = connect(cfg.database)
+        assert db.execute("SELECT count(*) FROM drills").fetchone()[0] == 0  # nothing stored
+        db.conn.close()
+
+
+def _write_config(tmp_path: Any) -> str:
+    path = tmp_path / "drill.toml"
+    path.write_text(
+        '[[components]]\nid = "api"\nname = "API"\n\n[[checks]]\nid = "api-health"\ncomponent = "api"\n'
+        'kind = "tcp"\nhost = "127.0.0.1"\nport = 9\n'
+    )
+    return str(path)
