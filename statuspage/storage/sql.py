@@ -1,0 +1,87 @@
+"""The dialect-neutral seam every storage module writes its SQL through.
+
+upwatch runs on SQLite (the embedded default) and PostgreSQL (issue 13). Code
+above `statuspage/storage/` never sees SQL; code inside it calls these
+functions instead of a driver's `execute`, so the engine underneath can change
+without touching the queries. The rules for the SQL text handed in:
+
+- named parameters only (`:name`), never `?` or `%s`;
+- the subset both engines speak: `INSERT ... ON CONFLICT (cols) DO NOTHING`
+  or `DO UPDATE SET col = excluded.col` (not `INSERT OR IGNORE/REPLACE`),
+  `RETURNING id` (not `lastrowid`), no `rowid`, no engine functions such as
+  `julianday()` or `datetime('now')`: times are ISO 8601 UTC text from
+  `shared.timeutil.to_iso`, passed in and compared as strings;
+- a read-then-write runs inside `write(db)`, which takes the write lock up
+  front (BEGIN IMMEDIATE on SQLite; on PostgreSQL a claim is a conditional
+  UPDATE with its row count, or `FOR UPDATE SKIP LOCKED`).
+
+`Store` is the handle a storage function takes. Today it is the sqlite-utils
+`Database` every process already opens; the PostgreSQL engine puts its own
+handle behind the same name and the same functions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+from sqlite_utils import Database
+
+from statuspage.storage.transaction import immediate
+
+Store = Database
+Params = Mapping[str, Any]
+
+
+def rows(db: Store, sql: str, params: Params | None = None) -> list[dict[str, Any]]:
+    """Every row of a query, each a dict keyed by column name."""
+    cursor = db.conn.execute(sql, dict(params or {}))
+    names = [column[0] for column in cursor.description or ()]
+    return [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
+
+
+def one(db: Store, sql: str, params: Params | None = None) -> dict[str, Any] | None:
+    """The first row of a query as a dict, or None when there is none."""
+    cursor = db.conn.execute(sql, dict(params or {}))
+    values = cursor.fetchone()
+    if values is None:
+        return None
+    names = [column[0] for column in cursor.description or ()]
+    return dict(zip(names, values, strict=True))
+
+
+def scalar(db: Store, sql: str, params: Params | None = None) -> Any:
+    """The first column of the first row, or None when the query returns no row."""
+    values = db.conn.execute(sql, dict(params or {})).fetchone()
+    return None if values is None else values[0]
+
+
+def run(db: Store, sql: str, params: Params | None = None) -> int:
+    """Run one statement; return the number of rows it changed (the claim's row count)."""
+    return int(db.conn.execute(sql, dict(params or {})).rowcount)
+
+
+def run_many(db: Store, sql: str, params: Iterable[Params]) -> None:
+    """Run one statement once per parameter set (a batch insert)."""
+    db.conn.executemany(sql, [dict(p) for p in params])
+
+
+def insert_returning_id(db: Store, sql: str, params: Params | None = None) -> int:
+    """Run an `INSERT ... RETURNING id` and return the new row's id."""
+    value = scalar(db, sql, params)
+    if value is None:
+        raise LookupError("INSERT ... RETURNING returned no row")
+    return int(value)
+
+
+@contextmanager
+def write(db: Store) -> Iterator[Store]:
+    """One write transaction that holds the write lock from its start; nested use joins the outer one."""
+    with immediate(db) as handle:
+        yield handle
+
+
+def engine_name(db: Store) -> str:
+    """'sqlite' or 'postgresql': for the few named engine-specific pieces, never for SQL text."""
+    return "sqlite"
