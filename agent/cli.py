@@ -81,7 +81,7 @@ async def _check_once(config: AgentConfig, *, as_json: bool) -> int:
             assigned = list(assignments.checks) if assignments else []
             assignments_drills = list(assignments.drills) if assignments else []
         checks = merge_checks(assigned, config.local_checks)
-        context = ProbeContext(session=session, drills=DrillBook(config.drill_file))
+        context = ProbeContext(session=session, drills=DrillBook(config.drill_file), allow=config.allow)
         if assignments_drills:
             context.drills.update(assignments_drills)
         results = await asyncio.gather(*(run_check(check, context) for check in checks))

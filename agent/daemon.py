@@ -50,6 +50,14 @@ def merge_checks(assigned: list[AnyCheck], local: list[AnyCheck]) -> list[AnyChe
     return [check for check in merged.values() if check.kind in AGENT_KINDS]
 
 
+def log_refusals(checks: list[AnyCheck], config: AgentConfig) -> None:
+    """Say once per assignment change which checks this host refuses to run (and how to allow them)."""
+    for check in checks:
+        reason = config.allow.refusal(check)
+        if reason is not None:
+            log.warning("refusing assigned check check=%s kind=%s reason=%s", check.id, check.kind, reason)
+
+
 async def run_agent(config: AgentConfig, stop: asyncio.Event | None = None) -> None:
     """Run until `stop` is set or a termination signal arrives; flush results on the way out."""
     settings = config.settings
@@ -80,7 +88,7 @@ async def _run(
         batch_size=settings.batch_size,
         backoff_max_s=settings.backoff_max_s,
     )
-    context = ProbeContext(session=session, drills=DrillBook(config.drill_file))
+    context = ProbeContext(session=session, drills=DrillBook(config.drill_file), allow=config.allow)
     scheduler = Scheduler(context, reporter.add, settings.max_concurrency)
     scheduler.update(config.local_checks)
     reporter_task = asyncio.create_task(reporter.run(), name="reporter")
@@ -109,6 +117,7 @@ async def _refresh_assignments(
             failures = 0
             if assignments is not None:
                 checks = merge_checks(list(assignments.checks), config.local_checks)
+                log_refusals(checks, config)
                 scheduler.update(checks)
                 context.drills.update(assignments.drills)
                 log.info("assignments loaded checks=%d drills=%d", len(checks), len(assignments.drills))

@@ -4,7 +4,9 @@ Precedence, highest first: environment, the TOML file's `[agent]` table,
 the systemd credential `token` (a file in `$CREDENTIALS_DIRECTORY`, as
 `LoadCredential=token:...` provides), defaults.
 The TOML file (`UPWATCH_AGENT_CONFIG`) may also declare local `[[checks]]`,
-which the agent runs in addition to what the collector assigns it.
+which the agent runs in addition to what the collector assigns it, and an
+`[allow]` table: the assigned command and file checks this host lets the
+collector run (see agent/allowlist.py).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Annotated, Any
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
+from agent.allowlist import AllowConfig, AllowList
 from shared.checks import COLLECTOR_KINDS, AnyCheck, describe_error, parse_check
 from shared.logging_setup import LogFormat, LogLevel
 
@@ -86,11 +89,12 @@ class AgentSettings(BaseSettings):
 
 
 class AgentConfig:
-    """Validated settings plus the local checks from the optional TOML file."""
+    """Validated settings plus the local checks and the allow-list from the optional TOML file."""
 
-    def __init__(self, settings: AgentSettings, local_checks: list[AnyCheck]):
+    def __init__(self, settings: AgentSettings, local_checks: list[AnyCheck], allow: AllowList | None = None):
         self.settings = settings
         self.local_checks = local_checks
+        self.allow = allow or AllowList(local_checks=local_checks)
 
     @property
     def drill_file(self) -> Path:
@@ -107,9 +111,9 @@ def load_config(environ: Mapping[str, str] | None = None) -> AgentConfig:
     file_data: dict[str, Any] = {}
     if path_text:
         file_data = _read_toml(Path(path_text))
-    unknown = set(file_data) - {"agent", "checks"}
+    unknown = set(file_data) - {"agent", "checks", "allow"}
     if unknown:
-        raise ConfigError(f"{sorted(unknown)[0]}: unknown section (expected [agent] or [[checks]])")
+        raise ConfigError(f"{sorted(unknown)[0]}: unknown section (expected [agent], [[checks]] or [allow])")
     values = dict(file_data.get("agent", {}))
     credential = _credential_token(env)
     if credential and "token" not in values:
@@ -120,7 +124,13 @@ def load_config(environ: Mapping[str, str] | None = None) -> AgentConfig:
         settings = AgentSettings(**values)
     except ValidationError as error:
         raise ConfigError(describe_error(error, "agent")) from None
-    return AgentConfig(settings, _parse_checks(file_data.get("checks", [])))
+    local_checks = _parse_checks(file_data.get("checks", []))
+    try:
+        allow_config = AllowConfig.model_validate(file_data.get("allow", {}))
+    except ValidationError as error:
+        raise ConfigError(describe_error(error, "allow")) from None
+    allow = AllowList(allow_config, local_checks, config_path=path_text)
+    return AgentConfig(settings, local_checks, allow)
 
 
 def _credential_token(env: Mapping[str, str]) -> str | None:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
+from agent.allowlist import AllowConfig, AllowedCommand, AllowedPath
 from agent.settings import AgentSettings
 from shared.checks import CHECK_MODELS, KINDS, FailureRate
 from statuspage.cli import build_parser
@@ -67,6 +68,9 @@ SECTIONS: list[tuple[str, type[BaseModel]]] = [
     ("security", SecurityConfig),
     ("admin", AdminConfig),
     ("agent", AgentSettings),
+    ("allow", AllowConfig),
+    ("allow_commands", AllowedCommand),
+    ("allow_files", AllowedPath),
     ("sla", SlaConfig),
     ("channels", ChannelConfig),
     ("smtp", SmtpConfig),

@@ -53,8 +53,11 @@ async def run_check(check: AnyCheck, context: ProbeContext) -> Result:
     began = time.perf_counter()
     probe = PROBES[check.kind]
     drill = context.drills.active(check.id, started_at)
+    refusal = context.allow.refusal(check) if context.allow is not None else None
     try:
-        if drill is not None:
+        if refusal is not None:
+            outcome = Outcome("down", refusal, detail={"refused": True})
+        elif drill is not None:
             outcome = _drill_outcome(check.id, drill, context)
         else:
             async with asyncio.timeout(check.timeout.total_seconds()):

@@ -11,6 +11,7 @@ from typing import Any
 import aiohttp
 import psutil
 
+from agent.allowlist import AllowList
 from agent.drill import DrillBook
 from shared.timeutil import Clock, utcnow
 
@@ -19,6 +20,10 @@ from shared.timeutil import Clock, utcnow
 class ProbeContext:
     """The I/O a probe may use: one shared HTTP session, psutil, a clock; and the drill book
     that says which checks must fail on purpose.
+
+    `allow` is the host's allow-list: a check it refuses never reaches its probe
+    (the daemon and `upwatch-agent check` always pass the one from the agent's
+    config; None, for probe tests, runs everything).
 
     `memory` keeps what a probe must remember between runs of one check (host
     thresholds with a duration remember since when they have been breached),
@@ -31,6 +36,7 @@ class ProbeContext:
     memory: dict[str, dict[str, Any]] = field(default_factory=dict)
     statvfs: Callable[[str], Any] = os.statvfs
     drills: DrillBook = field(default_factory=DrillBook)
+    allow: AllowList | None = None
 
     def memory_of(self, check_id: str) -> dict[str, Any]:
         return self.memory.setdefault(check_id, {})
