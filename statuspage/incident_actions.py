@@ -94,7 +94,7 @@ def _component_change(db: Database, action: Action, incident_id: int, now: datet
     component_id = action.component_id or ""
     new_status = action.status or "major_outage"
     components = {**incident.components, component_id: new_status}
-    store.set_components(db, incident_id, components)
+    store.set_components(db, incident_id, components, now)
     status = incident.status
     if action.kind == "reopen":
         status = "investigating"
@@ -125,7 +125,7 @@ def _status(db: Database, action: Action, incident_id: int, now: datetime) -> No
     if action.status in ("resolved", "monitoring"):
         # Recovered: every affected component is operational again.
         components = {cid: "operational" for cid in incident.components}
-        store.set_components(db, incident_id, components)
+        store.set_components(db, incident_id, components, now)
     store.set_status(db, incident_id, action.status, now)
     affected = store.affected_components(components, incident.components)
     update_id = store.insert_update(db, incident_id, action.status, action.body, ENGINE, now, affected)

@@ -118,7 +118,7 @@ def post_update(
         new_components = incident.components
         if components is not None and settings is not None:
             new_components = _components(settings, components)
-            store.set_components(db, incident_id, new_components)
+            store.set_components(db, incident_id, new_components, now)
         return _post(db, incident, status, body.strip(), actor, now, new_components)
 
 
@@ -164,7 +164,7 @@ def set_components(
     affected = _components(settings, components)
     with immediate(db):
         incident = _get(db, incident_id)
-        store.set_components(db, incident_id, affected)
+        store.set_components(db, incident_id, affected, now)
         store.record_event(
             db, incident_id, "components_changed", actor, now, {"old": incident.components, "new": affected}
         )

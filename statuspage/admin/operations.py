@@ -346,7 +346,7 @@ def clear_override(db: Database, settings: Settings, actor: Actor, now: datetime
         "component.override_clear",
         f"component:{component_id}",
         {},
-        lambda: overrides.clear_override(db, component_id),
+        lambda: overrides.clear_override(db, component_id, now),
     )
 
 

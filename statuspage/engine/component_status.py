@@ -10,6 +10,11 @@
   otherwise operational. With no reporting location at all the component is
   `unknown` ("no data"). Maintenance overrides all of it (`under_maintenance`),
   applied by the caller, which keeps the underlying health for the incident rules.
+
+What the public is shown (`shown_status`) is the worse of that measured status
+and what the component's open incidents declare; an operator override wins
+over both. Every output (page, banner, badges, feeds, v2 JSON, metrics, status
+history and uptime) reads it through `statuspage.storage.status`.
 """
 
 from __future__ import annotations
@@ -33,6 +38,8 @@ SEVERITY = {
     "partial_outage": 2,
     "major_outage": 3,
 }
+# The page's overall status from the open incidents' impact when it is worse than the components'.
+IMPACT_STATUS = {"critical": "major_outage", "major": "partial_outage", "minor": "degraded_performance"}
 CheckVerdict = Literal["up", "down", "degraded", "unknown"]
 
 
@@ -76,3 +83,36 @@ def component_status(verdicts: list[CheckVerdict], critical: list[bool] | None =
     if "degraded" in known:
         return "degraded_performance"
     return "operational"
+
+
+def shown_status(measured: str, declared: Iterable[str] = (), override: str | None = None) -> str:
+    """The status the public sees for one component.
+
+    `measured` is what the checks say (maintenance applied), `declared` the statuses the
+    component's open public incidents set, `override` an operator's override. The override
+    wins; otherwise the worst of measured and declared, the measured one on a tie (so a
+    component with no data stays "no data" unless an incident says worse).
+    """
+    if override is not None:
+        return override
+    shown = measured
+    for status in declared:
+        if SEVERITY.get(status, 0) > SEVERITY.get(shown, 0):
+            shown = status
+    return shown
+
+
+def page_status(component_statuses: Iterable[str], incident_impacts: Iterable[str]) -> str:
+    """The page's overall status: its worst component, or worse when an open incident's impact says so.
+
+    The banner, the v2 indicator and its description are all read from this one value, so
+    they never disagree. Returns "unknown" when there is nothing to show yet.
+    """
+    order = ["major_outage", "partial_outage", "degraded_performance", "under_maintenance", "operational"]
+    statuses = set(component_statuses)
+    overall = next((s for s in order if s in statuses), "unknown")
+    for impact in incident_impacts:
+        from_impact = IMPACT_STATUS.get(impact)
+        if from_impact and SEVERITY[from_impact] > SEVERITY.get(overall, 0):
+            overall = from_impact
+    return overall

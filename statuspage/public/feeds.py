@@ -10,9 +10,11 @@ from markupsafe import escape
 from shared.timeutil import to_iso
 from statuspage.markdown import render_markdown
 from statuspage.public.http_cache import cached
+from statuspage.public.snapshot import STATUS_LABELS
 from statuspage.settings import Settings
 from statuspage.storage import public_reads
 from statuspage.storage.public_reads import Incident
+from statuspage.storage.status import load_component_status
 from statuspage.web import get_db, now, settings
 
 feeds = Blueprint("feeds", __name__)
@@ -44,6 +46,8 @@ def _feed(config: Settings, incidents: list[Incident]) -> FeedGenerator:
     feed.updated(newest)
     feed.lastBuildDate(newest)
     names = {c.id: c.name for c in config.components}
+    # An open incident's entry says what each affected component shows now (the page's words).
+    shown = load_component_status(get_db())
     for incident in incidents:
         entry = feed.add_entry(order="append")
         link = f"{base}/incidents/{incident.id}"
@@ -57,13 +61,19 @@ def _feed(config: Settings, incidents: list[Incident]) -> FeedGenerator:
             _CONTENT,
             incident=incident,
             impact=incident.impact,
-            names=[names.get(cid, cid) for cid in incident.components],
+            names=[_affected(names.get(cid, cid), shown.get(cid), incident) for cid in incident.components],
             iso=to_iso,
             markdown=render_markdown,
         )
         entry.content(content, type="html")
         entry.description(content)
     return feed
+
+
+def _affected(name: str, shown: tuple[str, object] | None, incident: Incident) -> str:
+    if not incident.is_open or shown is None:
+        return name
+    return f"{name} ({STATUS_LABELS.get(shown[0], shown[0]).lower()})"
 
 
 @feeds.get("/history.atom")

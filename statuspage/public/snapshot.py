@@ -1,8 +1,11 @@
 """What the public outputs show, built once per data change: components in groups with their
 status and 90-day bars, the overall status, open incidents and maintenance.
 
-The HTML page, the Statuspage v2 JSON, feeds, badges and the static export all
-read this model, so they can never disagree.
+The HTML page, the Statuspage v2 JSON, feeds and the static export all read
+this model, and badges and metrics the same `load_component_status`, so they can
+never disagree: a component shows the worse of its measured status and what its
+open incidents declare (an operator override wins), and the banner and the v2
+indicator both come from one overall status (`engine.component_status.page_status`).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from datetime import UTC, date, datetime, timedelta
 from markupsafe import Markup
 from sqlite_utils import Database
 
+from statuspage.engine.component_status import page_status
 from statuspage.settings import Settings
 from statuspage.storage import public_reads
 from statuspage.storage.public_reads import Incident, Maintenance
@@ -53,7 +57,6 @@ INDICATORS = {
     "operational": "none",
     "unknown": "none",
 }
-IMPACT_RANK = {"none": 0, "maintenance": 0, "minor": 1, "major": 2, "critical": 3}
 IMPACT_LABELS = {"none": "No impact", "minor": "Minor", "major": "Major", "critical": "Critical"}
 INCIDENT_STATUS_LABELS = {
     "investigating": "Investigating",
@@ -175,13 +178,8 @@ class Snapshot:
 
     @property
     def indicator(self) -> str:
-        """Statuspage's indicator: the worse of the components and the open incidents' impact."""
-        from_components = INDICATORS[self.overall]
-        impacts = [i.impact for i in self.open_incidents]
-        worst_impact = max(impacts, key=lambda i: IMPACT_RANK.get(i, 0), default="none")
-        if IMPACT_RANK.get(worst_impact, 0) > IMPACT_RANK.get(from_components, 0):
-            return worst_impact
-        return from_components
+        """Statuspage's indicator, read from the same overall status as the banner (they agree)."""
+        return INDICATORS[self.overall]
 
     def component(self, component_id: str) -> ComponentView | None:
         return next((c for c in self.components if c.id == component_id), None)
@@ -314,11 +312,12 @@ def build_snapshot(
         name = "Other components" if groups else "Components"
         groups.append(GroupView(None, name, None, len(settings.groups) + 1, ungrouped))
     last = public_reads.last_result_received(db)
+    open_incidents = public_reads.open_incidents(db)
     return Snapshot(
         groups=groups,
         components=components,
-        overall=overall_status([c.status for c in components]),
-        open_incidents=public_reads.open_incidents(db),
+        overall=page_status([c.status for c in components], [i.impact for i in open_incidents]),
+        open_incidents=open_incidents,
         active_maintenance=public_reads.maintenances(db, ("in_progress",)),
         upcoming_maintenance=public_reads.maintenances(db, ("scheduled",)),
         last_received=last,

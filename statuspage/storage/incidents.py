@@ -25,6 +25,7 @@ from typing import Any, Literal
 from sqlite_utils import Database
 
 from shared.timeutil import from_iso, to_iso
+from statuspage.storage.status import record_shown_history
 
 IncidentStatus = Literal["investigating", "identified", "monitoring", "resolved", "postmortem"]
 Impact = Literal["none", "minor", "major", "critical"]
@@ -271,6 +272,7 @@ def insert_incident(
     record_event(
         db, incident_id, "opened", actor, now, {"status": status, "impact": impact, "public": public}
     )
+    record_shown_history(db, now)
     return incident_id
 
 
@@ -326,6 +328,7 @@ def set_status(db: Database, incident_id: int, status: str, now: datetime) -> No
             "UPDATE incidents SET status = ?, updated_at = ?, resolved_at = NULL WHERE id = ?",
             [status, at, incident_id],
         )
+    record_shown_history(db, now)
 
 
 def set_fields(db: Database, incident_id: int, now: datetime, **values: Any) -> None:
@@ -355,16 +358,19 @@ def set_fields(db: Database, incident_id: int, now: datetime, **values: Any) -> 
         f"UPDATE incidents SET {assignments}, updated_at = ? WHERE id = ?",  # noqa: S608 - keys allow-listed
         [*encoded.values(), to_iso(now), incident_id],
     )
+    if "public" in encoded:
+        record_shown_history(db, now)
 
 
-def set_components(db: Database, incident_id: int, components: dict[str, str]) -> None:
-    """Replace the incident's affected components with `components`."""
+def set_components(db: Database, incident_id: int, components: dict[str, str], now: datetime) -> None:
+    """Replace the incident's affected components with `components` (what it declares at `now`)."""
     db.execute("DELETE FROM incident_components WHERE incident_id = ?", [incident_id])
     for component_id, component_status in components.items():
         db.execute(
             "INSERT INTO incident_components (incident_id, component_id, status) VALUES (?, ?, ?)",
             [incident_id, component_id, component_status],
         )
+    record_shown_history(db, now)
 
 
 def acknowledge(db: Database, incident_id: int, actor: str, now: datetime) -> bool:
