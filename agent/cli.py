@@ -49,9 +49,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "drill":
         return _drill(config, args)
     if args.command == "run":
-        if not config.settings.collector_url or not config.settings.token:
+        if not config.settings.collectors() or not config.settings.token:
             print(
-                "upwatch-agent: set UPWATCH_AGENT_COLLECTOR_URL and UPWATCH_AGENT_TOKEN",
+                "upwatch-agent: set UPWATCH_AGENT_COLLECTOR_URL (or _COLLECTOR_URLS) and UPWATCH_AGENT_TOKEN",
                 file=sys.stderr,
             )
             return 2
@@ -69,10 +69,9 @@ async def _check_once(config: AgentConfig, *, as_json: bool) -> int:
     async with new_session() as session:
         assigned = []
         assignments_drills: list[DrillOrder] = []
-        if settings.collector_url and settings.token:
-            client = CollectorClient(
-                session, settings.collector_url, settings.token, settings.request_timeout_s
-            )
+        if settings.collectors() and settings.token:
+            urls = settings.collectors()
+            client = CollectorClient(session, urls, settings.token, settings.request_timeout_s)
             try:
                 assignments, _etag = await client.fetch_assignments(None, settings.labels)
             except CollectorError as error:

@@ -1,10 +1,23 @@
-"""The collector's agent API as seen from the agent: assignments and reports."""
+"""The collector's agent API as seen from the agent: assignments and reports.
+
+An agent may know several collectors (`collector_urls`, in order, all in front
+of one database). Each call goes to the current one; a connection error, a
+timeout or a 5xx moves the call on to the next URL at once (wrapping around,
+each URL tried at most once per call), and later calls stay on the one that
+answered. After `FAILBACK_S` on a later URL the first is tried again, so agents
+drift back to the preferred collector once it is up. A report retried on
+another collector is safe: results carry UUIDs, the collector stores each once
+and acknowledges duplicates, so failover neither loses nor doubles a result.
+"""
 
 from __future__ import annotations
 
 import json
+import logging
 import re
-from typing import Any
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 import aiohttp
@@ -12,7 +25,14 @@ from pydantic import ValidationError
 
 from shared.schema import Assignments, Report, ReportAck
 
+log = logging.getLogger(__name__)
+
 _RESULT_LOC = re.compile(r"^results\.(\d+)(?:\.|$)")
+
+# How long an agent stays on a fallback collector before trying the first again.
+FAILBACK_S = 300.0
+
+T = TypeVar("T")
 
 
 class CollectorError(Exception):
@@ -36,15 +56,72 @@ class CollectorError(Exception):
         self.status = status
         self.refused = refused or {}
 
+    @property
+    def fails_over(self) -> bool:
+        """True when another collector may answer: unreachable, timed out or a 5xx."""
+        return self.status is None or self.status >= 500
+
 
 class CollectorClient:
-    """Talks to one collector with one bearer token over the agent's shared session."""
+    """Talks to the collector (one URL, or several in order) with one bearer token.
 
-    def __init__(self, session: aiohttp.ClientSession, base_url: str, token: str, timeout_s: float):
+    `base_url` is one URL or the ordered list of `collector_urls`. `monotonic`
+    is the clock of the failback timer (injected by tests).
+    """
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        base_url: str | Sequence[str],
+        token: str,
+        timeout_s: float,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+    ):
+        urls = [base_url] if isinstance(base_url, str) else list(base_url)
+        if not urls:
+            raise ValueError("at least one collector URL is needed")
         self._session = session
-        self._base_url = base_url.rstrip("/")
+        self._base_urls = [url.rstrip("/") for url in urls]
+        self._current = 0
+        self._moved_at = 0.0
+        self._monotonic = monotonic
         self._headers = {"Authorization": f"Bearer {token}"}
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
+
+    @property
+    def current_url(self) -> str:
+        """The collector the next call goes to first."""
+        return self._base_urls[self._current]
+
+    async def _call(self, attempt: Callable[[str], Awaitable[T]]) -> T:
+        """Run `attempt(base_url)` on the current collector, failing over in order.
+
+        Raises the last CollectorError when every URL failed over, or the first
+        error that another collector cannot fix (a 4xx).
+        """
+        count = len(self._base_urls)
+        if self._current and self._monotonic() - self._moved_at >= FAILBACK_S:
+            self._switch(0)
+        start = self._current
+        for step in range(count):
+            index = (start + step) % count
+            try:
+                value = await attempt(self._base_urls[index])
+            except CollectorError as error:
+                if not error.fails_over or step == count - 1:
+                    raise
+                log.warning("collector failed, next one url=%s error=%s", self._base_urls[index], error)
+                continue
+            if index != self._current:
+                self._switch(index)
+            return value
+        raise AssertionError("unreachable: the loop returns or raises")
+
+    def _switch(self, index: int) -> None:
+        log.info("collector now url=%s", self._base_urls[index])
+        self._current = index
+        self._moved_at = self._monotonic()
 
     async def fetch_assignments(
         self, etag: str | None, labels: list[str] | None = None
@@ -57,9 +134,16 @@ class CollectorClient:
         headers = dict(self._headers)
         if etag:
             headers["If-None-Match"] = etag
-        url = f"{self._base_url}/api/v1/agent/assignments"
-        if labels:
-            url += "?" + urlencode({"labels": ",".join(labels)})
+        query = "?" + urlencode({"labels": ",".join(labels)}) if labels else ""
+
+        async def attempt(base_url: str) -> tuple[Assignments | None, str | None]:
+            return await self._fetch_assignments(f"{base_url}/api/v1/agent/assignments{query}", headers, etag)
+
+        return await self._call(attempt)
+
+    async def _fetch_assignments(
+        self, url: str, headers: dict[str, str], etag: str | None
+    ) -> tuple[Assignments | None, str | None]:
         try:
             async with self._session.get(url, headers=headers, timeout=self._timeout) as response:
                 if response.status == 304:
@@ -80,7 +164,13 @@ class CollectorClient:
 
     async def send_report_body(self, body: bytes) -> ReportAck:
         """POST an already serialized report (see `Report`). Raises CollectorError."""
-        url = f"{self._base_url}/api/v1/agent/reports"
+
+        async def attempt(base_url: str) -> ReportAck:
+            return await self._post_report(f"{base_url}/api/v1/agent/reports", body)
+
+        return await self._call(attempt)
+
+    async def _post_report(self, url: str, body: bytes) -> ReportAck:
         headers = {**self._headers, "Content-Type": "application/json"}
         try:
             async with self._session.post(url, data=body, headers=headers, timeout=self._timeout) as response:

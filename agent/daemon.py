@@ -78,7 +78,7 @@ async def _run(
     config: AgentConfig, session: aiohttp.ClientSession, spool: Spool, stop: asyncio.Event
 ) -> None:
     settings = config.settings
-    client = CollectorClient(session, settings.collector_url, settings.token, settings.request_timeout_s)
+    client = CollectorClient(session, settings.collectors(), settings.token, settings.request_timeout_s)
     reporter = Reporter(
         client,
         spool,
@@ -96,7 +96,7 @@ async def _run(
         _refresh_assignments(client, scheduler, context, config, settings.assignments_refresh_s),
         name="assignments",
     )
-    log.info("agent started name=%s collector=%s", settings.name, settings.collector_url)
+    log.info("agent started name=%s collectors=%s", settings.name, ",".join(settings.collectors()))
     await stop.wait()
     log.info("agent stopping")
     refresh_task.cancel()

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 from agent.allowlist import AllowConfig, AllowList
@@ -36,6 +36,7 @@ class AgentSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="UPWATCH_AGENT_", extra="forbid")
 
     collector_url: str = Field(default="", max_length=2000)
+    collector_urls: Annotated[list[str], NoDecode] = Field(default_factory=list, max_length=20)
     token: str = Field(default="", max_length=500)
     name: str = Field(default_factory=socket.gethostname, max_length=64)
     labels: Annotated[list[str], NoDecode] = Field(default_factory=list)
@@ -59,9 +60,15 @@ class AgentSettings(BaseSettings):
         """Where the spool lives: `spool_path`, else `data/spool-<name>.db` (one per agent name)."""
         return self.spool_path or Path("data") / f"spool-{self.name}.db"
 
-    @field_validator("labels", mode="before")
+    def collectors(self) -> list[str]:
+        """The collectors to report to, in order: `collector_urls`, else `[collector_url]`, else none."""
+        if self.collector_urls:
+            return list(self.collector_urls)
+        return [self.collector_url] if self.collector_url else []
+
+    @field_validator("labels", "collector_urls", mode="before")
     @classmethod
-    def _split_labels(cls, value: Any) -> Any:
+    def _split_list(cls, value: Any) -> Any:
         # Env gives "eu,prod"; TOML gives a list. Both mean the same.
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
@@ -70,9 +77,24 @@ class AgentSettings(BaseSettings):
     @field_validator("collector_url")
     @classmethod
     def _collector_url(cls, value: str) -> str:
-        if value and not value.startswith(("http://", "https://")):
-            raise ValueError("must start with http:// or https://")
-        return value.rstrip("/")
+        return _check_url(value) if value else value
+
+    @field_validator("collector_urls")
+    @classmethod
+    def _collector_urls(cls, value: list[str]) -> list[str]:
+        urls = [_check_url(url) for url in value]
+        if len(set(urls)) != len(urls):
+            raise ValueError("lists a URL twice")
+        return urls
+
+    @model_validator(mode="after")
+    def _one_way_to_name_collectors(self) -> AgentSettings:
+        if self.collector_url and self.collector_urls and self.collector_urls[0] != self.collector_url:
+            raise ValueError(
+                "collector_urls: set collector_url or collector_urls, not both"
+                " (or make collector_url the first of collector_urls)"
+            )
+        return self
 
     @classmethod
     def settings_customise_sources(
@@ -86,6 +108,12 @@ class AgentSettings(BaseSettings):
         # load_config merges the file and the environment itself (env wins, so
         # one unit file can tweak a shared config) and passes them as init kwargs.
         return init_settings, file_secret_settings
+
+
+def _check_url(value: str) -> str:
+    if not value.startswith(("http://", "https://")):
+        raise ValueError("must start with http:// or https://")
+    return value.rstrip("/")
 
 
 class AgentConfig:

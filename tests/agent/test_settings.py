@@ -23,6 +23,18 @@ def test_env_only() -> None:
     assert config.local_checks == []
 
 
+def test_collector_urls_from_env_in_order_and_collector_url_alone() -> None:
+    listed = load_config({"UPWATCH_AGENT_COLLECTOR_URLS": "http://a:8080/, http://b:8080"}).settings
+    assert listed.collectors() == ["http://a:8080", "http://b:8080"]
+    single = load_config({"UPWATCH_AGENT_COLLECTOR_URL": "http://a:8080"}).settings
+    assert single.collectors() == ["http://a:8080"]
+    both = load_config(
+        {"UPWATCH_AGENT_COLLECTOR_URL": "http://a", "UPWATCH_AGENT_COLLECTOR_URLS": "http://a,http://b"}
+    ).settings
+    assert both.collectors() == ["http://a", "http://b"]
+    assert load_config({}).settings.collectors() == []
+
+
 def test_file_with_local_checks_and_env_override(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "agent.toml"
     path.write_text(
@@ -44,6 +56,9 @@ def test_file_with_local_checks_and_env_override(tmp_path: Path, monkeypatch: py
         ("[agent]\ncolour = 1\n", "agent.colour"),
         ('[agent]\ncollector_url = "ftp://x"\n', "agent.collector_url"),
         ("[agent]\nmax_concurrency = 0\n", "agent.max_concurrency"),
+        ('[agent]\ncollector_urls = ["http://a", "ftp://b"]\n', "agent.collector_urls"),
+        ('[agent]\ncollector_urls = ["http://a", "http://a/"]\n', "agent.collector_urls"),
+        ('[agent]\ncollector_url = "http://x"\ncollector_urls = ["http://a"]\n', "collector_urls"),
         ('[[checks]]\nid = "x"\nkind = "tcp"\nhost = "h"\n', "checks[0].port"),
         (
             '[[checks]]\nid = "x"\nkind = "tcp"\nhost = "h"\nport = 1\n[[checks]]\nid = "x"\nkind = "tcp"\nhost = "h"\nport = 2\n',
