@@ -26,13 +26,8 @@ from pathlib import Path
 
 import sqlite_utils
 
-from statuspage.db import (
-    BUSY_TIMEOUT_MS,
-    applied_migrations,
-    check_not_newer,
-    connect,
-    migrate,
-)
+from statuspage.db import applied_migrations, check_not_newer, connect, migrate
+from statuspage.storage.sqlite_file import integrity_problems, make_self_contained, open_file, results_count
 
 
 class BackupError(Exception):
@@ -72,7 +67,7 @@ def backup_database(database: Path, destination: Path, *, overwrite: bool = Fals
                 # pages=-1: the whole database in one step, i.e. one snapshot.
                 source.backup(target, pages=-1)
                 # A backup is one self-contained file, not a WAL database.
-                target.execute("PRAGMA journal_mode = DELETE")
+                make_self_contained(target)
                 _require_intact(target, str(destination))
             finally:
                 target.close()
@@ -128,12 +123,7 @@ def describe(path: Path) -> CopyInfo:
     conn = _open(path)
     try:
         db = sqlite_utils.Database(conn)
-        results = (
-            int(conn.execute("SELECT count(*) FROM results").fetchone()[0])
-            if "results" in db.table_names()
-            else 0
-        )
-        return CopyInfo(path, path.stat().st_size, applied_migrations(db), results)
+        return CopyInfo(path, path.stat().st_size, applied_migrations(db), results_count(conn))
     finally:
         conn.close()
 
@@ -154,14 +144,11 @@ def _check_backup(backup: Path) -> None:
 
 
 def _open(path: Path, *, read_only: bool = False) -> sqlite3.Connection:
-    uri = f"file:{path}?mode={'ro' if read_only else 'rw'}"
-    conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
-    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    return conn
+    return open_file(path, read_only=read_only)
 
 
 def _require_intact(conn: sqlite3.Connection, label: str) -> None:
-    problems = [row[0] for row in conn.execute("PRAGMA integrity_check").fetchall()]
+    problems = integrity_problems(conn)
     if problems != ["ok"]:
         raise BackupError(f"{label}: integrity check failed: {'; '.join(problems[:5])}")
 

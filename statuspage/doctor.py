@@ -23,16 +23,13 @@ from typing import Any, Literal
 
 import sqlite_utils
 
-from shared.timeutil import format_duration, from_iso, to_iso
-from statuspage.db import (
-    BUSY_TIMEOUT_MS,
-    DatabaseTooNew,
-    applied_migrations,
-    check_not_newer,
-    known_migrations,
-)
+from shared.timeutil import format_duration, from_iso
+from statuspage.db import DatabaseTooNew, applied_migrations, check_not_newer, known_migrations
 from statuspage.notify.config import SmtpConfig
 from statuspage.settings import Settings
+from statuspage.storage.agents import live_agents_last_seen, recent_clock_skews
+from statuspage.storage.results import newest_received_at
+from statuspage.storage.sqlite_file import integrity_problems, journal_mode, open_existing
 
 Status = Literal["ok", "warn", "fail"]
 
@@ -94,18 +91,13 @@ def _config_summary(settings: Settings) -> str:
 
 
 def _open_existing(path: Path) -> sqlite_utils.Database | None:
-    try:
-        conn = sqlite3.connect(f"file:{path}?mode=rw", uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
-        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-    except sqlite3.Error:
-        return None
-    return sqlite_utils.Database(conn)
+    return open_existing(path)
 
 
 def check_database(db: sqlite_utils.Database, path: Path) -> list[Finding]:
     """Integrity, schema version (pending or unknown migrations) and journal mode."""
     try:
-        problems = [row[0] for row in db.execute("PRAGMA integrity_check").fetchall()]
+        problems = integrity_problems(db.conn)
     except sqlite3.DatabaseError as error:
         problems = [str(error)]
     if problems != ["ok"]:
@@ -134,7 +126,7 @@ def check_database(db: sqlite_utils.Database, path: Path) -> list[Finding]:
         )
     else:
         findings.append(Finding("ok", "schema", f"up to date ({len(known_migrations())} migrations)"))
-    mode = str(db.execute("PRAGMA journal_mode").fetchone()[0]).lower()
+    mode = journal_mode(db.conn)
     if mode != "wal":
         findings.append(
             Finding("warn", "database", f"journal mode is {mode}, not wal", "start the collector once")
@@ -184,7 +176,7 @@ def check_clock(
 ) -> list[Finding]:
     """This host's clock against the data it stored, the agents' clocks, and the kernel's NTP state."""
     findings: list[Finding] = []
-    newest = db.execute("SELECT max(received_at) FROM results").fetchone()[0]
+    newest = newest_received_at(db)
     tolerance_s = tolerance.total_seconds()
     if newest and from_iso(newest) - now > tolerance:
         findings.append(
@@ -196,12 +188,8 @@ def check_clock(
                 "fix the time (NTP: systemd-timesyncd or chrony), then restart upwatch",
             )
         )
-    recent = to_iso(now - timedelta(hours=1))
-    rows = db.execute(
-        "SELECT name, clock_skew_s FROM agents WHERE revoked_at IS NULL AND clock_skew_s IS NOT NULL"
-        " AND last_seen_at >= ?",
-        [recent],
-    ).fetchall()
+    recent = now - timedelta(hours=1)
+    rows = recent_clock_skews(db, recent)
     off = [(name, skew) for name, skew in rows if abs(skew) > tolerance_s]
     # Every agent off the same way points at this host; mixed signs point at the agents.
     one_way = all(skew > 0 for _n, skew in off) or all(skew < 0 for _n, skew in off)
@@ -312,9 +300,7 @@ def check_smtp(settings: Settings, probe: Callable[[SmtpConfig, float], None]) -
 
 def check_agents(db: sqlite_utils.Database, settings: Settings, now: datetime) -> list[Finding]:
     """Every agent with a live token should be reporting; checks need at least one agent."""
-    rows = db.execute(
-        "SELECT name, last_seen_at FROM agents WHERE revoked_at IS NULL ORDER BY name"
-    ).fetchall()
+    rows = live_agents_last_seen(db)
     agent_checks = [check for check in settings.checks if check.kind != "heartbeat"]
     if not rows:
         if agent_checks:

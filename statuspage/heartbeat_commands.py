@@ -23,17 +23,18 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 def run(settings: Settings, args: argparse.Namespace) -> int:
     from statuspage.db import open_and_migrate
     from statuspage.storage import heartbeats as store
+    from statuspage.storage import sql
 
     checks = heartbeat_checks(settings)
     db = open_and_migrate(settings.database)
     try:
-        with db.atomic():
+        with sql.write(db):
             store.ensure_keys(db, [check.id for check in checks], utcnow())
         if args.heartbeat_command == "rotate-key":
             if args.check not in {check.id for check in checks}:
                 print(f"no heartbeat check {args.check!r} in the configuration", file=sys.stderr)
                 return 1
-            with db.atomic():
+            with sql.write(db):
                 key = store.rotate_key(db, args.check)
             assert key is not None
             print(f"new ping URL of {args.check} (the old one stops working now):")

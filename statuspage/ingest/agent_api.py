@@ -29,6 +29,7 @@ from statuspage.settings import Settings
 from statuspage.storage.agents import Agent, authenticate, hash_token, record_declared_labels, record_seen
 from statuspage.storage.drills import running_drills
 from statuspage.storage.results import insert_prepared, prepare_results, state_marks
+from statuspage.storage.sqlite_file import set_autocheckpoint
 from statuspage.storage.transaction import immediate
 from statuspage.web import json_error, now, settings
 
@@ -108,7 +109,7 @@ def get_db() -> Database:
     db = connect(path)
     # Fewer, larger checkpoints: pages rewritten by consecutive reports (the
     # index's right edge, check states) are copied back once, not every time.
-    db.conn.execute("PRAGMA wal_autocheckpoint = 10000")
+    set_autocheckpoint(db.conn, 10000)
     _local.db = (path, db)
     return db
 

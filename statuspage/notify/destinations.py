@@ -8,17 +8,18 @@ message was about one, and a message to `notify.operator_channel` if set.
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlite_utils import Database
-
 from shared.timeutil import from_iso, to_iso
 from statuspage.notify import outbox
-from statuspage.storage.transaction import immediate
+from statuspage.storage import destinations as stored
+from statuspage.storage import sql
+from statuspage.storage import subscriptions as subscription_rows
+from statuspage.storage.incidents import record_event
+from statuspage.storage.sql import Store
 
 log = logging.getLogger(__name__)
 
@@ -38,65 +39,35 @@ class DestinationState:
     disabled_reason: str | None
 
 
-def record_success(db: Database, kind: str, destination: str, now: datetime) -> None:
+def record_success(db: Store, kind: str, destination: str, now: datetime) -> None:
     """Reset the failure streak (touches only destinations that had one)."""
-    db.execute(
-        "UPDATE destinations SET consecutive_failures = 0, failing_since = NULL, last_success_at = ?"
-        " WHERE kind = ? AND destination = ? AND consecutive_failures > 0",
-        [to_iso(now), kind, destination],
-    )
+    stored.record_success(db, kind, destination, now)
 
 
 def record_failure(
-    db: Database, kind: str, destination: str, error: str, now: datetime, disable_after: timedelta
+    db: Store, kind: str, destination: str, error: str, now: datetime, disable_after: timedelta
 ) -> bool:
     """Count a failed attempt; return True when the destination has now failed long enough to disable."""
-    stamp = to_iso(now)
-    db.execute(
-        """
-        INSERT INTO destinations (kind, destination, consecutive_failures, failing_since, last_error)
-        VALUES (?, ?, 1, ?, ?)
-        ON CONFLICT (kind, destination) DO UPDATE SET
-            consecutive_failures = consecutive_failures + 1,
-            failing_since = COALESCE(failing_since, excluded.failing_since),
-            last_error = excluded.last_error
-        """,
-        [kind, destination, stamp, error[:1000]],
-    )
-    row = db.execute(
-        "SELECT consecutive_failures, failing_since, disabled_at FROM destinations"
-        " WHERE kind = ? AND destination = ?",
-        [kind, destination],
-    ).fetchone()
-    failures, since, disabled_at = row
+    failures, since, disabled_at = stored.record_failure(db, kind, destination, error[:1000], now)
     if disabled_at is not None:
         return False
     return failures >= MIN_FAILURES_BEFORE_DISABLE and now - from_iso(since) >= disable_after
 
 
-def troubled(db: Database, keys: list[tuple[str, str]]) -> dict[tuple[str, str], bool]:
+def troubled(db: Store, keys: list[tuple[str, str]]) -> dict[tuple[str, str], bool]:
     """Of these destinations, the ones with a failure streak or disabled: key -> disabled?
 
     One query for a whole claimed batch; healthy destinations are simply absent.
     """
-    rows = db.execute(
-        "SELECT kind, destination, disabled_at IS NOT NULL FROM destinations"
-        " WHERE (consecutive_failures > 0 OR disabled_at IS NOT NULL)"
-        " AND kind || char(31) || destination IN (SELECT value FROM json_each(?))",
-        [json.dumps([kind + "\x1f" + destination for kind, destination in keys])],
-    ).fetchall()
-    return {(kind, destination): bool(disabled) for kind, destination, disabled in rows}
+    return stored.troubled(db, keys)
 
 
-def is_disabled(db: Database, kind: str, destination: str) -> bool:
-    row = db.execute(
-        "SELECT disabled_at FROM destinations WHERE kind = ? AND destination = ?", [kind, destination]
-    ).fetchone()
-    return row is not None and row[0] is not None
+def is_disabled(db: Store, kind: str, destination: str) -> bool:
+    return stored.disabled_at(db, kind, destination) is not None
 
 
 def disable(
-    db: Database,
+    db: Store,
     kind: str,
     destination: str,
     reason: str,
@@ -106,40 +77,19 @@ def disable(
 ) -> None:
     """Disable a destination, stop its queued rows and tell operators (one transaction)."""
     stamp = to_iso(now)
-    with immediate(db):
-        db.execute(
-            """
-            INSERT INTO destinations (kind, destination, disabled_at, disabled_reason, last_error)
-            VALUES (?, ?, ?, ?, ?)
-            ON CONFLICT (kind, destination) DO UPDATE SET
-                disabled_at = excluded.disabled_at, disabled_reason = excluded.disabled_reason
-            """,
-            [kind, destination, stamp, reason[:1000], reason[:1000]],
-        )
+    with sql.write(db):
+        stored.mark_disabled(db, kind, destination, reason[:1000], now)
         dropped = outbox.fail_pending_for(db, kind, destination, f"destination disabled: {reason}", now)
         if kind == outbox.SUBSCRIBER_WEBHOOK:
-            db.execute(
-                "UPDATE webhook_subscriptions SET status = 'disabled', disabled_at = ?, disabled_reason = ?"
-                " WHERE id = ? AND status IN ('active', 'pending')",
-                [stamp, reason[:1000], int(destination)],
-            )
+            subscription_rows.disable_webhook(db, int(destination), reason[:1000], now)
         if kind == outbox.SUBSCRIBER_EMAIL:
-            db.execute(
-                "UPDATE subscribers SET status = 'bounced' WHERE email = ? AND status = 'confirmed'",
-                [destination],
-            )
+            subscription_rows.mark_bounced(db, destination)
         subject = f"{kind} destination {_display(kind, destination)} disabled"
         message = f"{subject}: {reason}. {dropped} queued notification(s) dropped."
         data: dict[str, Any] = {"kind": kind, "destination": destination, "reason": reason}
-        db.execute(
-            "INSERT INTO operator_notices (at, kind, subject, message, data) VALUES (?, ?, ?, ?, ?)",
-            [stamp, "destination_disabled", subject, message, json.dumps(data)],
-        )
+        stored.add_operator_notice(db, "destination_disabled", subject, message, data, now)
         if incident_id is not None:
-            db.execute(
-                "INSERT INTO incident_events (incident_id, at, actor, kind, data) VALUES (?, ?, ?, ?, ?)",
-                [incident_id, stamp, "notify", "notification_disabled", json.dumps(data)],
-            )
+            record_event(db, incident_id, "notification_disabled", "notify", now, data)
         if settings_operator_channel is not None and settings_operator_channel != (kind, destination):
             channel_kind, channel_id = settings_operator_channel
             outbox.enqueue_channel_message(
@@ -161,23 +111,14 @@ def disable(
     )
 
 
-def enable(db: Database, kind: str, destination: str) -> bool:
+def enable(db: Store, kind: str, destination: str) -> bool:
     """Re-enable a disabled destination (operator action); return False if it was not disabled."""
-    cursor = db.execute(
-        "UPDATE destinations SET disabled_at = NULL, disabled_reason = NULL, consecutive_failures = 0,"
-        " failing_since = NULL WHERE kind = ? AND destination = ? AND disabled_at IS NOT NULL",
-        [kind, destination],
-    )
-    return bool(cursor.rowcount)
+    return stored.enable(db, kind, destination)
 
 
-def state(db: Database, kind: str, destination: str) -> DestinationState | None:
-    row = db.execute(
-        "SELECT kind, destination, consecutive_failures, failing_since, last_error, last_success_at,"
-        " disabled_at, disabled_reason FROM destinations WHERE kind = ? AND destination = ?",
-        [kind, destination],
-    ).fetchone()
-    return DestinationState(*row) if row else None
+def state(db: Store, kind: str, destination: str) -> DestinationState | None:
+    row = stored.state_row(db, kind, destination)
+    return DestinationState(**row) if row else None
 
 
 def _display(kind: str, destination: str) -> str:

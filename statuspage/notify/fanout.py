@@ -25,14 +25,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlite_utils import Database
-
 from shared.timeutil import to_iso
 from statuspage.notify import outbox
 from statuspage.notify.outbox import NewNotification
 from statuspage.settings import Settings
+from statuspage.storage import fanout as stored
+from statuspage.storage import sql, subscriptions
 from statuspage.storage.drills import drill_of_incident
-from statuspage.storage.transaction import immediate
+from statuspage.storage.sql import Store
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ class Recipient:
     unsubscribe_token: str
 
 
-def fan_out(db: Database, settings: Settings, now: datetime, max_items: int = 50) -> int:
+def fan_out(db: Store, settings: Settings, now: datetime, max_items: int = 50) -> int:
     """Turn up to `max_items` new updates / maintenance changes into outbox rows; return rows created."""
     created = 0
     for _ in range(max_items):
@@ -67,19 +67,15 @@ def fan_out(db: Database, settings: Settings, now: datetime, max_items: int = 50
     return created
 
 
-def recipients(db: Database) -> list[Recipient]:
+def recipients(db: Store) -> list[Recipient]:
     """Confirmed email subscribers and active webhook subscriptions."""
     found = [
         Recipient(outbox.SUBSCRIBER_EMAIL, email, sid, frozenset(json.loads(components)), token)
-        for sid, email, components, token in db.execute(
-            "SELECT id, email, components, unsubscribe_token FROM subscribers WHERE status = 'confirmed'"
-        )
+        for sid, email, components, token in subscriptions.confirmed_subscribers(db)
     ]
     found += [
         Recipient(outbox.SUBSCRIBER_WEBHOOK, str(wid), wid, frozenset(json.loads(components)), token)
-        for wid, components, token in db.execute(
-            "SELECT id, components, unsubscribe_token FROM webhook_subscriptions WHERE status = 'active'"
-        )
+        for wid, components, token in subscriptions.active_webhooks(db)
     ]
     return found
 
@@ -92,7 +88,7 @@ def _matching(all_recipients: Iterable[Recipient], components: set[str]) -> list
     return [r for r in all_recipients if not r.components or r.components & components]
 
 
-def _tells_subscribers(db: Database, incident: dict[str, Any], update: dict[str, Any]) -> bool:
+def _tells_subscribers(db: Store, incident: dict[str, Any], update: dict[str, Any]) -> bool:
     """Public incidents' updates go out; a drill's only when the operator asked for it."""
     if not update.get("notify_subscribers", 1):
         return False
@@ -102,23 +98,19 @@ def _tells_subscribers(db: Database, incident: dict[str, Any], update: dict[str,
     return bool(incident["public"])
 
 
-def _next_update_id(db: Database) -> int | None:
-    row = db.execute(
-        "SELECT MIN(id) FROM incident_updates WHERE id > "
-        "(SELECT value FROM notify_watermarks WHERE name = 'incident_updates')"
-    ).fetchone()
-    return int(row[0]) if row and row[0] is not None else None
+def _next_update_id(db: Store) -> int | None:
+    return stored.next_update_id(db)
 
 
-def _fan_out_update(db: Database, settings: Settings, update_id: int, now: datetime) -> int:
-    with immediate(db):
+def _fan_out_update(db: Store, settings: Settings, update_id: int, now: datetime) -> int:
+    with sql.write(db):
         created = 0
         incident, update, first = _incident_and_update(db, update_id)
         if _tells_subscribers(db, incident, update):
             components = _incident_components(db, incident["id"], update)
             event = _incident_event(update["status"], first)
             base = _incident_payload(settings, incident, update, components, event, first, now)
-            rows = [
+            notifications = [
                 NewNotification(
                     event,
                     r.kind,
@@ -128,17 +120,15 @@ def _fan_out_update(db: Database, settings: Settings, update_id: int, now: datet
                 )
                 for r in _matching(recipients(db), {c["id"] for c in components})
             ]
-            created = outbox.enqueue(db, rows, now)
-        db.execute("UPDATE notify_watermarks SET value = ? WHERE name = 'incident_updates'", [update_id])
+            created = outbox.enqueue(db, notifications, now)
+        stored.set_update_watermark(db, update_id)
     return created
 
 
-def _incident_and_update(db: Database, update_id: int) -> tuple[dict[str, Any], dict[str, Any], bool]:
-    update = _row(db, "SELECT * FROM incident_updates WHERE id = ?", [update_id])
-    incident = _row(db, "SELECT * FROM incidents WHERE id = ?", [update["incident_id"]])
-    first_id = db.execute(
-        "SELECT MIN(id) FROM incident_updates WHERE incident_id = ?", [incident["id"]]
-    ).fetchone()[0]
+def _incident_and_update(db: Store, update_id: int) -> tuple[dict[str, Any], dict[str, Any], bool]:
+    update = stored.update_row(db, update_id)
+    incident = stored.incident_row(db, int(update["incident_id"]))
+    first_id = stored.first_update_id(db, int(incident["id"]))
     return incident, update, first_id == update_id
 
 
@@ -150,13 +140,8 @@ def _incident_event(status: str, first: bool) -> str:
     return "incident.updated"
 
 
-def _incident_components(db: Database, incident_id: int, update: dict[str, Any]) -> list[dict[str, str]]:
-    statuses = {
-        component_id: status
-        for component_id, status in db.execute(
-            "SELECT component_id, status FROM incident_components WHERE incident_id = ?", [incident_id]
-        )
-    }
+def _incident_components(db: Store, incident_id: int, update: dict[str, Any]) -> list[dict[str, str]]:
+    statuses = stored.incident_component_statuses(db, incident_id)
     try:
         affected = json.loads(update.get("affected_components") or "[]")
     except ValueError:
@@ -213,29 +198,16 @@ def _component(settings: Settings, component_id: str, status: str) -> dict[str, 
     return {"id": component_id, "name": config.name if config else component_id, "status": status}
 
 
-def _unannounced_maintenance(db: Database, limit: int) -> list[tuple[int, str]]:
-    return [
-        (int(mid), str(status))
-        for mid, status in db.execute(
-            "SELECT m.id, m.status FROM maintenances m WHERE NOT EXISTS (SELECT 1 FROM"
-            " maintenance_notifications n WHERE n.maintenance_id = m.id AND n.status = m.status)"
-            " ORDER BY m.updated_at, m.id LIMIT ?",
-            [limit],
-        )
-    ]
+def _unannounced_maintenance(db: Store, limit: int) -> list[tuple[int, str]]:
+    return stored.unannounced_maintenance(db, limit)
 
 
 def _fan_out_maintenance(
-    db: Database, settings: Settings, maintenance_id: int, status: str, now: datetime
+    db: Store, settings: Settings, maintenance_id: int, status: str, now: datetime
 ) -> int:
-    with immediate(db):
-        maintenance = _row(db, "SELECT * FROM maintenances WHERE id = ?", [maintenance_id])
-        component_ids = [
-            cid
-            for (cid,) in db.execute(
-                "SELECT component_id FROM maintenance_components WHERE maintenance_id = ?", [maintenance_id]
-            )
-        ]
+    with sql.write(db):
+        maintenance = stored.maintenance_row(db, maintenance_id)
+        component_ids = stored.maintenance_component_ids(db, maintenance_id)
         event = MAINTENANCE_EVENTS[status]
         base = {
             "type": event,
@@ -260,7 +232,7 @@ def _fan_out_maintenance(
                 "part": status,
             },
         }
-        rows = [
+        notifications = [
             NewNotification(
                 event,
                 r.kind,
@@ -270,16 +242,6 @@ def _fan_out_maintenance(
             )
             for r in _matching(recipients(db), set(component_ids))
         ]
-        created = outbox.enqueue(db, rows, now)
-        db.execute(
-            "INSERT OR IGNORE INTO maintenance_notifications (maintenance_id, status, notified_at)"
-            " VALUES (?, ?, ?)",
-            [maintenance_id, status, to_iso(now)],
-        )
+        created = outbox.enqueue(db, notifications, now)
+        stored.mark_maintenance_announced(db, maintenance_id, status, now)
     return created
-
-
-def _row(db: Database, sql: str, params: list[Any]) -> dict[str, Any]:
-    cursor = db.execute(sql, params)
-    names = [d[0] for d in cursor.description]
-    return dict(zip(names, cursor.fetchone(), strict=True))

@@ -24,13 +24,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlite_utils import Database
-
-from shared.timeutil import to_iso
+from statuspage.storage import outbox as stored
+from statuspage.storage.sql import Store
 
 SUBSCRIBER_EMAIL = "subscriber_email"
 SUBSCRIBER_WEBHOOK = "subscriber_webhook"
-_SEP = "\x1f"  # joins kind and destination into one comparable key
 
 
 @dataclass(frozen=True)
@@ -62,35 +60,30 @@ class OutboxRow:
         return (self.destination_kind, self.destination)
 
 
-def enqueue(db: Database, notifications: Iterable[NewNotification], now: datetime) -> int:
+def enqueue(db: Store, notifications: Iterable[NewNotification], now: datetime) -> int:
     """Insert notifications due now; ones whose idempotency key exists are ignored.
 
     Returns how many rows were new. Call inside the caller's transaction when
     the rows must appear together with other writes.
     """
-    stamp = to_iso(now)
-    before = db.conn.total_changes
-    db.conn.executemany(
-        "INSERT OR IGNORE INTO outbox (event, destination_kind, destination, payload, idempotency_key,"
-        " created_at, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    return stored.insert_notifications(
+        db,
         (
-            (
-                n.event,
-                n.destination_kind,
-                n.destination,
-                json.dumps(n.payload),
-                n.idempotency_key,
-                stamp,
-                stamp,
-            )
+            {
+                "event": n.event,
+                "destination_kind": n.destination_kind,
+                "destination": n.destination,
+                "payload": json.dumps(n.payload),
+                "idempotency_key": n.idempotency_key,
+            }
             for n in notifications
         ),
+        now,
     )
-    return db.conn.total_changes - before
 
 
 def enqueue_channel_message(
-    db: Database,
+    db: Store,
     channel_id: str,
     channel_kind: str,
     event: str,
@@ -111,7 +104,7 @@ def enqueue_channel_message(
 
 
 def claim(
-    db: Database,
+    db: Store,
     worker_id: str,
     now: datetime,
     lease: timedelta,
@@ -123,84 +116,35 @@ def claim(
 
     Oldest due first. Returns exactly the rows this worker now holds.
     """
-    stamp = to_iso(now)
-    cursor = db.execute(
-        """
-        UPDATE outbox SET claimed_until = :until, claimed_by = :worker
-        WHERE id IN (
-            SELECT id FROM outbox
-            WHERE delivered_at IS NULL AND failed_at IS NULL AND next_attempt_at <= :now
-              AND (claimed_until IS NULL OR claimed_until <= :now)
-              -- unary + keeps the planner on outbox_due (already in due order, no sort)
-              AND +destination_kind IN (SELECT value FROM json_each(:kinds))
-              AND destination_kind || :sep || destination NOT IN (SELECT value FROM json_each(:busy))
-            ORDER BY next_attempt_at, id
-            LIMIT :limit
-        ) AND (claimed_until IS NULL OR claimed_until <= :now)
-        RETURNING id, event, destination_kind, destination, payload, idempotency_key, attempts, created_at
-        """,
-        {
-            "until": to_iso(now + lease),
-            "worker": worker_id,
-            "now": stamp,
-            "kinds": json.dumps(list(kinds)),
-            "sep": _SEP,
-            "busy": json.dumps([kind + _SEP + destination for kind, destination in busy]),
-            "limit": limit,
-        },
-    )
-    rows = [OutboxRow(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5], r[6], r[7]) for r in cursor.fetchall()]
-    return sorted(rows, key=lambda row: row.id)
+    claimed = stored.claim_due(db, worker_id, now, now + lease, kinds, busy, limit)
+    found = [OutboxRow(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5], r[6], r[7]) for r in claimed]
+    return sorted(found, key=lambda row: row.id)
 
 
-def release(db: Database, row_ids: Iterable[int]) -> None:
+def release(db: Store, row_ids: Iterable[int]) -> None:
     """Give claimed rows back unattempted (the worker will not deliver them now)."""
-    db.conn.executemany(
-        "UPDATE outbox SET claimed_until = NULL, claimed_by = NULL WHERE id = ?", ((i,) for i in row_ids)
-    )
+    stored.release(db, row_ids)
 
 
-def mark_delivered(db: Database, row_ids: Iterable[int], now: datetime) -> None:
+def mark_delivered(db: Store, row_ids: Iterable[int], now: datetime) -> None:
     """Record successful sends (one statement for a batch: one commit, not one per row)."""
-    stamp = to_iso(now)
-    db.conn.executemany(
-        "UPDATE outbox SET delivered_at = ?, attempts = attempts + 1, last_error = NULL,"
-        " claimed_until = NULL WHERE id = ? AND delivered_at IS NULL",
-        [(stamp, row_id) for row_id in row_ids],
-    )
+    stored.mark_delivered(db, row_ids, now)
 
 
-def schedule_retry(db: Database, row_id: int, error: str, next_attempt_at: datetime) -> None:
-    db.execute(
-        "UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?,"
-        " claimed_until = NULL, claimed_by = NULL WHERE id = ? AND delivered_at IS NULL",
-        [error[:1000], to_iso(next_attempt_at), row_id],
-    )
+def schedule_retry(db: Store, row_id: int, error: str, next_attempt_at: datetime) -> None:
+    stored.schedule_retry(db, row_id, error[:1000], next_attempt_at)
 
 
-def mark_failed(db: Database, row_id: int, error: str, now: datetime, attempted: bool = True) -> None:
+def mark_failed(db: Store, row_id: int, error: str, now: datetime, attempted: bool = True) -> None:
     """No more attempts for this row (a permanent error, or attempts exhausted)."""
-    db.execute(
-        "UPDATE outbox SET attempts = attempts + ?, last_error = ?, failed_at = ?,"
-        " claimed_until = NULL WHERE id = ? AND delivered_at IS NULL",
-        [1 if attempted else 0, error[:1000], to_iso(now), row_id],
-    )
+    stored.mark_failed(db, row_id, error[:1000], now, attempted)
 
 
-def fail_pending_for(db: Database, kind: str, destination: str, reason: str, now: datetime) -> int:
+def fail_pending_for(db: Store, kind: str, destination: str, reason: str, now: datetime) -> int:
     """Stop every undelivered row for a destination (it was disabled); return how many."""
-    cursor = db.execute(
-        "UPDATE outbox SET failed_at = ?, last_error = ?, claimed_until = NULL"
-        " WHERE destination_kind = ? AND destination = ? AND delivered_at IS NULL AND failed_at IS NULL",
-        [to_iso(now), reason[:1000], kind, destination],
-    )
-    return int(cursor.rowcount)
+    return stored.fail_pending_for(db, kind, destination, reason[:1000], now)
 
 
-def counts(db: Database) -> dict[str, int]:
+def counts(db: Store) -> dict[str, int]:
     """Rows by state: pending, delivered, failed (for the CLI and tests)."""
-    row = db.execute(
-        "SELECT SUM(delivered_at IS NULL AND failed_at IS NULL), SUM(delivered_at IS NOT NULL),"
-        " SUM(failed_at IS NOT NULL) FROM outbox"
-    ).fetchone()
-    return {"pending": row[0] or 0, "delivered": row[1] or 0, "failed": row[2] or 0}
+    return stored.state_counts(db)

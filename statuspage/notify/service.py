@@ -10,20 +10,18 @@ only does the quick database part (fan-out, pruning) and wakes the thread.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import threading
 import time
 from datetime import datetime, timedelta
 
-from sqlite_utils import Database
-
-from shared.timeutil import Clock, to_iso
+from shared.timeutil import Clock
 from statuspage.notify.channels.registry import KINDS
 from statuspage.notify.delivery import deliver
 from statuspage.notify.fanout import fan_out
 from statuspage.settings import Settings
-from statuspage.storage.transaction import immediate
+from statuspage.storage import outbox, sql, subscriptions
+from statuspage.storage.sql import Store
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +44,7 @@ class Notifier:
         self._wake = threading.Event()
         self._last_prune = 0.0
 
-    def run_pass(self, db: Database, now: datetime) -> None:
+    def run_pass(self, db: Store, now: datetime) -> None:
         """Fan new updates out into the outbox, prune old rows, and wake delivery."""
         if fan_out(db, self.settings, now):
             self._wake.set()
@@ -82,38 +80,17 @@ class Notifier:
                 self._stop.wait(5.0)
 
 
-def fail_unknown_kinds(db: Database, now: datetime) -> int:
+def fail_unknown_kinds(db: Store, now: datetime) -> int:
     """Rows no channel kind can deliver would wait forever: fail them, saying why."""
-    cursor = db.execute(
-        "UPDATE outbox SET failed_at = ?, last_error = 'unknown destination_kind'"
-        " WHERE delivered_at IS NULL AND failed_at IS NULL"
-        " AND destination_kind NOT IN (SELECT value FROM json_each(?))",
-        [to_iso(now), _known_kinds_json()],
-    )
-    if cursor.rowcount:
-        log.warning("outbox rows with an unknown destination_kind failed count=%d", cursor.rowcount)
-    return int(cursor.rowcount)
+    failed = outbox.fail_unknown_kinds(db, sorted(KINDS), now)
+    if failed:
+        log.warning("outbox rows with an unknown destination_kind failed count=%d", failed)
+    return failed
 
 
-def prune(db: Database, now: datetime) -> None:
+def prune(db: Store, now: datetime) -> None:
     """Drop finished outbox rows, rate-limit records past their use, and subscription requests
     never confirmed in time (an address nobody confirmed is not kept)."""
-    with immediate(db):
-        db.execute(
-            "DELETE FROM subscribers WHERE status = 'pending' AND confirm_expires_at < ?", [to_iso(now)]
-        )
-        db.execute(
-            "UPDATE webhook_subscriptions SET status = 'removed', verify_token_hash = NULL"
-            " WHERE status = 'pending' AND verify_expires_at < ?",
-            [to_iso(now)],
-        )
-        db.execute(
-            "DELETE FROM outbox WHERE (delivered_at IS NOT NULL AND delivered_at < ?)"
-            " OR (failed_at IS NOT NULL AND failed_at < ?)",
-            [to_iso(now - KEEP_FINISHED)] * 2,
-        )
-        db.execute("DELETE FROM subscribe_attempts WHERE at < ?", [to_iso(now - KEEP_ATTEMPTS)])
-
-
-def _known_kinds_json() -> str:
-    return json.dumps(sorted(KINDS))
+    with sql.write(db):
+        subscriptions.prune(db, now, attempts_before=now - KEEP_ATTEMPTS)
+        outbox.prune_finished(db, now - KEEP_FINISHED)

@@ -17,14 +17,14 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlite_utils import Database
-
 from shared.timeutil import to_iso
 from statuspage.notify import destinations, outbox
 from statuspage.notify.outbox import NewNotification
 from statuspage.notify.signing import new_secret
 from statuspage.settings import Settings
-from statuspage.storage.transaction import immediate
+from statuspage.storage import sql
+from statuspage.storage import subscriptions as stored
+from statuspage.storage.sql import Store
 
 EMAIL_TOKEN = "se_"
 WEBHOOK_TOKEN = "sw_"
@@ -51,7 +51,7 @@ def new_token(prefix: str) -> str:
 
 
 def request_email_subscription(
-    db: Database, settings: Settings, email: str, components: list[str], now: datetime
+    db: Store, settings: Settings, email: str, components: list[str], now: datetime
 ) -> int:
     """Store a (re)subscription request and queue its confirmation mail; return the subscriber id.
 
@@ -62,29 +62,16 @@ def request_email_subscription(
     """
     token = new_token(EMAIL_TOKEN)
     expires = now + timedelta(seconds=settings.subscriptions.confirm_within_s)
-    with immediate(db):
-        existing = db.execute("SELECT id FROM subscribers WHERE email = ?", [email]).fetchone()
+    with sql.write(db):
+        existing = stored.subscriber_id_by_email(db, email)
         if existing is None:
-            cursor = db.execute(
-                "INSERT INTO subscribers (email, status, pending_components, confirm_token_hash,"
-                " confirm_expires_at, unsubscribe_token, created_at) VALUES (?, 'pending', ?, ?, ?, ?, ?)",
-                [
-                    email,
-                    json.dumps(components),
-                    hash_token(token),
-                    to_iso(expires),
-                    new_token(EMAIL_TOKEN),
-                    to_iso(now),
-                ],
+            subscriber_id = stored.insert_subscriber(
+                db, email, json.dumps(components), hash_token(token), expires, new_token(EMAIL_TOKEN), now
             )
-            subscriber_id = int(cursor.lastrowid or 0)
         else:
-            subscriber_id = int(existing[0])
-            db.execute(
-                "UPDATE subscribers SET pending_components = ?, confirm_token_hash = ?,"
-                " confirm_expires_at = ?,"
-                " status = CASE status WHEN 'confirmed' THEN 'confirmed' ELSE 'pending' END WHERE id = ?",
-                [json.dumps(components), hash_token(token), to_iso(expires), subscriber_id],
+            subscriber_id = existing
+            stored.renew_subscriber_request(
+                db, subscriber_id, json.dumps(components), hash_token(token), expires
             )
         # The person asks for mail again: a past bounce no longer stops the confirmation.
         destinations.enable(db, outbox.SUBSCRIBER_EMAIL, email)
@@ -101,73 +88,48 @@ def request_email_subscription(
     return subscriber_id
 
 
-def confirmable(db: Database, token: str, now: datetime) -> bool:
+def confirmable(db: Store, token: str, now: datetime) -> bool:
     """True when the confirm token names a subscriber and has not expired."""
-    table, column = _confirm_columns(token)
-    row = db.execute(
-        f"SELECT 1 FROM {table} WHERE {column}_token_hash = ? AND {column}_expires_at > ?",  # noqa: S608 - fixed names
-        [hash_token(token), to_iso(now)],
-    ).fetchone()
-    return row is not None
+    return stored.confirm_token_known(db, token.startswith(EMAIL_TOKEN), hash_token(token), now)
 
 
-def confirm(db: Database, token: str, now: datetime) -> bool:
+def confirm(db: Store, token: str, now: datetime) -> bool:
     """Use a confirm (email) or verify (webhook) token; return False when unknown or expired."""
     if not confirmable(db, token, now):
         return False
     if token.startswith(EMAIL_TOKEN):
-        db.execute(
-            "UPDATE subscribers SET status = 'confirmed', components = pending_components,"
-            " confirmed_at = COALESCE(confirmed_at, ?), unsubscribed_at = NULL, confirm_token_hash = NULL,"
-            " confirm_expires_at = NULL WHERE confirm_token_hash = ?",
-            [to_iso(now), hash_token(token)],
-        )
+        stored.confirm_subscriber(db, hash_token(token), now)
     else:
-        db.execute(
-            "UPDATE webhook_subscriptions SET status = 'active', verified_at = ?, verify_token_hash = NULL,"
-            " verify_expires_at = NULL WHERE verify_token_hash = ? AND status = 'pending'",
-            [to_iso(now), hash_token(token)],
-        )
+        stored.verify_webhook(db, hash_token(token), now)
     return True
 
 
-def unsubscribable(db: Database, token: str) -> bool:
-    table = "subscribers" if token.startswith(EMAIL_TOKEN) else "webhook_subscriptions"
-    row = db.execute(
-        f"SELECT 1 FROM {table} WHERE unsubscribe_token = ?",  # noqa: S608 - fixed names
-        [token],
-    ).fetchone()
-    return row is not None
+def unsubscribable(db: Store, token: str) -> bool:
+    return stored.unsubscribe_token_known(db, token.startswith(EMAIL_TOKEN), token)
 
 
-def unsubscribe(db: Database, token: str, now: datetime) -> bool:
+def unsubscribe(db: Store, token: str, now: datetime) -> bool:
     """End the subscription the token belongs to and drop what is queued for it.
 
     Idempotent: unsubscribing twice is fine. Returns False for an unknown token.
     """
-    with immediate(db):
+    with sql.write(db):
         if token.startswith(EMAIL_TOKEN):
-            row = db.execute("SELECT email FROM subscribers WHERE unsubscribe_token = ?", [token]).fetchone()
-            if row is None:
+            email = stored.subscriber_email_by_unsubscribe_token(db, token)
+            if email is None:
                 return False
-            db.execute(
-                "UPDATE subscribers SET status = 'unsubscribed', unsubscribed_at = ?,"
-                " confirm_token_hash = NULL WHERE unsubscribe_token = ? AND status != 'unsubscribed'",
-                [to_iso(now), token],
-            )
-            outbox.fail_pending_for(db, outbox.SUBSCRIBER_EMAIL, row[0], "unsubscribed", now)
+            stored.mark_unsubscribed(db, token, now)
+            outbox.fail_pending_for(db, outbox.SUBSCRIBER_EMAIL, email, "unsubscribed", now)
             return True
-        row = db.execute(
-            "SELECT id FROM webhook_subscriptions WHERE unsubscribe_token = ?", [token]
-        ).fetchone()
-        if row is None:
+        webhook_id = stored.webhook_id_by_unsubscribe_token(db, token)
+        if webhook_id is None:
             return False
-        _remove_webhook(db, int(row[0]), now)
+        _remove_webhook(db, webhook_id, now)
         return True
 
 
 def create_webhook_subscription(
-    db: Database,
+    db: Store,
     settings: Settings,
     url: str,
     components: list[str],
@@ -188,26 +150,23 @@ def create_webhook_subscription(
     token = new_token(WEBHOOK_TOKEN)
     expires = now + timedelta(seconds=settings.subscriptions.confirm_within_s)
     unsubscribe_token = new_token(WEBHOOK_TOKEN)
-    with immediate(db):
-        cursor = db.execute(
-            "INSERT INTO webhook_subscriptions (url, secret, origin, status, components, description,"
-            " verify_token_hash, verify_expires_at, unsubscribe_token, created_at, verified_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                url,
-                secret,
-                origin,
-                "active" if origin == "operator" else "pending",
-                json.dumps(components),
-                description[:200],
-                None if origin == "operator" else hash_token(token),
-                None if origin == "operator" else to_iso(expires),
-                unsubscribe_token,
-                to_iso(now),
-                to_iso(now) if origin == "operator" else None,
-            ],
+    with sql.write(db):
+        webhook_id = stored.insert_webhook(
+            db,
+            {
+                "url": url,
+                "secret": secret,
+                "origin": origin,
+                "status": "active" if origin == "operator" else "pending",
+                "components": json.dumps(components),
+                "description": description[:200],
+                "verify_token_hash": None if origin == "operator" else hash_token(token),
+                "verify_expires_at": None if origin == "operator" else to_iso(expires),
+                "unsubscribe_token": unsubscribe_token,
+                "created_at": to_iso(now),
+                "verified_at": to_iso(now) if origin == "operator" else None,
+            },
         )
-        webhook_id = int(cursor.lastrowid or 0)
         if origin == "self":
             payload = {
                 "timestamp": to_iso(now),
@@ -226,67 +185,52 @@ def create_webhook_subscription(
     return webhook_id, secret
 
 
-def list_webhooks(db: Database, include_removed: bool = False) -> list[WebhookSubscription]:
-    rows = db.execute(
-        "SELECT id, url, origin, status, components, description, created_at, disabled_reason"
-        " FROM webhook_subscriptions WHERE ? OR status != 'removed' ORDER BY id",
-        [include_removed],
-    ).fetchall()
-    return [WebhookSubscription(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5], r[6], r[7]) for r in rows]
-
-
-def enable_webhook(db: Database, webhook_id: int) -> bool:
-    """Operator action: a disabled webhook receives again; False when it was not disabled."""
-    with immediate(db):
-        cursor = db.execute(
-            "UPDATE webhook_subscriptions SET status = 'active', disabled_at = NULL, disabled_reason = NULL"
-            " WHERE id = ? AND status = 'disabled'",
-            [webhook_id],
+def list_webhooks(db: Store, include_removed: bool = False) -> list[WebhookSubscription]:
+    return [
+        WebhookSubscription(
+            r["id"],
+            r["url"],
+            r["origin"],
+            r["status"],
+            json.loads(r["components"]),
+            r["description"],
+            r["created_at"],
+            r["disabled_reason"],
         )
-        if not cursor.rowcount:
+        for r in stored.webhook_rows(db, include_removed)
+    ]
+
+
+def enable_webhook(db: Store, webhook_id: int) -> bool:
+    """Operator action: a disabled webhook receives again; False when it was not disabled."""
+    with sql.write(db):
+        if not stored.activate_disabled_webhook(db, webhook_id):
             return False
         destinations.enable(db, outbox.SUBSCRIBER_WEBHOOK, str(webhook_id))
     return True
 
 
-def remove_webhook(db: Database, webhook_id: int, now: datetime) -> bool:
-    with immediate(db):
+def remove_webhook(db: Store, webhook_id: int, now: datetime) -> bool:
+    with sql.write(db):
         return _remove_webhook(db, webhook_id, now)
 
 
-def _remove_webhook(db: Database, webhook_id: int, now: datetime) -> bool:
-    cursor = db.execute(
-        "UPDATE webhook_subscriptions SET status = 'removed' WHERE id = ? AND status != 'removed'",
-        [webhook_id],
-    )
+def _remove_webhook(db: Store, webhook_id: int, now: datetime) -> bool:
+    removed = stored.mark_webhook_removed(db, webhook_id)
     outbox.fail_pending_for(db, outbox.SUBSCRIBER_WEBHOOK, str(webhook_id), "subscription removed", now)
-    return bool(cursor.rowcount)
+    return removed
 
 
-def record_attempt(db: Database, keys: list[str], now: datetime) -> None:
-    db.conn.executemany(
-        "INSERT INTO subscribe_attempts (key, at) VALUES (?, ?)", [(key, to_iso(now)) for key in keys]
-    )
+def record_attempt(db: Store, keys: list[str], now: datetime) -> None:
+    stored.record_attempts(db, keys, now)
 
 
-def attempts_since(db: Database, key: str, since: datetime) -> int:
-    row = db.execute(
-        "SELECT COUNT(*) FROM subscribe_attempts WHERE key = ? AND at > ?", [key, to_iso(since)]
-    ).fetchone()
-    return int(row[0])
+def attempts_since(db: Store, key: str, since: datetime) -> int:
+    return stored.attempts_since(db, key, since)
 
 
-def subscriber_counts(db: Database) -> dict[str, int]:
-    return {
-        status: count
-        for status, count in db.execute("SELECT status, COUNT(*) FROM subscribers GROUP BY status")
-    }
-
-
-def _confirm_columns(token: str) -> tuple[str, str]:
-    if token.startswith(EMAIL_TOKEN):
-        return "subscribers", "confirm"
-    return "webhook_subscriptions", "verify"
+def subscriber_counts(db: Store) -> dict[str, int]:
+    return stored.counts_by_status(db)
 
 
 @dataclass(frozen=True)
@@ -299,19 +243,19 @@ class EmailSubscriber:
     confirmed_at: str | None
 
 
-def list_email_subscribers(db: Database, limit: int = 1000) -> list[EmailSubscriber]:
+def list_email_subscribers(db: Store, limit: int = 1000) -> list[EmailSubscriber]:
     """Email subscribers, newest first (for the admin UI/API)."""
-    rows = db.execute(
-        "SELECT id, email, status, components, created_at, confirmed_at FROM subscribers"
-        " ORDER BY id DESC LIMIT ?",
-        [limit],
-    ).fetchall()
-    return [EmailSubscriber(r[0], r[1], r[2], json.loads(r[3]), r[4], r[5]) for r in rows]
+    return [
+        EmailSubscriber(
+            r["id"], r["email"], r["status"], json.loads(r["components"]), r["created_at"], r["confirmed_at"]
+        )
+        for r in stored.subscriber_rows(db, limit)
+    ]
 
 
-def unsubscribe_by_id(db: Database, subscriber_id: int, now: datetime) -> bool | None:
+def unsubscribe_by_id(db: Store, subscriber_id: int, now: datetime) -> bool | None:
     """An operator ends an email subscription; None when there is no such subscriber."""
-    row = db.execute("SELECT unsubscribe_token FROM subscribers WHERE id = ?", [subscriber_id]).fetchone()
-    if row is None:
+    token = stored.unsubscribe_token_of(db, subscriber_id)
+    if token is None:
         return None
-    return unsubscribe(db, str(row[0]), now)
+    return unsubscribe(db, token, now)

@@ -22,6 +22,7 @@ from sqlite_utils import Database
 from statuspage.public.snapshot import STATUS_LABELS
 from statuspage.settings import Settings
 from statuspage.storage.agents import list_agents
+from statuspage.storage.metrics import latest_metrics_json, open_incidents_by_impact, result_totals
 from statuspage.storage.results import load_states
 from statuspage.storage.status import load_component_status
 from statuspage.web import get_db, settings
@@ -95,12 +96,7 @@ class UpwatchCollector(Collector):
         gauge = GaugeMetricFamily(
             "upwatch_open_incidents", "Unresolved incidents (drills excluded).", labels=["impact"]
         )
-        rows = dict(
-            self.db.execute(
-                "SELECT impact, count(*) FROM incidents WHERE drill = 0"
-                " AND status NOT IN ('resolved', 'postmortem') GROUP BY impact"
-            ).fetchall()
-        )
+        rows = open_incidents_by_impact(self.db)
         for impact in ("none", "minor", "major", "critical"):
             gauge.add_metric([impact], float(rows.get(impact, 0)))
         return gauge
@@ -111,9 +107,7 @@ class UpwatchCollector(Collector):
             "Results ingested and rolled up, per check, location and status.",
             labels=["check", "location", "status"],
         )
-        for check_id, agent, status, total in self.db.execute(
-            "SELECT check_id, agent, status, total FROM result_counters ORDER BY 1, 2, 3"
-        ).fetchall():
+        for check_id, agent, status, total in result_totals(self.db):
             counter.add_metric([check_id, agent, status], float(total))
         return counter
 
@@ -155,13 +149,10 @@ class UpwatchCollector(Collector):
         yield disk
 
     def _latest_metrics(self, check_id: str, agent: str) -> dict[str, float]:
-        row = self.db.execute(
-            "SELECT metrics FROM results WHERE check_id = ? AND agent = ? ORDER BY started_at DESC LIMIT 1",
-            [check_id, agent],
-        ).fetchone()
-        if row is None:
+        found = latest_metrics_json(self.db, check_id, agent)
+        if found is None:
             return {}
-        data = json.loads(row[0])
+        data = json.loads(found)
         return {k: float(v) for k, v in data.items() if isinstance(v, int | float)}
 
 

@@ -239,7 +239,7 @@ def render_rect(index: int, bar: DayBar) -> str:
 def _past_strips(
     db: Database, settings: Settings, first_day: date, today: date, now: datetime, cache: StripCache | None
 ) -> dict[str, Strip]:
-    stamp = db.execute("SELECT max(updated_at) || '/' || count(*) FROM incidents").fetchone()[0]
+    stamp = public_reads.incidents_version(db)
     version = (str(first_day), str(get_watermark(db, "component_days_past_version")), str(stamp))
     found = cache.get(version) if cache else None
     if found is not None:

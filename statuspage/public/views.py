@@ -153,5 +153,5 @@ def history() -> Response:
 
 @public.get("/healthz")
 def healthz() -> Response:
-    get_db().execute("SELECT 1").fetchone()
+    public_reads.ping(get_db())
     return jsonify({"status": "ok", "time": now().isoformat()})

@@ -17,6 +17,7 @@ from datetime import datetime
 from sqlite_utils import Database
 
 from shared.timeutil import from_iso, to_iso
+from statuspage.storage import sql
 
 TOKEN_PREFIX = "uwa_"
 
@@ -204,3 +205,26 @@ def _agent(row: tuple[object, ...], columns: list[str]) -> Agent:
         duplicate_results=int(str(data.get("duplicate_results") or 0)),
         offline_since=from_iso(str(data["offline_since"])) if data.get("offline_since") else None,
     )
+
+
+def recent_clock_skews(db: Database, since: datetime) -> list[tuple[str, float]]:
+    """(name, clock skew s) of live agents seen since `since` that reported a skew."""
+    return [
+        (str(name), float(skew))
+        for name, skew in sql.tuples(
+            db,
+            "SELECT name, clock_skew_s FROM agents WHERE revoked_at IS NULL AND clock_skew_s IS NOT NULL"
+            " AND last_seen_at >= :since",
+            {"since": to_iso(since)},
+        )
+    ]
+
+
+def live_agents_last_seen(db: Database) -> list[tuple[str, str | None]]:
+    """(name, last seen ISO time or None) of every agent with a live token, by name."""
+    return [
+        (str(name), None if seen is None else str(seen))
+        for name, seen in sql.tuples(
+            db, "SELECT name, last_seen_at FROM agents WHERE revoked_at IS NULL ORDER BY name"
+        )
+    ]

@@ -8,6 +8,7 @@ enqueueing the same effect twice a no-op, so a retried evaluation never pages tw
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -15,6 +16,8 @@ from typing import Any
 from sqlite_utils import Database
 
 from shared.timeutil import from_iso, to_iso
+from statuspage.storage import sql
+from statuspage.storage.sql import Store
 
 
 @dataclass(frozen=True)
@@ -80,3 +83,152 @@ def list_outbox(db: Database, key_prefix: str = "", limit: int = 1000) -> list[O
         )
         for r in cursor.fetchall()
     ]
+
+
+# The delivery side (statuspage/notify/outbox.py owns its types and rules).
+
+_SEP = "\x1f"  # joins kind and destination into one comparable key
+_INSERT = (
+    "INSERT INTO outbox (event, destination_kind, destination, payload, idempotency_key,"
+    " created_at, next_attempt_at)"
+    " VALUES (:event, :destination_kind, :destination, :payload, :idempotency_key, :now, :now)"
+    " ON CONFLICT (idempotency_key) DO NOTHING"
+)
+
+
+def insert_notifications(db: Store, notifications: Iterable[Mapping[str, Any]], now: datetime) -> int:
+    """Insert rows (event, destination_kind, destination, payload JSON, idempotency_key) due now.
+
+    Keys already stored are skipped; returns how many rows were new.
+    """
+    stamp = to_iso(now)
+    return sql.run_many(db, _INSERT, ({**n, "now": stamp} for n in notifications))
+
+
+def claim_due(
+    db: Store,
+    worker_id: str,
+    now: datetime,
+    until: datetime,
+    kinds: Iterable[str],
+    busy: Iterable[tuple[str, str]],
+    limit: int,
+) -> list[tuple[Any, ...]]:
+    """Lease up to `limit` due rows of `kinds`, skipping destinations in `busy`, oldest due first.
+
+    Returns (id, event, destination_kind, destination, payload, idempotency_key,
+    attempts, created_at) of exactly the rows this worker now holds.
+    """
+    kind_list, kind_params = sql.in_list("kind", kinds)
+    if not kind_params:
+        return []
+    busy_list, busy_params = sql.in_list("busy", [kind + _SEP + destination for kind, destination in busy])
+    skip_busy = f" AND destination_kind || :sep || destination NOT IN ({busy_list})" if busy_params else ""
+    stamp = to_iso(now)
+    return sql.tuples(
+        db,
+        f"""
+        UPDATE outbox SET claimed_until = :until, claimed_by = :worker
+        WHERE id IN (
+            SELECT id FROM outbox
+            WHERE delivered_at IS NULL AND failed_at IS NULL AND next_attempt_at <= :now
+              AND (claimed_until IS NULL OR claimed_until <= :now)
+              -- "|| ''" keeps SQLite's planner on outbox_due (already in due order, no sort)
+              AND destination_kind || '' IN ({kind_list}){skip_busy}
+            ORDER BY next_attempt_at, id
+            LIMIT :limit
+        ) AND (claimed_until IS NULL OR claimed_until <= :now)
+        RETURNING id, event, destination_kind, destination, payload, idempotency_key, attempts, created_at
+        """,  # noqa: S608 - parameter names only
+        {
+            **kind_params,
+            **busy_params,
+            "until": to_iso(until),
+            "worker": worker_id,
+            "now": stamp,
+            "sep": _SEP,
+            "limit": limit,
+        },
+    )
+
+
+def release(db: Store, row_ids: Iterable[int]) -> None:
+    """Give claimed rows back unattempted."""
+    sql.run_many(
+        db,
+        "UPDATE outbox SET claimed_until = NULL, claimed_by = NULL WHERE id = :id",
+        ({"id": i} for i in row_ids),
+    )
+
+
+def mark_delivered(db: Store, row_ids: Iterable[int], now: datetime) -> None:
+    """Record successful sends (one statement for a batch: one commit, not one per row)."""
+    stamp = to_iso(now)
+    sql.run_many(
+        db,
+        "UPDATE outbox SET delivered_at = :now, attempts = attempts + 1, last_error = NULL,"
+        " claimed_until = NULL WHERE id = :id AND delivered_at IS NULL",
+        ({"now": stamp, "id": row_id} for row_id in row_ids),
+    )
+
+
+def schedule_retry(db: Store, row_id: int, error: str, next_attempt_at: datetime) -> None:
+    sql.run(
+        db,
+        "UPDATE outbox SET attempts = attempts + 1, last_error = :error, next_attempt_at = :next,"
+        " claimed_until = NULL, claimed_by = NULL WHERE id = :id AND delivered_at IS NULL",
+        {"error": error, "next": to_iso(next_attempt_at), "id": row_id},
+    )
+
+
+def mark_failed(db: Store, row_id: int, error: str, now: datetime, attempted: bool) -> None:
+    sql.run(
+        db,
+        "UPDATE outbox SET attempts = attempts + :attempted, last_error = :error, failed_at = :now,"
+        " claimed_until = NULL WHERE id = :id AND delivered_at IS NULL",
+        {"attempted": 1 if attempted else 0, "error": error, "now": to_iso(now), "id": row_id},
+    )
+
+
+def fail_pending_for(db: Store, kind: str, destination: str, reason: str, now: datetime) -> int:
+    """Stop every undelivered row for a destination; return how many."""
+    return sql.run(
+        db,
+        "UPDATE outbox SET failed_at = :now, last_error = :reason, claimed_until = NULL"
+        " WHERE destination_kind = :kind AND destination = :destination"
+        " AND delivered_at IS NULL AND failed_at IS NULL",
+        {"now": to_iso(now), "reason": reason, "kind": kind, "destination": destination},
+    )
+
+
+def fail_unknown_kinds(db: Store, known_kinds: Iterable[str], now: datetime) -> int:
+    """Fail undelivered rows whose destination_kind is not in `known_kinds`; return how many."""
+    kind_list, params = sql.in_list("kind", known_kinds)
+    known = f" AND destination_kind NOT IN ({kind_list})" if params else ""
+    return sql.run(
+        db,
+        "UPDATE outbox SET failed_at = :now, last_error = 'unknown destination_kind'"  # noqa: S608 - names only
+        f" WHERE delivered_at IS NULL AND failed_at IS NULL{known}",
+        {**params, "now": to_iso(now)},
+    )
+
+
+def prune_finished(db: Store, before: datetime) -> None:
+    """Drop rows delivered or failed before `before`."""
+    sql.run(
+        db,
+        "DELETE FROM outbox WHERE (delivered_at IS NOT NULL AND delivered_at < :before)"
+        " OR (failed_at IS NOT NULL AND failed_at < :before)",
+        {"before": to_iso(before)},
+    )
+
+
+def state_counts(db: Store) -> dict[str, int]:
+    """Rows by state: pending, delivered, failed."""
+    row = sql.one(
+        db,
+        "SELECT SUM(CASE WHEN delivered_at IS NULL AND failed_at IS NULL THEN 1 ELSE 0 END) AS pending,"
+        " SUM(CASE WHEN delivered_at IS NOT NULL THEN 1 ELSE 0 END) AS delivered,"
+        " SUM(CASE WHEN failed_at IS NOT NULL THEN 1 ELSE 0 END) AS failed FROM outbox",
+    )
+    return {name: int((row or {}).get(name) or 0) for name in ("pending", "delivered", "failed")}

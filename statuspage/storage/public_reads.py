@@ -15,6 +15,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from shared.timeutil import from_iso, to_iso
+from statuspage.storage import sql
 
 OPEN_STATUSES = ("investigating", "identified", "monitoring")
 PUBLIC = "public = 1 AND drill = 0"
@@ -293,3 +294,13 @@ def component_first_seen(db: Database) -> dict[str, datetime]:
         "SELECT component_id, min(started_at) FROM component_status_history GROUP BY component_id"
     ).fetchall()
     return {row[0]: from_iso(row[1]) for row in rows}
+
+
+def incidents_version(db: Database) -> str:
+    """Changes whenever an incident is added, removed or updated (newest updated_at and the count)."""
+    return str(sql.scalar(db, "SELECT max(updated_at) || '/' || count(*) FROM incidents"))
+
+
+def ping(db: Database) -> None:
+    """One round trip to the database (health checks); raises the driver's error when it is down."""
+    sql.scalar(db, "SELECT 1")

@@ -14,6 +14,7 @@ from sqlite_utils import Database
 from shared.schema import Result
 from shared.timeutil import from_iso, to_iso
 from statuspage.engine.check_state import CheckState
+from statuspage.storage import sql
 
 
 @dataclass(frozen=True)
@@ -180,3 +181,9 @@ def save_state(db: Database, state: CheckState, previous_status: str | None) -> 
 
 def count_results(db: Database) -> int:
     return int(db.execute("SELECT count(*) FROM results").fetchone()[0])
+
+
+def newest_received_at(db: Database) -> str | None:
+    """The latest `received_at` of any stored result (ISO text), or None when there is none."""
+    found = sql.scalar(db, "SELECT max(received_at) FROM results")
+    return None if found is None else str(found)

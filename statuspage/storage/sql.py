@@ -62,9 +62,9 @@ def run(db: Store, sql: str, params: Params | None = None) -> int:
     return int(db.conn.execute(sql, dict(params or {})).rowcount)
 
 
-def run_many(db: Store, sql: str, params: Iterable[Params]) -> None:
-    """Run one statement once per parameter set (a batch insert)."""
-    db.conn.executemany(sql, [dict(p) for p in params])
+def run_many(db: Store, sql: str, params: Iterable[Params]) -> int:
+    """Run one statement once per parameter set (a batch insert); return the rows changed in all."""
+    return int(db.conn.executemany(sql, [dict(p) for p in params]).rowcount)
 
 
 def insert_returning_id(db: Store, sql: str, params: Params | None = None) -> int:
@@ -80,6 +80,20 @@ def write(db: Store) -> Iterator[Store]:
     """One write transaction that holds the write lock from its start; nested use joins the outer one."""
     with immediate(db) as handle:
         yield handle
+
+
+def tuples(db: Store, sql: str, params: Params | None = None) -> list[tuple[Any, ...]]:
+    """Every row of a query as a plain tuple, in column order: for hot loops, where a dict per row costs."""
+    return [tuple(values) for values in db.conn.execute(sql, dict(params or {})).fetchall()]
+
+
+def in_list(prefix: str, values: Iterable[Any]) -> tuple[str, dict[str, Any]]:
+    """Parameters for `col IN (...)`: the text `:prefix0, :prefix1, ...` and its values.
+
+    Callers handle an empty `values` themselves (`IN ()` is not SQL PostgreSQL accepts).
+    """
+    params = {f"{prefix}{index}": value for index, value in enumerate(values)}
+    return ", ".join(f":{name}" for name in params), params
 
 
 def engine_name(db: Store) -> str:

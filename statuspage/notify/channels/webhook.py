@@ -16,7 +16,6 @@ import time
 from dataclasses import dataclass
 
 import aiohttp
-from sqlite_utils import Database
 
 from statuspage import __version__
 from statuspage.netguard import BlockedAddress
@@ -24,6 +23,8 @@ from statuspage.notify import outbox
 from statuspage.notify.channels.base import ChannelKind, DeliveryContext, DeliveryError, configured_channel
 from statuspage.notify.outbox import OutboxRow
 from statuspage.notify.signing import signed_headers
+from statuspage.storage.sql import Store
+from statuspage.storage.subscriptions import webhook_target
 
 USER_AGENT = f"upwatch/{__version__} (+webhooks)"
 
@@ -40,7 +41,7 @@ class WebhookRequest:
 class WebhookChannel(ChannelKind):
     lane = "http"
 
-    def prepare(self, row: OutboxRow, ctx: DeliveryContext, db: Database) -> WebhookRequest:
+    def prepare(self, row: OutboxRow, ctx: DeliveryContext, db: Store) -> WebhookRequest:
         payload = {"type": row.event, **row.payload}
         body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
         secret: str | None
@@ -83,10 +84,8 @@ class WebhookChannel(ChannelKind):
         raise DeliveryError(f"HTTP {status}")
 
 
-def _subscription(db: Database, row: OutboxRow, ctx: DeliveryContext) -> tuple[str, str, bool]:
-    found = db.execute(
-        "SELECT url, secret, origin, status FROM webhook_subscriptions WHERE id = ?", [int(row.destination)]
-    ).fetchone()
+def _subscription(db: Store, row: OutboxRow, ctx: DeliveryContext) -> tuple[str, str, bool]:
+    found = webhook_target(db, int(row.destination))
     if found is None:
         raise DeliveryError("the webhook subscription no longer exists", permanent=True)
     url, secret, origin, status = found
