@@ -9,6 +9,7 @@ Adding a kind: a model here, a probe module in `agent/probes/`.
 from __future__ import annotations
 
 import ipaddress
+import re
 from datetime import datetime, timedelta
 from typing import Annotated, Any, ClassVar, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -32,6 +33,7 @@ from shared.thresholds import Threshold, parse_threshold
 from shared.timeutil import parse_duration
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
+SLUG_PATTERN = r"^[a-z0-9_-]{1,100}$"
 
 
 def _duration(value: Any, handler: Any) -> timedelta:
@@ -379,8 +381,17 @@ class HeartbeatCheck(CheckBase):
     schedule: str | None = Field(default=None, min_length=1, max_length=200)
     tz: str = Field(default="UTC", max_length=64)
     grace: Duration = timedelta(hours=1)
+    # healthchecks.io's slug characters; /ping/<ping-key>/<slug> finds the check by it.
+    slug: str | None = Field(default=None, pattern=SLUG_PATTERN)
     failure_threshold: int = Field(default=1, ge=1, le=100)
     success_threshold: int = Field(default=1, ge=1, le=100)
+
+    @property
+    def ping_slug(self) -> str | None:
+        """The slug of its slug URL: `slug`, else the id when the id is made of slug characters."""
+        if self.slug is not None:
+            return self.slug
+        return self.id if re.match(SLUG_PATTERN, self.id) else None
 
     @model_validator(mode="before")
     @classmethod

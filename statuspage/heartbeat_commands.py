@@ -1,4 +1,4 @@
-"""`upwatch-statuspage heartbeat list | rotate-key CHECK`: the ping URLs of heartbeat checks."""
+"""`upwatch-statuspage heartbeat list | rotate-key CHECK | rotate-ping-key`: heartbeat ping URLs."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from shared.timeutil import utcnow
-from statuspage.heartbeats import heartbeat_checks, ping_url
+from statuspage.heartbeats import heartbeat_checks, ping_url, slug_url
 from statuspage.settings import Settings
 
 COMMANDS = ("heartbeat",)
@@ -18,6 +18,9 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     heartbeat_sub.add_parser("list", help="print each heartbeat check's ping key and URL")
     rotate = heartbeat_sub.add_parser("rotate-key", help="give a heartbeat check a new ping key")
     rotate.add_argument("check", help="the heartbeat check's id")
+    heartbeat_sub.add_parser(
+        "rotate-ping-key", help="give the installation a new ping key (every slug URL changes)"
+    )
 
 
 def run(settings: Settings, args: argparse.Namespace) -> int:
@@ -30,6 +33,12 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     try:
         with sql.write(db):
             store.ensure_keys(db, [check.id for check in checks], utcnow())
+            ping_key = store.ensure_ping_key(db, utcnow())
+        if args.heartbeat_command == "rotate-ping-key":
+            with db.atomic():
+                ping_key = store.rotate_ping_key(db, utcnow())
+            print(f"new ping key (slug URLs with the old one stop working now): {ping_key}")
+            return 0
         if args.heartbeat_command == "rotate-key":
             if args.check not in {check.id for check in checks}:
                 print(f"no heartbeat check {args.check!r} in the configuration", file=sys.stderr)
@@ -45,7 +54,9 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
             print("(no heartbeat checks configured)")
         for check in checks:
             key = stored[check.id].ping_key
-            print(f"{check.id}\t{key}\t{ping_url(settings, key)}")
+            slug = check.ping_slug
+            by_slug = slug_url(settings, ping_key, slug) if slug else "(no slug: its id has a '.')"
+            print(f"{check.id}\t{key}\t{ping_url(settings, key)}\t{by_slug}")
         return 0
     finally:
         db.conn.close()

@@ -107,6 +107,7 @@ def check_heartbeats(db: Database, settings: Settings, now: datetime) -> list[st
     noted: list[str] = []
     with immediate(db):
         store.ensure_keys(db, [check.id for check in checks], now)
+        store.ensure_ping_key(db, now)
         stored = store.load_heartbeats(db)
         for check in checks:
             heartbeat = stored[check.id]
@@ -181,3 +182,12 @@ def _result(check: HeartbeatCheck, ping: store.Ping, duration_s: float | None) -
 
 def ping_url(settings: Settings, key: str) -> str:
     return f"{settings.page.url}/ping/{key}"
+
+
+def check_by_slug(settings: Settings, slug: str) -> HeartbeatCheck | None:
+    """The heartbeat check whose slug URL this is (slugs are unique: the config refuses duplicates)."""
+    return next((check for check in heartbeat_checks(settings) if check.ping_slug == slug), None)
+
+
+def slug_url(settings: Settings, ping_key: str, slug: str) -> str:
+    return f"{settings.page.url}/ping/{ping_key}/{slug}"

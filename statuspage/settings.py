@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from shared.checks import ID_PATTERN, AnyCheck, Check, Duration, describe_error
+from shared.checks import ID_PATTERN, AnyCheck, Check, Duration, HeartbeatCheck, describe_error
 from shared.logging_setup import LogFormat, LogLevel
 from statuspage.notify.config import (
     ChannelConfig,
@@ -269,9 +269,16 @@ def _reference_problems(settings: Settings) -> list[str]:
     for index, component in enumerate(settings.components):
         if component.group is not None and component.group not in group_ids:
             problems.append(f"components[{index}].group: unknown group {component.group!r}")
+    slugs: dict[str, str] = {}
     for index, check in enumerate(settings.checks):
         if check.component is not None and check.component not in component_ids:
             problems.append(f"checks[{index}].component: unknown component {check.component!r}")
+        slug = check.ping_slug if isinstance(check, HeartbeatCheck) else None
+        if slug is not None and slugs.setdefault(slug, check.id) != check.id:
+            # healthchecks.io answers 409 for a slug two checks share; a config can refuse it up front.
+            problems.append(
+                f"checks[{index}].slug: slug {slug!r} is already the slug of check {slugs[slug]!r}"
+            )
     problems.extend(channel_problems(settings.channels, settings.notify))
     problems.extend(respond_problems(settings, {channel.id for channel in settings.channels}))
     channel_ids = {channel.id for channel in settings.channels}

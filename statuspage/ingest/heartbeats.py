@@ -1,26 +1,40 @@
-"""Heartbeat ping endpoints, compatible with the healthchecks.io ping API.
+"""Heartbeat ping endpoints: the healthchecks.io ping API, so its URLs and shell lines work unchanged.
 
     /ping/<key>            success          /ping/<key>/start    a run started
-    /ping/<key>/fail       failure          /ping/<key>/log      store the body only
+    /ping/<key>/           success          /ping/<key>/fail     failure
+    /ping/<key>/log        store the body only
     /ping/<key>/<0-255>    exit status: 0 is success, anything else failure
+    /ping/<ping-key>/<slug>[/start|/fail|/log|/<0-255>]   the same, by the check's slug
 
-HEAD, GET and POST; a POST body (the job's output) is stored, truncated to
-10 kB rather than refused, so a chatty job's ping is never lost; `?rid=`
-pairs a start with its end. Answers are plain text: `OK`, `not found` (404),
-or a 400 saying what is wrong. The handler records facts and evaluates right
-after, like the agent API; it sends nothing.
+`<key>` is a heartbeat check's own random key; `<ping-key>` is the
+installation's random ping key (healthchecks.io's project ping key) and
+`<slug>` a heartbeat check's slug. HEAD, GET and POST; a POST body (the job's
+output) is stored, truncated to `Ping-Body-Limit` bytes rather than refused, so a
+chatty job's ping is never lost; `?rid=<uuid>` pairs a start with its end.
+
+Answers as healthchecks.io gives them (its "Pinging API" docs are the
+reference): `OK` (200), `not found` (404) for an unknown key or slug,
+`invalid url format` (400) for an exit status above 255, `invalid uuid format`
+(400) for a `rid` that is not a UUID. Every answer carries
+`Access-Control-Allow-Origin: *` (browsers may ping) and `Ping-Body-Limit`.
+The handler records facts and evaluates right after, like the agent API; it
+sends nothing.
+
+Auto-provisioning (`?create=1`) is not offered: checks are declared in the
+configuration, so an unknown slug is `not found` with or without it.
 """
 
 from __future__ import annotations
 
+import hmac
 import re
 
 from flask import Blueprint, Response, request
 from werkzeug.wsgi import get_input_stream
 
-from shared.checks import HeartbeatCheck
+from shared.checks import SLUG_PATTERN, HeartbeatCheck
 from statuspage.evaluate import evaluate_components
-from statuspage.heartbeats import record_ping
+from statuspage.heartbeats import check_by_slug, record_ping
 from statuspage.storage import heartbeats as store
 from statuspage.web import get_db, now, settings
 
@@ -28,69 +42,115 @@ heartbeats = Blueprint("heartbeats", __name__)
 
 MAX_BODY_BYTES = 10_000
 KEY_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-RID_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+SLUG_RE = re.compile(SLUG_PATTERN)
+UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 METHODS = ["GET", "HEAD", "POST"]
+ACTIONS = ("start", "fail", "log")
 
 
 def _text(message: str, status: int = 200) -> Response:
-    return Response(message + "\n", status=status, mimetype="text/plain")
+    response = Response(message, status=status, mimetype="text/plain")
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    response.headers["Ping-Body-Limit"] = str(MAX_BODY_BYTES)
+    return response
 
 
 @heartbeats.route("/ping/<key>", methods=METHODS)
+@heartbeats.route("/ping/<key>/", methods=METHODS)
 def ping_success(key: str) -> Response:
-    return _ping(key, "success")
+    return _ping(_by_key(key), "success")
 
 
-@heartbeats.route("/ping/<key>/start", methods=METHODS)
-def ping_start(key: str) -> Response:
-    return _ping(key, "start")
-
-
-@heartbeats.route("/ping/<key>/fail", methods=METHODS)
-def ping_fail(key: str) -> Response:
-    return _ping(key, "fail")
-
-
-@heartbeats.route("/ping/<key>/log", methods=METHODS)
-def ping_log(key: str) -> Response:
-    return _ping(key, "log")
+@heartbeats.route("/ping/<key>/<action>", methods=METHODS)
+def ping_action_or_slug(key: str, action: str) -> Response:
+    check = _by_key(key)
+    if action in ACTIONS and check is not None:
+        return _ping(check, action)
+    # Not a check key with an action: the installation's ping key and a slug
+    # (a slug may well be "start": the check key is tried first, as hc tells UUIDs from ping keys).
+    return _ping(_by_slug(key, action), "success")
 
 
 @heartbeats.route("/ping/<key>/<int:exit_status>", methods=METHODS)
 def ping_exit_status(key: str, exit_status: int) -> Response:
-    if not 0 <= exit_status <= 255:
-        return _text("exit status must be 0-255", 400)
-    return _ping(key, "success" if exit_status == 0 else "fail", exit_status)
+    check = _by_key(key)
+    if check is None:
+        return _ping(_by_slug(key, str(exit_status)), "success")
+    return _exit(check, exit_status)
 
 
-def _ping(key: str, kind: str, exit_status: int | None = None) -> Response:
+@heartbeats.route("/ping/<key>/<slug>/", methods=METHODS)
+def ping_slug_slash(key: str, slug: str) -> Response:
+    return _ping(_by_slug(key, slug), "success")
+
+
+@heartbeats.route("/ping/<key>/<slug>/<action>", methods=METHODS)
+def ping_slug_action(key: str, slug: str, action: str) -> Response:
+    if action not in ACTIONS:
+        return _text("not found", 404)
+    return _ping(_by_slug(key, slug), action)
+
+
+@heartbeats.route("/ping/<key>/<slug>/<int:exit_status>", methods=METHODS)
+def ping_slug_exit_status(key: str, slug: str, exit_status: int) -> Response:
+    return _exit(_by_slug(key, slug), exit_status)
+
+
+def _by_key(key: str) -> HeartbeatCheck | None:
     if not KEY_RE.match(key):
+        return None
+    heartbeat = store.by_key(get_db(), key)
+    check = settings().check(heartbeat.check_id) if heartbeat else None
+    return check if isinstance(check, HeartbeatCheck) else None
+
+
+def _by_slug(ping_key: str, slug: str) -> HeartbeatCheck | None:
+    if not KEY_RE.match(ping_key) or not SLUG_RE.match(slug):
+        return None
+    stored = store.ping_key(get_db())
+    # The ping key is a secret like a check key: compare in constant time.
+    if stored is None or not hmac.compare_digest(stored, ping_key):
+        return None
+    return check_by_slug(settings(), slug)
+
+
+def _exit(check: HeartbeatCheck | None, exit_status: int) -> Response:
+    if check is None:
         return _text("not found", 404)
-    rid = request.args.get("rid") or None
-    if rid is not None and not RID_RE.match(rid):
-        return _text("rid: use 1-64 letters, digits, '_', '.', ':', '-' (a UUID fits)", 400)
+    if not 0 <= exit_status <= 255:
+        return _text("invalid url format", 400)
+    return _ping(check, "success" if exit_status == 0 else "fail", exit_status)
+
+
+def _ping(check: HeartbeatCheck | None, kind: str, exit_status: int | None = None) -> Response:
+    if check is None:
+        return _text("not found", 404)
+    rid = request.args.get("rid")
+    if rid is not None and not _is_uuid(rid):
+        return _text("invalid uuid format", 400)
     db = get_db()
-    heartbeat = store.by_key(db, key)
-    config = settings()
-    check = config.check(heartbeat.check_id) if heartbeat else None
-    if heartbeat is None or not isinstance(check, HeartbeatCheck):
-        return _text("not found", 404)
     body, truncated = _read_body()
     ping = store.Ping(
         kind=kind,
         at=now(),
         method=request.method,
         exit_status=exit_status,
-        rid=rid,
+        rid=rid or None,
         remote_addr=request.remote_addr,
         user_agent=(request.user_agent.string or None) and request.user_agent.string[:200],
         body=body,
         body_truncated=truncated,
     )
+    config = settings()
     result = record_ping(db, config, check, ping)
     if result is not None:
         evaluate_components(db, config, ping.at)
     return _text("OK")
+
+
+def _is_uuid(text: str) -> bool:
+    """A rid in the canonical 8-4-4-4-12 UUID form (what `uuidgen` prints); empty counts as none."""
+    return text == "" or UUID_RE.match(text) is not None
 
 
 def _read_body() -> tuple[str | None, bool]:

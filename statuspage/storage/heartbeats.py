@@ -14,6 +14,7 @@ from datetime import datetime
 from sqlite_utils import Database
 
 from shared.timeutil import from_iso, to_iso
+from statuspage.storage import sql
 
 KEY_BYTES = 16
 
@@ -64,6 +65,35 @@ def rotate_key(db: Database, check_id: str) -> str | None:
     key = new_key()
     cursor = db.execute("UPDATE heartbeats SET ping_key = ? WHERE check_id = ?", [key, check_id])
     return key if cursor.rowcount else None
+
+
+def ensure_ping_key(db: Database, now: datetime) -> str:
+    """The installation's ping key for slug URLs, made (randomly) on first use."""
+    sql.run(
+        db,
+        "INSERT INTO heartbeat_ping_key (id, ping_key, created_at) VALUES (1, :key, :at)"
+        " ON CONFLICT (id) DO NOTHING",
+        {"key": new_key(), "at": to_iso(now)},
+    )
+    return str(sql.scalar(db, "SELECT ping_key FROM heartbeat_ping_key WHERE id = 1"))
+
+
+def ping_key(db: Database) -> str | None:
+    """The installation's ping key, or None before it was made."""
+    value = sql.scalar(db, "SELECT ping_key FROM heartbeat_ping_key WHERE id = 1")
+    return None if value is None else str(value)
+
+
+def rotate_ping_key(db: Database, now: datetime) -> str:
+    """Replace the installation's ping key: every slug URL with the old one stops working."""
+    key = new_key()
+    sql.run(
+        db,
+        "INSERT INTO heartbeat_ping_key (id, ping_key, created_at) VALUES (1, :key, :at)"
+        " ON CONFLICT (id) DO UPDATE SET ping_key = excluded.ping_key, created_at = excluded.created_at",
+        {"key": key, "at": to_iso(now)},
+    )
+    return key
 
 
 def _heartbeat(row: tuple[object, ...]) -> Heartbeat:

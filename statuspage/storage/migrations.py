@@ -633,3 +633,18 @@ def m0011_heartbeats(db: Database) -> None:
 def m0012_totp_replay(db: Database) -> None:
     """The last TOTP time step each operator used: a code is accepted once, never replayed."""
     db.executescript("ALTER TABLE users ADD COLUMN totp_last_step INTEGER;")
+
+
+@MIGRATIONS(name="0017_heartbeat_ping_key")
+def m0017_heartbeat_ping_key(db: Database) -> None:
+    """The installation's ping key for slug URLs (/ping/<ping-key>/<slug>, as healthchecks.io's
+    project ping key): random, one row, made on first use."""
+    db.executescript(
+        """
+        CREATE TABLE heartbeat_ping_key (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            ping_key TEXT NOT NULL UNIQUE,
+            created_at TEXT NOT NULL
+        );
+        """
+    )

@@ -91,7 +91,9 @@ def test_success_ping_makes_the_check_up(client: FlaskClient, db: Any, worker: T
     response = client.open(f"/ping/{key_of(db, 'backup')}", method=method)
     assert response.status_code == 200
     if method != "HEAD":
-        assert response.get_data(as_text=True) == "OK\n"
+        assert response.get_data(as_text=True) == "OK"
+        assert response.headers["Access-Control-Allow-Origin"] == "*"
+        assert response.headers["Ping-Body-Limit"] == "10000"
     assert state(db, "backup") == ("up", None)
     assert component(db, "jobs") == "operational"
     assert db.execute("SELECT agent FROM results WHERE check_id = 'backup'").fetchone()[0] == "collector"
@@ -127,21 +129,32 @@ def test_fail_and_exit_status(client: FlaskClient, db: Any, worker: Tick) -> Non
     ("path", "status", "text"),
     [
         ("/ping/unknown-key", 404, "not found"),
-        ("/ping/{key}/256", 400, "exit status must be 0-255"),
-        ("/ping/{key}/999999999999", 400, "exit status must be 0-255"),
-        ("/ping/{key}/nope", 404, None),
-        ("/ping/{key}?rid=" + "x" * 65, 400, "rid: use 1-64 letters"),
-        ("/ping/{key}?rid=a%20b", 400, "rid: use 1-64 letters"),
+        ("/ping/unknown-key/", 404, "not found"),
+        ("/ping/{key}/256", 400, "invalid url format"),
+        ("/ping/{key}/999999999999", 400, "invalid url format"),
+        ("/ping/{key}/nope", 404, "not found"),
+        ("/ping/{key}?rid=" + "x" * 65, 400, "invalid uuid format"),
+        ("/ping/{key}?rid=run-a", 400, "invalid uuid format"),
+        ("/ping/{key}/start?rid=a%20b", 400, "invalid uuid format"),
+        ("/ping/{key}?rid=8f1e0c5a-3b1e-4c55-9d1a-0b7c1f0e9a2", 400, "invalid uuid format"),
         ("/ping/%00", 404, None),
+        ("/ping/{ping_key}/no-such-slug", 404, "not found"),
+        ("/ping/{ping_key}/no-such-slug?create=1", 404, "not found"),
+        ("/ping/{ping_key}/backup/256", 400, "invalid url format"),
+        ("/ping/{ping_key}/backup/nope", 404, "not found"),
+        ("/ping/{ping_key}/Backup", 404, "not found"),
+        ("/ping/wrong-ping-key/backup", 404, "not found"),
+        ("/ping/{key}/backup", 404, "not found"),
     ],
 )
 def test_bad_pings_are_refused_and_store_nothing(
     client: FlaskClient, db: Any, worker: Tick, path: str, status: int, text: str | None
 ) -> None:
-    response = client.get(path.format(key=key_of(db, "backup")))
+    response = client.get(path.format(key=key_of(db, "backup"), ping_key=store.ping_key(db)))
     assert response.status_code == status
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
     if text:
-        assert text in response.get_data(as_text=True)
+        assert response.get_data(as_text=True) == text
     assert db.execute("SELECT count(*) FROM heartbeat_pings").fetchone()[0] == 0
 
 
@@ -159,13 +172,14 @@ def test_start_and_end_measure_the_run_paired_by_rid(
     client: FlaskClient, db: Any, worker: Tick, clock: FrozenClock
 ) -> None:
     key = key_of(db, "backup")
-    client.get(f"/ping/{key}/start?rid=run-a")
+    run_a, run_b = "5f2b3c1e-0d4a-4e8b-9c7d-1a2b3c4d5e6f", "A0B1C2D3-E4F5-4a6b-8c9d-0e1f2a3b4c5d"
+    assert client.get(f"/ping/{key}/start?rid={run_a}").status_code == 200
     clock.advance(minutes=1)
-    client.get(f"/ping/{key}/start?rid=run-b")
+    client.get(f"/ping/{key}/start?rid={run_b}")
     clock.advance(minutes=4)
-    client.get(f"/ping/{key}?rid=run-a")
+    client.get(f"/ping/{key}?rid={run_a}")
     clock.advance(minutes=1)
-    client.get(f"/ping/{key}/0?rid=run-b")
+    client.get(f"/ping/{key}/0?rid={run_b}")
     durations = [p["duration_s"] for p in store.recent_pings(db, "backup") if p["kind"] == "success"]
     assert durations == [300.0, 300.0]
     metrics = [json.loads(row[0]) for row in db.execute("SELECT metrics FROM results ORDER BY started_at")]
@@ -328,11 +342,16 @@ def test_heartbeat_list_and_rotate_key_commands(tmp_path: Path) -> None:
         )
         return done.stdout
 
-    check_id, key, url = run("list").strip().split("\t")
+    check_id, key, url, by_slug = run("list").strip().split("\t")
     assert check_id == "nightly" and url == f"https://status.acme.test/ping/{key}"
+    ping_key = by_slug.split("/")[-2]
+    assert by_slug == f"https://status.acme.test/ping/{ping_key}/nightly" and ping_key != key
     rotated = run("rotate-key", "nightly").strip().splitlines()[-1]
     assert rotated != url and rotated.startswith("https://status.acme.test/ping/")
     assert run("list").strip().split("\t")[2] == rotated
+    new_ping_key = run("rotate-ping-key").strip().split()[-1]
+    assert new_ping_key != ping_key
+    assert run("list").strip().split("\t")[3] == f"https://status.acme.test/ping/{new_ping_key}/nightly"
 
 
 def test_old_key_stops_working_after_rotation(client: FlaskClient, db: Any, worker: Tick) -> None:
@@ -382,3 +401,51 @@ def test_ping_endpoints_with_curl(tmp_path: Path, settings: Settings) -> None:
     db = connect(settings.database)
     assert [p["kind"] for p in store.recent_pings(db, "backup")] == ["success", "start", "success"]
     assert store.recent_pings(db, "backup")[0]["body"] == "dump done"
+
+
+def test_slug_urls_reach_the_check_by_its_slug(client: FlaskClient, db: Any, worker: Tick) -> None:
+    """/ping/<ping-key>/<slug>, with every suffix, and the trailing-slash forms healthchecks accepts."""
+    ping_key = store.ping_key(db)
+    assert ping_key and ping_key != key_of(db, "backup")
+    base = f"/ping/{ping_key}/backup"
+    for path in (base, f"{base}/", f"{base}/start", f"{base}/log", f"/ping/{key_of(db, 'backup')}/"):
+        response = client.get(path)
+        assert (response.status_code, response.get_data(as_text=True)) == (200, "OK"), path
+    assert client.post(f"{base}/fail", data="disk full").status_code == 200
+    assert state(db, "backup") == ("down", "the job reported failure: disk full")
+    assert client.get(f"{base}/0").status_code == 200
+    assert state(db, "backup") == ("up", None)
+    assert client.get(f"{base}/4").status_code == 200
+    assert state(db, "backup") == ("down", "the job reported exit status 4")
+    kinds = [p["kind"] for p in store.recent_pings(db, "backup")]
+    assert kinds == ["fail", "success", "fail", "success", "log", "start", "success", "success"]
+
+
+def test_a_slug_may_be_named_like_an_action(
+    make_settings: Callable[..., Settings], db: Any, app: Any, clock: FrozenClock
+) -> None:
+    settings = make_settings(
+        checks=[{"id": "nightly.start", "slug": "start", "kind": "heartbeat", "period": "1d"}], components=[]
+    )
+    check_heartbeats(db, settings, clock())
+    app.config["UPWATCH_SETTINGS"] = settings
+    response = app.test_client().get(f"/ping/{store.ping_key(db)}/start")
+    assert response.status_code == 200
+    assert [p["kind"] for p in store.recent_pings(db, "nightly.start")] == ["success"]
+
+
+def test_duplicate_slugs_are_a_config_error(make_settings: Callable[..., Settings]) -> None:
+    with pytest.raises(
+        ConfigError, match=r"checks\[1\]\.slug: slug 'backup' is already the slug of check 'backup'"
+    ):
+        make_settings(
+            checks=[
+                {"id": "backup", "kind": "heartbeat", "period": "1d"},
+                {"id": "backup.eu", "slug": "backup", "kind": "heartbeat", "period": "1d"},
+            ],
+            components=[],
+        )
+    with pytest.raises(ConfigError, match=r"checks\[0\]\.slug: String should match pattern"):
+        make_settings(
+            checks=[{"id": "b", "slug": "Has Space", "kind": "heartbeat", "period": "1d"}], components=[]
+        )
