@@ -88,6 +88,7 @@ class CollectorClient:
         self._monotonic = monotonic
         self._headers = {"Authorization": f"Bearer {token}"}
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
+        self._pending_labels: str | None = None
 
     @property
     def current_url(self) -> str:
@@ -128,8 +129,10 @@ class CollectorClient:
     ) -> tuple[Assignments | None, str | None]:
         """Return (assignments, etag), or (None, etag) when unchanged since `etag`.
 
-        `labels` are the agent's declared labels (UPWATCH_AGENT_LABELS); the
-        collector adds them to the labels given when its token was created.
+        `labels` are the agent's declared labels (UPWATCH_AGENT_LABELS). They can
+        only narrow the labels the operator gave this agent's token; the collector
+        names those no operator gave it (header `Upwatch-Pending-Labels`), and
+        they select nothing until an operator approves them.
         """
         headers = dict(self._headers)
         if etag:
@@ -146,6 +149,12 @@ class CollectorClient:
     ) -> tuple[Assignments | None, str | None]:
         try:
             async with self._session.get(url, headers=headers, timeout=self._timeout) as response:
+                pending = response.headers.get("Upwatch-Pending-Labels")
+                if pending and pending != self._pending_labels:  # once per change, not every refresh
+                    log.warning(
+                        "labels wait for an operator's approval on the collector pending=%s", pending[:500]
+                    )
+                self._pending_labels = pending
                 if response.status == 304:
                     return None, etag
                 body = await response.read()

@@ -37,7 +37,8 @@ def agent_line(agent: Agent, tolerance: timedelta, now: datetime) -> str:
         seen = f"{to_iso(agent.last_seen_at)} ({format_duration(now - agent.last_seen_at)} ago)"
     fields = [
         agent.name,
-        f"labels={','.join(sorted(agent.effective_labels)) or '-'}",
+        f"labels={','.join(sorted(agent.authorized_labels)) or '-'}",
+        f"pending_labels={','.join(agent.pending_labels) or '-'}",
         f"state={agent_state(agent)}",
         f"last_seen={seen}",
         f"version={agent.agent_version or '-'}",

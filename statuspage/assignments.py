@@ -26,7 +26,7 @@ def selector_matches(selector: str, agent_name: str, labels: set[str]) -> bool:
 
 def checks_for(checks: list[AnyCheck], agent: Agent) -> list[AnyCheck]:
     """The checks this agent runs. Heartbeats are evaluated by the collector and never assigned."""
-    labels = agent.effective_labels
+    labels = agent.authorized_labels
     return [
         check
         for check in checks

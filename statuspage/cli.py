@@ -48,6 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
     token_sub.add_parser("list", help="list agents with live tokens")
     revoke = token_sub.add_parser("revoke", help="revoke an agent's token at once")
     revoke.add_argument("name")
+    approve = token_sub.add_parser("approve-labels", help="approve the labels an agent declared (audited)")
+    approve.add_argument("name")
+    approve.add_argument("--label", action="append", default=[], help="only this pending label; repeat")
 
     report = sub.add_parser("report", help="SLA report per component: uptime, incidents, MTTA, MTTR")
     report.add_argument("--period", required=True, help="2026-11 (month), 2026-Q4 (quarter) or 2026 (year)")
@@ -286,6 +289,8 @@ def _agent_token(settings: Settings, args: argparse.Namespace) -> int:
             return 1
         print(f"revoked the token of agent {args.name!r}")
         return 0
+    if args.token_command == "approve-labels":
+        return _approve_labels(db, args)
     if not NAME_RE.match(args.name):
         print("agent name: use 1-64 letters, digits, '_', '.', '-'", file=sys.stderr)
         return 2
@@ -302,6 +307,22 @@ def _agent_token(settings: Settings, args: argparse.Namespace) -> int:
         return 1
     print(f"created agent {args.name!r}; store this token now, it is shown only once:")
     print(token)
+    return 0
+
+
+def _approve_labels(db: Any, args: argparse.Namespace) -> int:
+    from statuspage.admin import operations
+
+    actor = operations.Actor("cli", "")
+    try:
+        approved = operations.approve_agent_labels(db, actor, utcnow(), args.name, args.label or None)
+    except operations.NotFound:
+        print(f"no live token for agent {args.name!r}", file=sys.stderr)
+        return 1
+    except operations.OperationError as error:
+        print(f"--label: {error.message}", file=sys.stderr)
+        return 2
+    print(f"approved labels of agent {args.name!r}: {', '.join(approved) or 'none were waiting'}")
     return 0
 
 

@@ -97,7 +97,7 @@ def _mark_offline(
                     "agent": agent.name,
                     "last_seen_at": to_iso(agent.last_seen_at) if agent.last_seen_at else None,
                     "agent_version": agent.agent_version,
-                    "labels": sorted(agent.effective_labels),
+                    "labels": sorted(agent.authorized_labels),
                     "checks": checks,
                 },
             )

@@ -57,7 +57,7 @@ def test_agent_to_status_page(tmp_path: Path, target_port: tuple[int, subprocess
     env = {"UPWATCH_CONFIG": str(config), "UPWATCH_DATABASE": str(tmp_path / "upwatch.db")}
 
     created = subprocess.run(  # noqa: S603
-        [str(BIN / "upwatch-statuspage"), "agent-token", "create", "probe-1"],
+        [str(BIN / "upwatch-statuspage"), "agent-token", "create", "probe-1", "--label", "e2e"],
         env={**env, "PATH": "/usr/bin:/bin"},
         capture_output=True,
         text=True,
@@ -81,7 +81,7 @@ def test_agent_to_status_page(tmp_path: Path, target_port: tuple[int, subprocess
             "UPWATCH_AGENT_COLLECTOR_URL": base,
             "UPWATCH_AGENT_TOKEN": token,
             "UPWATCH_AGENT_NAME": "probe-1",
-            "UPWATCH_AGENT_LABELS": "e2e",  # declared by the agent, not given at token creation
+            "UPWATCH_AGENT_LABELS": "e2e",  # declared by the agent too: narrows, never adds
             "UPWATCH_AGENT_REPORT_INTERVAL_S": "0.5",
             "UPWATCH_AGENT_SPOOL_PATH": str(tmp_path / "spool.db"),
         },

@@ -495,7 +495,8 @@ def list_agents() -> Response:
             agents=[
                 models.AgentOut(
                     name=a.name,
-                    labels=sorted(a.effective_labels),
+                    labels=sorted(a.authorized_labels),
+                    pending_labels=a.pending_labels,
                     last_seen_at=a.last_seen_at,
                     agent_version=a.agent_version,
                     clock_skew_s=a.clock_skew_s,
@@ -512,6 +513,23 @@ def revoke_agent(name: str) -> Response:
     def action() -> models.Changed:
         operations.revoke_agent(get_db(), _actor(), now(), name)
         return models.Changed(changed=True)
+
+    return _run(action)
+
+
+@endpoint(
+    "POST",
+    "/agents/<name>/labels/approve",
+    "write",
+    "Approve labels an agent declared (audited); they then select its checks",
+    models.LabelsApproved,
+    models.LabelApproval,
+)
+def approve_agent_labels(name: str) -> Response:
+    def action() -> models.LabelsApproved:
+        body = _body(models.LabelApproval)
+        approved = operations.approve_agent_labels(get_db(), _actor(), now(), name, body.labels)
+        return models.LabelsApproved(approved=approved)
 
     return _run(action)
 

@@ -194,7 +194,8 @@ class ComponentList(_Out):
 
 class AgentOut(_Out):
     name: str
-    labels: list[str]
+    labels: list[str]  # the labels that select its checks (operator-given, narrowed by its own)
+    pending_labels: list[str]  # declared by the agent, waiting for an operator's approval
     last_seen_at: datetime | None
     agent_version: str | None
     clock_skew_s: float | None
@@ -203,6 +204,18 @@ class AgentOut(_Out):
 
 class AgentList(_Out):
     agents: list[AgentOut]
+
+
+class LabelApproval(_In):
+    """Which pending labels to approve; all of them when `labels` is left out."""
+
+    labels: list[Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]] | None = Field(
+        default=None, max_length=50
+    )
+
+
+class LabelsApproved(_Out):
+    approved: list[str]
 
 
 class AuditOut(_Out):

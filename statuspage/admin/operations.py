@@ -358,6 +358,33 @@ def revoke_agent(db: Database, actor: Actor, now: datetime, name: str) -> None:
     )
 
 
+def approve_agent_labels(
+    db: Database, actor: Actor, now: datetime, name: str, labels: list[str] | None = None
+) -> list[str]:
+    """Give agent `name` the labels it declared and waits for (all pending ones when `labels`
+    is None); return the labels approved. Raises NotFound, or OperationError for a label the
+    agent is not waiting for (operators grant what they were shown, nothing else)."""
+    agent = next((a for a in agent_store.list_agents(db) if a.name == name), None)
+    if agent is None:
+        raise NotFound(f"agent {name}")
+    wanted = sorted(set(agent.pending_labels if labels is None else labels))
+    stray = [label for label in wanted if label not in agent.pending_labels]
+    if stray:
+        raise OperationError("labels", f"agent {name} is not waiting for label {stray[0]!r}")
+    if not wanted:
+        return []
+    _audited(
+        db,
+        actor,
+        now,
+        "agent.approve_labels",
+        f"agent:{name}",
+        {"labels": wanted},
+        lambda: agent_store.grant_labels(db, name, wanted),
+    )
+    return wanted
+
+
 # -- subscribers and channels ----------------------------------------------------------------------
 
 

@@ -65,6 +65,18 @@ def revoke_agent(name: str) -> WerkzeugResponse:
     return done("admin.agents", "revoked")
 
 
+@admin_ui.post("/agents/<name>/approve-labels")
+def approve_agent_labels(name: str) -> WerkzeugResponse:
+    labels = [label for label in request.form.getlist("labels") if label]
+    try:
+        operations.approve_agent_labels(get_db(), actor(), now(), name, labels or None)
+    except operations.NotFound:
+        abort(404)
+    except operations.OperationError:
+        return done("admin.agents", "already")
+    return done("admin.agents", "labels_approved")
+
+
 # -- maintenance -----------------------------------------------------------------------------------
 
 

@@ -165,6 +165,7 @@ NOTICES = {
     "override": "Status override saved.",
     "cleared": "Status override cleared.",
     "revoked": "Revoked.",
+    "labels_approved": "Labels approved: the agent now runs their checks.",
     "password": "Password changed; your other sessions were signed out.",
     "sessions": "Your other sessions were signed out.",
     "token": "API token revoked.",

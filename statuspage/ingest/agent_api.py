@@ -170,15 +170,28 @@ def _unauthorized(message: str) -> Response:
 
 @agent_api.get("/assignments")
 def assignments() -> Response:
+    """The checks assigned under the agent's authorised labels (see `Agent.authorized_labels`).
+
+    `?labels=` is what the agent declares about itself: it may narrow the
+    labels the operator gave its token; declared labels outside them authorise
+    nothing and wait for an operator's approval (header `Upwatch-Pending-Labels`).
+    """
     agent: Agent = g.agent
     declared = request.args.get("labels", "")
-    if declared:
-        labels = [label for label in declared.split(",") if label]
-        bad = [label for label in labels if not LABEL_RE.match(label)]
-        if bad or len(labels) > 50:
-            return json_error(400, f"invalid labels: {bad[:3] or 'more than 50'}")
-        record_declared_labels(get_db(), agent.id, labels)
+    labels = [label for label in declared.split(",") if label]
+    bad = [label for label in labels if not LABEL_RE.match(label)]
+    if bad or len(labels) > 50:
+        return json_error(400, f"invalid labels: {bad[:3] or 'more than 50'}")
+    if sorted(set(labels)) != sorted(agent.declared_labels):
+        if record_declared_labels(get_db(), agent.id, labels):
+            _auth_cache.pop(hash_token(g.token), None)
         agent = Agent(**{**agent.__dict__, "declared_labels": sorted(set(labels))})
+        if agent.pending_labels:
+            log.warning(
+                "agent declares labels no operator gave it agent=%s pending=%s (approve: admin UI, Agents)",
+                agent.name,
+                ",".join(agent.pending_labels),
+            )
     drills = {cid: (d.id, d.ends_at) for cid, d in running_drills(get_db(), now()).items()}
     body, etag = build_assignments(list(settings().checks), agent, drills)
     if request.if_none_match.contains(etag.strip('"')):
@@ -187,6 +200,8 @@ def assignments() -> Response:
         response = Response(body.model_dump_json(), mimetype="application/json")
     response.headers["ETag"] = etag
     response.headers["Cache-Control"] = "no-cache"
+    if agent.pending_labels:
+        response.headers["Upwatch-Pending-Labels"] = ",".join(agent.pending_labels)
     return response
 
 
@@ -418,7 +433,7 @@ def _assigned(agent: Agent) -> tuple[frozenset[str], frozenset[str]]:
         cached = (config, frozenset(check.id for check in config.checks), {})
         current_app.extensions["upwatch_assigned"] = cached
     _config, defined, by_agent = cached
-    key = (agent.name, frozenset(agent.effective_labels))
+    key = (agent.name, frozenset(agent.authorized_labels))
     mine = by_agent.get(key)
     if mine is None:
         if len(by_agent) > 10_000:

@@ -2,6 +2,12 @@
 
 Tokens are 256-bit random strings, so a fast hash is enough (no dictionary to
 guess from); the lookup is by hash and then confirmed with compare_digest.
+
+Labels: `labels` are the operator's (given at token creation or approved in the
+admin UI/API) and are the only ones that authorise anything; `declared_labels`
+are what the agent last said about itself (`UPWATCH_AGENT_LABELS`). Declared
+labels may narrow the operator's set; those outside it are pending until an
+operator approves them.
 """
 
 from __future__ import annotations
@@ -42,8 +48,22 @@ class Agent:
     offline_since: datetime | None = None  # set by the liveness rule while the agent is silent
 
     @property
-    def effective_labels(self) -> set[str]:
-        return set(self.labels) | set(self.declared_labels)
+    def authorized_labels(self) -> set[str]:
+        """The labels `run_on` selectors match and reports are judged by.
+
+        The operator's labels, narrowed to those the agent declares; declared
+        labels outside the operator's set are ignored here (see `pending_labels`),
+        so a stolen token cannot claim another label's checks and a mistyped
+        declaration does not take away what the operator gave.
+        """
+        granted = set(self.labels)
+        narrowed = granted & set(self.declared_labels)
+        return narrowed or granted
+
+    @property
+    def pending_labels(self) -> list[str]:
+        """Labels the agent declares that no operator has given it: shown for approval."""
+        return sorted(set(self.declared_labels) - set(self.labels))
 
 
 def hash_token(token: str) -> str:
@@ -102,13 +122,33 @@ def revoke_agent(db: Database, name: str, now: datetime) -> bool:
     return cursor.rowcount > 0
 
 
-def record_declared_labels(db: Database, agent_id: int, labels: list[str]) -> None:
+def record_declared_labels(db: Database, agent_id: int, labels: list[str]) -> bool:
+    """Store what the agent declares about itself; True when that changed."""
     encoded = json.dumps(sorted(set(labels)))
-    with db.atomic():
-        db.execute(
-            "UPDATE agents SET declared_labels = ? WHERE id = ? AND declared_labels != ?",
-            [encoded, agent_id, encoded],
+    with sql.write(db):
+        changed = sql.run(
+            db,
+            "UPDATE agents SET declared_labels = :labels WHERE id = :id AND declared_labels != :labels",
+            {"labels": encoded, "id": agent_id},
         )
+    return changed > 0
+
+
+def grant_labels(db: Database, name: str, labels: list[str]) -> list[str] | None:
+    """Add `labels` to the operator-given labels of the live agent `name` (call inside the
+    audited transaction); return its labels after, or None when it has no live token."""
+    row = sql.one(
+        db, "SELECT id, labels FROM agents WHERE name = :name AND revoked_at IS NULL", {"name": name}
+    )
+    if row is None:
+        return None
+    granted = sorted(set(json.loads(str(row["labels"]))) | set(labels))
+    sql.run(
+        db,
+        "UPDATE agents SET labels = :labels WHERE id = :id",
+        {"labels": json.dumps(granted), "id": row["id"]},
+    )
+    return granted
 
 
 def record_seen(

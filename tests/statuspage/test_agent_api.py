@@ -335,12 +335,13 @@ def test_assignments_follow_selectors_and_etag(client: FlaskClient, agent_token:
     assert again.status_code == 304
 
 
-def test_assignments_use_declared_labels(client: FlaskClient, agent_token: Callable[..., str]) -> None:
+def test_declared_labels_narrow_but_never_add(client: FlaskClient, agent_token: Callable[..., str]) -> None:
     token = agent_token("edge-9", ["us"])
     auth = {"Authorization": f"Bearer {token}"}
     assert client.get("/api/v1/agent/assignments", headers=auth).json["checks"] == []
     declared = client.get("/api/v1/agent/assignments?labels=eu", headers=auth)
-    assert [c["id"] for c in declared.json["checks"]] == ["api-health"]
+    assert declared.json["checks"] == []  # eu waits for an operator (tests/security/test_agent_labels.py)
+    assert declared.headers["Upwatch-Pending-Labels"] == "eu"
     bad = client.get("/api/v1/agent/assignments?labels=a%20b", headers=auth)
     assert bad.status_code == 400
 
@@ -466,10 +467,12 @@ def test_late_replay_never_rewrites_the_present(
 def test_a_refusal_is_decided_on_fresh_labels_not_a_cached_row(
     client: FlaskClient, agent_token: Callable[..., str], db: Any
 ) -> None:
+    from statuspage.storage.agents import grant_labels
+
     token = agent_token("edge-2", ["us"])
     assert post(client, token, report(agent="edge-2", results=[])).status_code == 200  # row cached
-    auth = {"Authorization": f"Bearer {token}"}
-    assert client.get("/api/v1/agent/assignments?labels=eu", headers=auth).status_code == 200
+    with db.atomic():
+        grant_labels(db, "edge-2", ["eu"])  # an operator approves eu meanwhile
     response = post(client, token, report(agent="edge-2", results=[result(check_id="api-health")]))
     assert response.status_code == 200, response.json
     assert count_results(db) == 1
