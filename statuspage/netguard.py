@@ -19,9 +19,11 @@ non-http(s) schemes and hosts that are blocked literals in any spelling
 (`2130706433`, `0177.0.0.1`, `0x7f.1`, `[::ffff:127.0.0.1]`) so the subscriber
 hears about it at once.
 
-Blocked: loopback, private (RFC 1918, ULA), link-local, cloud metadata,
-carrier-grade NAT, multicast, unspecified, reserved, documentation and every
-other non-global range; IPv6 forms that embed an IPv4 address (mapped,
+Blocked: every address the IANA registries do not flag "globally reachable"
+(`statuspage.reachability`: loopback, private (RFC 1918, ULA), link-local,
+carrier-grade NAT, multicast, unspecified, reserved, documentation, the
+deprecated site-local `fec0::/10`, and any IPv6 outside `2000::/3`), plus cloud
+metadata addresses; IPv6 forms that embed an IPv4 address (mapped,
 compatible, 6to4, NAT64, Teredo) are judged by the address they embed.
 Operators may exempt networks (`security.outbound_allow`), e.g. an internal
 webhook receiver. Probes run by agents never use this module: reaching
@@ -44,6 +46,8 @@ from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import NewConnectionError
+
+from statuspage.reachability import unreachable_reason
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -122,6 +126,8 @@ def address_problem(address: IPAddress, allow: Iterable[IPNetwork] = ()) -> str 
         return None
     if address in METADATA_ADDRESSES:
         return "cloud metadata address"
+    # Named reasons first (clearer messages); the decision itself is the registries'
+    # "globally reachable" flag, so a range nobody listed here is refused too.
     checks: list[tuple[str, Callable[[IPAddress], bool]]] = [
         ("unspecified address", lambda a: a.is_unspecified),
         ("loopback address", lambda a: a.is_loopback),
@@ -129,12 +135,11 @@ def address_problem(address: IPAddress, allow: Iterable[IPNetwork] = ()) -> str 
         ("multicast address", lambda a: a.is_multicast),
         ("private address", lambda a: a.is_private),
         ("reserved address", lambda a: a.is_reserved),
-        ("non-global address", lambda a: not a.is_global),
     ]
     for reason, test in checks:
         if test(address):
             return reason
-    return None
+    return unreachable_reason(address)
 
 
 def parse_ip_literal(host: str) -> IPAddress | None:

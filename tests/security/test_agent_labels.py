@@ -147,3 +147,25 @@ def test_operators_see_pending_labels_and_approve_them_with_an_audit_entry(
     response = operator.post("/admin/agents/d/approve-labels", {"labels": "eu"})
     assert response.status_code == 303
     assert assigned(client, token2, "?labels=eu") == ["eu-api"]
+
+
+def test_the_cli_approves_pending_labels(
+    client: FlaskClient,
+    settings: Settings,
+    db: Any,
+    clock: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from statuspage.cli import main
+
+    token = create_agent(db, "e", [], clock())[1]
+    assigned(client, token, "?labels=eu")
+    monkeypatch.setenv("UPWATCH_DATABASE", str(settings.database))
+    monkeypatch.delenv("UPWATCH_CONFIG", raising=False)
+    assert main(["agent-token", "approve-labels", "e", "--label", "us"]) == 2
+    assert main(["agent-token", "approve-labels", "e"]) == 0
+    assert "approved labels of agent 'e': eu" in capsys.readouterr().out
+    assert assigned(client, token, "?labels=eu") == ["eu-api"]
+    entry = db.execute("SELECT actor, action FROM audit_log ORDER BY id DESC").fetchone()
+    assert entry == ("cli", "agent.approve_labels")
