@@ -7,6 +7,8 @@ A condition is one comparison, parsed once when the config is loaded:
     [HEADER].content-type == pat(*json*)  [CERTIFICATE_EXPIRATION] > 48h
     len([BODY].items) >= 1                [STATUS] == any(200, 204)    has([BODY].error) == false
     [CONNECTED] == true                   [DNS_RCODE] == NOERROR       [IP] == 127.0.0.1
+    [RESULT] == 1      [ROWS] >= 1        [SNMP].1.3.6.1.2.1.1.3.0 > 0 [DOMAIN_EXPIRATION] > 720h
+    [CONTAINER_STATE] == running          [CONTAINER_HEALTH] == healthy [RESTART_COUNT] < 5
 
 The left side is a placeholder (optionally inside `len()` or `has()`), the right
 side a constant, `pat(glob)` or `any(a, b, ...)`. `<`, `<=`, `>`, `>=` compare
@@ -33,14 +35,20 @@ ORDERING = frozenset({"<", "<=", ">", ">="})
 PLACEHOLDERS = frozenset(
     {"STATUS", "RESPONSE_TIME", "BODY", "HEADER", "CERTIFICATE_EXPIRATION", "CONNECTED", "IP", "DNS_RCODE"}
 )
+# Service kinds (databases, SNMP, domains, containers): what their probes fill in.
+SERVICE_PLACEHOLDERS = frozenset(
+    {"RESULT", "ROWS", "SNMP", "DOMAIN_EXPIRATION", "CONTAINER_STATE", "CONTAINER_HEALTH", "RESTART_COUNT"}
+)
+PLACEHOLDERS = PLACEHOLDERS | SERVICE_PLACEHOLDERS
 # Placeholders measured in milliseconds, whose constants may be written as durations.
-TIME_PLACEHOLDERS = frozenset({"RESPONSE_TIME", "CERTIFICATE_EXPIRATION"})
+TIME_PLACEHOLDERS = frozenset({"RESPONSE_TIME", "CERTIFICATE_EXPIRATION", "DOMAIN_EXPIRATION"})
 BOOLEAN_PLACEHOLDERS = frozenset({"CONNECTED"})
 
 _PLACEHOLDER_RE = re.compile(r"^\[([A-Z_]+)\]")
 _PATH_PART_RE = re.compile(r"\.([^.\[\]\s]+)|\[(-?\d+)\]")
 _HEADER_RE = re.compile(r"^\.([A-Za-z0-9!#$%&'*+.^_`|~-]+)$")
 _NUMBER_RE = re.compile(r"^-?\d+(\.\d+)?$")
+_OID_RE = re.compile(r"^\.(\d+(?:\.\d+)+)$")
 
 
 class ConditionError(ValueError):
@@ -96,6 +104,14 @@ class Facts:
     connected: bool | None = None
     ip: str | None = None
     dns_rcode: str | None = None
+    # Service kinds: a query's first value and row count, SNMP values by OID, domain and container state.
+    result: str | int | float | None = None
+    rows: int | None = None
+    snmp: Mapping[str, str | int | float] | None = None
+    domain_expiration_ms: float | None = None
+    container_state: str | None = None
+    container_health: str | None = None
+    restart_count: int | None = None
 
     @cached_property
     def body_text(self) -> str | None:
@@ -230,6 +246,11 @@ def _parse_placeholder(text: str) -> Subject:
         if not header:
             raise ConditionError("[HEADER] needs a header name, e.g. [HEADER].content-type")
         return Subject(text, name, (header.group(1).lower(),))
+    if name == "SNMP":
+        oid = _OID_RE.match(rest)
+        if not oid:
+            raise ConditionError("[SNMP] needs a numeric OID, e.g. [SNMP].1.3.6.1.2.1.1.3.0")
+        return Subject(text, name, (oid.group(1),))
     if name != "BODY":
         if rest:
             raise ConditionError(f"[{name}] takes no path (found {rest!r})")
@@ -345,10 +366,23 @@ def _raw_value(subject: Subject, facts: Facts) -> Any:
         "CONNECTED": facts.connected,
         "IP": facts.ip,
         "DNS_RCODE": facts.dns_rcode,
+        "RESULT": facts.result,
+        "ROWS": facts.rows,
+        "DOMAIN_EXPIRATION": facts.domain_expiration_ms,
+        "CONTAINER_STATE": facts.container_state,
+        "CONTAINER_HEALTH": facts.container_health,
+        "RESTART_COUNT": facts.restart_count,
     }
     if name in simple:
         value = simple[name]
         return _Missing(f"not measured ({_unmeasured(name)})") if value is None else value
+    if name == "SNMP":
+        oid = str(subject.path[0])
+        if facts.snmp is None:
+            return _Missing("not measured (no SNMP response)")
+        if oid not in facts.snmp:
+            return _Missing("not in the SNMP response (add the OID to the check's oids)")
+        return facts.snmp[oid]
     if name == "HEADER":
         wanted = str(subject.path[0])
         for key, header_value in facts.headers.items():
@@ -371,6 +405,10 @@ def _unmeasured(name: str) -> str:
         "CERTIFICATE_EXPIRATION": "no TLS certificate",
         "IP": "no address",
         "DNS_RCODE": "no DNS answer",
+        "RESULT": "no query result",
+        "ROWS": "no query result",
+        "DOMAIN_EXPIRATION": "no expiration date in the RDAP answer",
+        "CONTAINER_HEALTH": "the container has no health check",
     }.get(name, "no response")
 
 
@@ -444,7 +482,8 @@ def _describe_expected(condition: Condition) -> str:
 
 def _show(condition: Condition, value: Any) -> str:
     subject = condition.subject
-    if subject.placeholder == "CERTIFICATE_EXPIRATION" and not subject.function and isinstance(value, float):
+    expiring = subject.placeholder in ("CERTIFICATE_EXPIRATION", "DOMAIN_EXPIRATION")
+    if expiring and not subject.function and isinstance(value, float):
         from datetime import timedelta
 
         return format_duration(timedelta(milliseconds=max(0.0, value)))

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agent.probes.context import ProbeContext
+from agent.probes.extras import MissingExtra
+from agent.secrets import revealed_values, scrub
 from shared.checks import AnyCheck
 from shared.ids import new_result_id
 from shared.schema import Result, Status
@@ -64,10 +66,12 @@ async def run_check(check: AnyCheck, context: ProbeContext) -> Result:
                 outcome = await probe(check, context)
     except TimeoutError:
         outcome = Outcome("down", f"timed out after {check.timeout.total_seconds():g}s")
+    except MissingExtra as error:
+        outcome = Outcome("down", str(error))
     except Exception as error:  # noqa: BLE001 - a probe bug must not kill the scheduler
-        log.exception("probe crashed check=%s kind=%s", check.id, check.kind)
-        outcome = Outcome("down", f"probe error: {type(error).__name__}: {error}"[:1000])
+        outcome = _crashed(check, error, context)
     latency_ms = (time.perf_counter() - began) * 1000
+    outcome = _scrubbed(check, outcome, context)
     return Result(
         id=new_result_id(),
         check_id=check.id,
@@ -78,6 +82,27 @@ async def run_check(check: AnyCheck, context: ProbeContext) -> Result:
         metrics=outcome.metrics,
         detail={key: _bounded(value) for key, value in list(outcome.detail.items())[:32]},
     )
+
+
+def _crashed(check: AnyCheck, error: Exception, context: ProbeContext) -> Outcome:
+    secrets = revealed_values(check, context.environ)
+    message = scrub(f"probe error: {type(error).__name__}: {error}", secrets)
+    if secrets:
+        # A traceback repeats the exception's text, which may hold a secret: log the scrubbed line only.
+        log.error("probe crashed check=%s kind=%s error=%s", check.id, check.kind, message)
+    else:
+        log.exception("probe crashed check=%s kind=%s", check.id, check.kind)
+    return Outcome("down", message[:1000])
+
+
+def _scrubbed(check: AnyCheck, outcome: Outcome, context: ProbeContext) -> Outcome:
+    """The outcome with every secret of the check masked (a driver may echo what it was given)."""
+    secrets = revealed_values(check, context.environ)
+    if not secrets:
+        return outcome
+    detail = {key: scrub(value, secrets) if isinstance(value, str) else value for key, value in outcome.detail.items()}
+    error = scrub(outcome.error, secrets) if outcome.error else outcome.error
+    return Outcome(outcome.status, error, outcome.metrics, detail)
 
 
 def _drill_outcome(check_id: str, drill: int | str, context: ProbeContext) -> Outcome:
@@ -96,6 +121,9 @@ def _bounded(value: str | int | bool | None) -> str | int | bool | None:
 def _load_builtin_probes() -> None:
     # Importing the modules runs their @register decorators.
     from agent.probes import command, dns, file, host, http, icmp, tcp, tls  # noqa: F401
+
+    # Service kinds: these modules import their libraries (optional extras) only when a check runs.
+    from agent.probes import redis  # noqa: F401
 
 
 _load_builtin_probes()

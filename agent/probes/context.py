@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
@@ -25,6 +25,7 @@ class ProbeContext:
     (the daemon and `upwatch-agent check` always pass the one from the agent's
     config; None, for probe tests, runs everything).
 
+    `environ` is the agent's environment, where secrets named by checks are read.
     `memory` keeps what a probe must remember between runs of one check (host
     thresholds with a duration remember since when they have been breached),
     keyed by check id; it lives as long as the agent process.
@@ -37,6 +38,8 @@ class ProbeContext:
     statvfs: Callable[[str], Any] = os.statvfs
     drills: DrillBook = field(default_factory=DrillBook)
     allow: AllowList | None = None
+    # Where checks' secrets ({ env = ... } and { credential = ... }) are read from.
+    environ: Mapping[str, str] = field(default_factory=lambda: os.environ)
 
     def memory_of(self, check_id: str) -> dict[str, Any]:
         return self.memory.setdefault(check_id, {})
