@@ -618,7 +618,7 @@ class SnmpCheck(CheckBase):
             v3_only = ("user", "auth_protocol", "auth_key", "priv_protocol", "priv_key")
             given = [name for name in v3_only if getattr(self, name) is not None]
             if given:
-                raise ValueError(f"{given[0]}: only for version = \"3\" (v2c uses community)")
+                raise ValueError(f'{given[0]}: only for version = "3" (v2c uses community)')
             return self
         if self.community is not None:
             raise ValueError('community: only for version = "2c" (v3 uses user and keys)')
@@ -637,7 +637,9 @@ class DomainCheck(CheckBase):
 
     kind: Literal["domain"]
     # A registered name in ASCII (an IDN as its xn-- form), like RDAP's ldhName.
-    domain: str = Field(min_length=3, max_length=253, pattern=r"^[A-Za-z0-9-]{1,63}(\.[A-Za-z0-9-]{1,63})+\.?$")
+    domain: str = Field(
+        min_length=3, max_length=253, pattern=r"^[A-Za-z0-9-]{1,63}(\.[A-Za-z0-9-]{1,63})+\.?$"
+    )
     rdap_server: str | None = Field(default=None, max_length=2000)
     rdap_bootstrap: str = Field(default="https://data.iana.org/rdap/dns.json", max_length=2000)
     min_days_left: float = Field(default=14.0, ge=0, le=3650)

@@ -82,7 +82,15 @@ def postgresql_server(password: str = "pg-Secret-41") -> Iterator[Server]:
     initdb += ["--auth-local=scram-sha-256", "--auth-host=scram-sha-256", "-E", "UTF8", "--no-sync"]
     subprocess.run(_as_user("postgres", initdb), check=True, capture_output=True)  # noqa: S603
     port = free_port()
-    args = [_postgresql_tool("postgres"), "-D", str(data), "-p", str(port), "-c", "listen_addresses=127.0.0.1"]
+    args = [
+        _postgresql_tool("postgres"),
+        "-D",
+        str(data),
+        "-p",
+        str(port),
+        "-c",
+        "listen_addresses=127.0.0.1",
+    ]
     args += ["-c", f"unix_socket_directories={directory}", "-c", "fsync=off", "-c", "max_connections=20"]
     process = start(_as_user("postgres", args), {}, directory / "server.log")
     try:
@@ -97,7 +105,8 @@ def postgresql_server(password: str = "pg-Secret-41") -> Iterator[Server]:
 
 @contextmanager
 def mariadb_server(user: str = "watcher", password: str = "my-Secret-42") -> Iterator[Server]:
-    """A MariaDB server (mariadb-install-db) on a loopback port with one password login `user`."""
+    """A MariaDB server (mariadb-install-db) on a loopback port with one password login `user`,
+    who may read everything and write the table `probe.ticks`."""
     directory = _owned_tempdir("upwatch-mariadb-", "mysql")
     data = directory / "data"
     install = [_binary("mariadb-install-db"), "--no-defaults", f"--datadir={data}", "--user=mysql"]
@@ -107,6 +116,9 @@ def mariadb_server(user: str = "watcher", password: str = "my-Secret-42") -> Ite
     init.write_text(
         f"CREATE USER '{user}'@'%' IDENTIFIED BY '{password}';\n"
         f"GRANT SELECT, PROCESS ON *.* TO '{user}'@'%';\n"
+        "CREATE DATABASE IF NOT EXISTS probe;\n"
+        "CREATE TABLE IF NOT EXISTS probe.ticks (id INT);\n"
+        f"GRANT ALL ON probe.* TO '{user}'@'%';\n"
     )
     shutil.chown(init, "mysql") if os.geteuid() == 0 else None
     port = free_port()
@@ -158,7 +170,10 @@ class SnmpAgent:
 
 @contextmanager
 def snmpd_server(
-    community: str = "co-Secret-44", user: str = "watcher", auth_key: str = "au-Secret-45", priv_key: str = "pr-Secret-46"
+    community: str = "co-Secret-44",
+    user: str = "watcher",
+    auth_key: str = "au-Secret-45",
+    priv_key: str = "pr-Secret-46",
 ) -> Iterator[SnmpAgent]:
     """snmpd on a loopback UDP port, reading only its own config (no MIB files needed)."""
     directory = Path(tempfile.mkdtemp(prefix="upwatch-snmpd-"))

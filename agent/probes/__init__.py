@@ -100,7 +100,10 @@ def _scrubbed(check: AnyCheck, outcome: Outcome, context: ProbeContext) -> Outco
     secrets = revealed_values(check, context.environ)
     if not secrets:
         return outcome
-    detail = {key: scrub(value, secrets) if isinstance(value, str) else value for key, value in outcome.detail.items()}
+    detail = {
+        key: scrub(value, secrets) if isinstance(value, str) else value
+        for key, value in outcome.detail.items()
+    }
     error = scrub(outcome.error, secrets) if outcome.error else outcome.error
     return Outcome(outcome.status, error, outcome.metrics, detail)
 
@@ -120,10 +123,20 @@ def _bounded(value: str | int | bool | None) -> str | int | bool | None:
 
 def _load_builtin_probes() -> None:
     # Importing the modules runs their @register decorators.
-    from agent.probes import command, dns, file, host, http, icmp, tcp, tls  # noqa: F401
-
-    # Service kinds: these modules import their libraries (optional extras) only when a check runs.
-    from agent.probes import redis  # noqa: F401
+    # The service kinds (mysql, postgresql, redis ...) import their optional libraries only when run.
+    from agent.probes import (  # noqa: F401
+        command,
+        dns,
+        file,
+        host,
+        http,
+        icmp,
+        mysql,
+        postgresql,
+        redis,
+        tcp,
+        tls,
+    )
 
 
 _load_builtin_probes()

@@ -27,8 +27,8 @@ async def probe_redis(check: RedisCheck, context: ProbeContext) -> Outcome:
     try:
         import redis.asyncio
         import redis.exceptions
+        from redis.asyncio.retry import Retry
         from redis.backoff import NoBackoff
-        from redis.retry import Retry
     except ImportError as error:
         raise MissingExtra("redis", error) from None
     try:

@@ -37,7 +37,9 @@ def redis_check(server: Server, **fields: Any) -> Any:
 
 
 async def test_ping_with_password(redis: Server, context: ProbeContext) -> None:
-    result = await run_check(redis_check(redis, conditions=["[RESULT] == PONG", "[RESPONSE_TIME] < 2s"]), context)
+    result = await run_check(
+        redis_check(redis, conditions=["[RESULT] == PONG", "[RESPONSE_TIME] < 2s"]), context
+    )
     assert result.status == "up", result.error
     assert result.detail["result"] == "PONG"
     assert result.metrics["connect_ms"] > 0
@@ -75,7 +77,9 @@ async def test_refused_and_wanted_unreachable(context: ProbeContext) -> None:
     server = Server("127.0.0.1", closed_port(), "", "x", None)  # type: ignore[arg-type]
     result = await run_check(redis_check(server), context)
     assert result.status == "down"
-    assert result.error is not None and result.error.startswith(f"cannot connect to redis at 127.0.0.1:{server.port}")
+    assert result.error is not None and result.error.startswith(
+        f"cannot connect to redis at 127.0.0.1:{server.port}"
+    )
     wanted = await run_check(redis_check(server, conditions=["[CONNECTED] == false"]), context)
     assert wanted.status == "up"
 
@@ -89,7 +93,9 @@ async def test_password_from_the_agent_environment(redis: Server, context: Probe
     assert missing.error == "password: environment variable REDIS_PASSWORD is not set on this agent"
 
 
-async def test_missing_extra_is_a_clear_down(redis: Server, context: ProbeContext, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_missing_extra_is_a_clear_down(
+    redis: Server, context: ProbeContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # The one seam: the import of the library fails as on an agent installed without the extra.
     for name in [name for name in sys.modules if name == "redis" or name.startswith("redis.")]:
         monkeypatch.delitem(sys.modules, name)
