@@ -579,7 +579,8 @@ class RedisCheck(CheckBase):
         return _placeholders_allowed(conditions, cls.ALLOWED)
 
 
-OID = Annotated[str, Field(max_length=200, pattern=r"^\.?[0-2](\.\d{1,10}){1,60}$")]
+OID = Annotated[str, Field(min_length=1, max_length=200)]
+_OID_RE = re.compile(r"^\.?[0-2](\.\d{1,10}){1,60}$")
 
 
 class SnmpCheck(CheckBase):
@@ -605,6 +606,11 @@ class SnmpCheck(CheckBase):
     @field_validator("oids")
     @classmethod
     def _plain_oids(cls, oids: list[str]) -> list[str]:
+        for oid in oids:
+            if not _OID_RE.match(oid):
+                raise ValueError(
+                    f"{oid!r} is not a numeric OID like 1.3.6.1.2.1.1.3.0 (MIB names are not resolved)"
+                )
         return [oid.lstrip(".") for oid in oids]
 
     @field_validator("conditions")

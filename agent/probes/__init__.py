@@ -127,6 +127,8 @@ def _load_builtin_probes() -> None:
     from agent.probes import (  # noqa: F401
         command,
         dns,
+        docker,
+        domain,
         file,
         host,
         http,
@@ -134,6 +136,7 @@ def _load_builtin_probes() -> None:
         mysql,
         postgresql,
         redis,
+        snmp,
         tcp,
         tls,
     )
