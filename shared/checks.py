@@ -482,14 +482,37 @@ def cron_longest_gap(expression: str, zone: ZoneInfo, samples: int = 64) -> time
 # extra the agent imports only when such a check runs; secrets may stay on the agent.
 
 
+SECRET_ENV_PREFIX = "UPWATCH_SECRET_"
+
+
 class SecretSource(BaseModel):
     """A secret the agent reads itself: from its environment, or a file in its credentials
     directory (`$CREDENTIALS_DIRECTORY`, as systemd's `LoadCredential=` provides)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+    env: str | None = Field(default=None, max_length=128)
     credential: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+
+    @field_validator("env")
+    @classmethod
+    def _secret_variable(cls, env: str | None) -> str | None:
+        # A check from the collector names what the agent reads: only variables set aside for
+        # checks, so a tampered assignment cannot send the agent's other environment anywhere.
+        if env is not None and not re.fullmatch(rf"{SECRET_ENV_PREFIX}[A-Za-z0-9_]{{1,100}}", env):
+            raise ValueError(
+                f"must name a variable starting with {SECRET_ENV_PREFIX}, e.g. {SECRET_ENV_PREFIX}PG"
+            )
+        return env
+
+    @field_validator("credential")
+    @classmethod
+    def _not_the_token(cls, credential: str | None) -> str | None:
+        if credential == "token":
+            raise ValueError(
+                "'token' is the agent's collector token; give the check's secret its own credential"
+            )
+        return credential
 
     @model_validator(mode="after")
     def _one_source(self) -> SecretSource:
@@ -501,13 +524,36 @@ class SecretSource(BaseModel):
         return f"environment variable {self.env}" if self.env else f"credential {self.credential}"
 
 
-# An inline secret hides itself in repr and logs, and travels as its value to the agent.
-InlineSecret = Annotated[
-    SecretStr,
-    Field(min_length=1, max_length=1000),
-    PlainSerializer(lambda secret: secret.get_secret_value(), return_type=str),
+def _secret(value: Any) -> SecretStr | SecretSource:
+    if isinstance(value, SecretStr | SecretSource):
+        return value
+    if isinstance(value, str):
+        if not 1 <= len(value) <= 1000:
+            raise ValueError("a secret must have 1 to 1000 characters")
+        return SecretStr(value)
+    if isinstance(value, dict):
+        try:
+            return SecretSource.model_validate(value)
+        except ValidationError as error:
+            first = error.errors()[0]
+            where = ".".join(str(part) for part in first["loc"])
+            reason = first["msg"].removeprefix("Value error, ")
+            raise ValueError(f"{where}: {reason}" if where else reason) from None
+    raise ValueError('give the secret as text, { env = "UPWATCH_SECRET_..." } or { credential = "name" }')
+
+
+def _secret_out(secret: SecretStr | SecretSource) -> Any:
+    # An inline secret travels as its value to the agent that needs it; repr and logs show ***.
+    return (
+        secret.get_secret_value() if isinstance(secret, SecretStr) else secret.model_dump(exclude_none=True)
+    )
+
+
+Secret = Annotated[
+    SecretStr | SecretSource,
+    PlainValidator(_secret, json_schema_input_type=str | dict[str, str]),
+    PlainSerializer(_secret_out),
 ]
-Secret = InlineSecret | SecretSource
 DATABASE_ALLOWED = frozenset({"RESULT", "ROWS", "RESPONSE_TIME", "CONNECTED"})
 DatabaseName = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[^\x00-\x1f]+$")]
 UserName = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[^\x00-\x1f]+$")]

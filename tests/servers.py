@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -99,7 +100,7 @@ def postgresql_server(password: str = "pg-Secret-41") -> Iterator[Server]:
             raise RuntimeError((directory / "server.log").read_text())
         yield Server("127.0.0.1", port, "postgres", password, directory)
     finally:
-        stop(process, timeout_s=20)
+        stop(process, signal.SIGQUIT)  # PostgreSQL's immediate shutdown: throwaway data
         shutil.rmtree(directory, ignore_errors=True)
 
 
@@ -133,7 +134,7 @@ def mariadb_server(user: str = "watcher", password: str = "my-Secret-42") -> Ite
             raise RuntimeError((directory / "server.log").read_text())
         yield Server("127.0.0.1", port, user, password, directory)
     finally:
-        stop(process, timeout_s=30)
+        stop(process, signal.SIGKILL)  # throwaway data: no clean InnoDB shutdown needed
         shutil.rmtree(directory, ignore_errors=True)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ssl
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -12,6 +12,7 @@ from aiohttp import web
 from agent.daemon import new_session
 from agent.probes.context import ProbeContext
 from tests.agent.tlsutil import Pki, make_pki
+from tests.servers import Server, SnmpAgent, mariadb_server, postgresql_server, redis_server, snmpd_server
 
 ServeFn = Callable[..., Awaitable[int]]
 
@@ -59,3 +60,31 @@ def closed_port() -> int:
 def write(path: Path, text: str) -> Path:
     path.write_text(text)
     return path
+
+
+# Throwaway database, cache and SNMP servers (tests/servers.py): each starts once per test
+# session, on first use, and is shared by the probe tests and the `check` command test.
+
+
+@pytest.fixture(scope="session")
+def postgresql() -> Iterator[Server]:
+    with postgresql_server() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def mariadb() -> Iterator[Server]:
+    with mariadb_server() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def redis_db() -> Iterator[Server]:
+    with redis_server() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def snmpd() -> Iterator[SnmpAgent]:
+    with snmpd_server() as agent:
+        yield agent

@@ -1,8 +1,7 @@
-"""The mysql probe against a real MariaDB server (mariadb-install-db) started for this module."""
+"""The mysql probe against a real MariaDB server (mariadb-install-db) started once per test session (tests/agent/conftest.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,13 +11,7 @@ from agent.probes import run_check
 from agent.probes.context import ProbeContext
 from shared.checks import parse_check
 from tests.agent.conftest import closed_port
-from tests.servers import Server, mariadb_server
-
-
-@pytest.fixture(scope="module")
-def mariadb() -> Iterator[Server]:
-    with mariadb_server() as server:
-        yield server
+from tests.servers import Server
 
 
 def my_check(server: Server, **fields: Any) -> Any:

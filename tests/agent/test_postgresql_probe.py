@@ -1,9 +1,9 @@
-"""The postgresql probe against a real PostgreSQL server (initdb, SCRAM logins) started for this module."""
+"""The postgresql probe against a real PostgreSQL server (initdb, SCRAM logins) started once per test session (tests/agent/conftest.py)."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -13,13 +13,7 @@ from agent.probes import run_check
 from agent.probes.context import ProbeContext
 from shared.checks import parse_check
 from tests.agent.conftest import closed_port
-from tests.servers import Server, postgresql_server
-
-
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[Server]:
-    with postgresql_server() as server:
-        yield server
+from tests.servers import Server
 
 
 def pg_check(server: Server, **fields: Any) -> Any:
@@ -38,55 +32,55 @@ def pg_check(server: Server, **fields: Any) -> Any:
     )
 
 
-async def test_select_one(postgres: Server, context: ProbeContext) -> None:
-    result = await run_check(pg_check(postgres, conditions=["[RESULT] == 1", "[ROWS] == 1"]), context)
+async def test_select_one(postgresql: Server, context: ProbeContext) -> None:
+    result = await run_check(pg_check(postgresql, conditions=["[RESULT] == 1", "[ROWS] == 1"]), context)
     assert result.status == "up", result.error
     assert result.detail == {"rows": 1, "result": "1"}
     assert result.metrics["connect_ms"] > 0 and result.metrics["query_ms"] > 0
 
 
-async def test_conditions_on_a_real_query(postgres: Server, context: ProbeContext) -> None:
+async def test_conditions_on_a_real_query(postgresql: Server, context: ProbeContext) -> None:
     query = "SELECT count(*) FROM pg_stat_activity WHERE state = 'active'"
     check = pg_check(
-        postgres, database="postgres", query=query, conditions=["[RESULT] >= 1", "[RESULT] < 100"]
+        postgresql, database="postgres", query=query, conditions=["[RESULT] >= 1", "[RESULT] < 100"]
     )
     assert (await run_check(check, context)).status == "up"
     none = pg_check(
-        postgres, query="SELECT datname FROM pg_database WHERE datname = 'nope'", conditions=["[ROWS] >= 1"]
+        postgresql, query="SELECT datname FROM pg_database WHERE datname = 'nope'", conditions=["[ROWS] >= 1"]
     )
     result = await run_check(none, context)
     assert result.status == "down"
     assert result.error == "[ROWS]: expected >= 1, got 0"
     text = pg_check(
-        postgres, query="SELECT current_setting('server_encoding')", conditions=["[RESULT] == LATIN1"]
+        postgresql, query="SELECT current_setting('server_encoding')", conditions=["[RESULT] == LATIN1"]
     )
     result = await run_check(text, context)
     assert result.error == "[RESULT]: expected LATIN1, got UTF8"
 
 
-async def test_queries_are_read_only(postgres: Server, context: ProbeContext) -> None:
-    result = await run_check(pg_check(postgres, query="CREATE TABLE upwatch_probe (id int)"), context)
+async def test_queries_are_read_only(postgresql: Server, context: ProbeContext) -> None:
+    result = await run_check(pg_check(postgresql, query="CREATE TABLE upwatch_probe (id int)"), context)
     assert result.status == "down"
     assert result.error == "query failed: cannot execute CREATE TABLE in a read-only transaction"
 
 
-async def test_query_error_is_down(postgres: Server, context: ProbeContext) -> None:
-    result = await run_check(pg_check(postgres, query="SELECT * FROM no_such_table"), context)
+async def test_query_error_is_down(postgresql: Server, context: ProbeContext) -> None:
+    result = await run_check(pg_check(postgresql, query="SELECT * FROM no_such_table"), context)
     assert result.status == "down"
     assert result.error == 'query failed: relation "no_such_table" does not exist'
 
 
-async def test_wrong_password(postgres: Server, context: ProbeContext) -> None:
-    result = await run_check(pg_check(postgres, password="Wrong-Horse-9"), context)
+async def test_wrong_password(postgresql: Server, context: ProbeContext) -> None:
+    result = await run_check(pg_check(postgresql, password="Wrong-Horse-9"), context)
     assert result.status == "down"
     assert result.error is not None
-    assert result.error.startswith(f"authentication failed at 127.0.0.1:{postgres.port}: ")
+    assert result.error.startswith(f"authentication failed at 127.0.0.1:{postgresql.port}: ")
     assert 'password authentication failed for user "postgres"' in result.error
     assert "Wrong-Horse-9" not in result.model_dump_json()
 
 
-async def test_slow_query_times_out(postgres: Server, context: ProbeContext) -> None:
-    result = await run_check(pg_check(postgres, query="SELECT pg_sleep(5)", timeout="2s"), context)
+async def test_slow_query_times_out(postgresql: Server, context: ProbeContext) -> None:
+    result = await run_check(pg_check(postgresql, query="SELECT pg_sleep(5)", timeout="2s"), context)
     assert result.status == "down"
     assert result.error == "query failed: canceling statement due to statement timeout"
 
@@ -121,14 +115,14 @@ async def test_silent_server_times_out(silent_port: int, context: ProbeContext) 
 
 
 async def test_password_from_the_credentials_directory(
-    postgres: Server, context: ProbeContext, tmp_path: Path
+    postgresql: Server, context: ProbeContext, tmp_path: Path
 ) -> None:
-    (tmp_path / "pg-password").write_text(postgres.password + "\n")
+    (tmp_path / "pg-password").write_text(postgresql.password + "\n")
     context.environ = {"CREDENTIALS_DIRECTORY": str(tmp_path)}
-    check = pg_check(postgres, password={"credential": "pg-password"})
+    check = pg_check(postgresql, password={"credential": "pg-password"})
     result = await run_check(check, context)
     assert result.status == "up", result.error
-    missing = await run_check(pg_check(postgres, password={"credential": "other"}), context)
+    missing = await run_check(pg_check(postgresql, password={"credential": "other"}), context)
     assert missing.status == "down"
     assert missing.error == "password: cannot read credential other: No such file or directory"
 
@@ -140,7 +134,15 @@ async def test_password_from_the_credentials_directory(
         ({"sslmode": "always"}, "checks[0].sslmode:"),
         ({"query": ""}, "checks[0].query:"),
         ({"conditions": ["[SNMP].1.3.6 > 1"]}, "[SNMP] is not available here"),
-        ({"password": {"env": "1BAD"}}, "checks[0].password"),
+        (
+            {"password": {"env": "PGPASSWORD"}},
+            "checks[0].password: env: must name a variable starting with UPWATCH_SECRET_",
+        ),
+        (
+            {"password": {"credential": "token"}},
+            "checks[0].password: credential: 'token' is the agent's collector token",
+        ),
+        ({"password": 5}, 'checks[0].password: give the secret as text, { env = "UPWATCH_SECRET_..." }'),
     ],
 )
 def test_bad_config_names_the_key(fields: dict[str, Any], message: str) -> None:

@@ -1,8 +1,7 @@
-"""The snmp probe against a real snmpd (v2c community and a v3 user) started for this module."""
+"""The snmp probe against a real snmpd (v2c community and a v3 user) started once per test session (tests/agent/conftest.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -10,17 +9,11 @@ import pytest
 from agent.probes import run_check
 from agent.probes.context import ProbeContext
 from shared.checks import parse_check
-from tests.servers import SnmpAgent, snmpd_server
+from tests.servers import SnmpAgent
 
 UPTIME = "1.3.6.1.2.1.1.3.0"
 LOCATION = "1.3.6.1.2.1.1.6.0"
 OBJECT_ID = "1.3.6.1.2.1.1.2.0"
-
-
-@pytest.fixture(scope="module")
-def snmpd() -> Iterator[SnmpAgent]:
-    with snmpd_server() as agent:
-        yield agent
 
 
 def v2c(agent: SnmpAgent, **fields: Any) -> Any:
@@ -115,8 +108,10 @@ async def test_v3_wrong_key_and_unknown_user(snmpd: SnmpAgent, context: ProbeCon
 
 
 async def test_v3_keys_from_the_agent_environment(snmpd: SnmpAgent, context: ProbeContext) -> None:
-    context.environ = {"SNMP_AUTH": snmpd.auth_key, "SNMP_PRIV": snmpd.priv_key}
-    check = v3(snmpd, auth_key={"env": "SNMP_AUTH"}, priv_key={"env": "SNMP_PRIV"})
+    context.environ = {"UPWATCH_SECRET_SNMP_AUTH": snmpd.auth_key, "UPWATCH_SECRET_SNMP_PRIV": snmpd.priv_key}
+    check = v3(
+        snmpd, auth_key={"env": "UPWATCH_SECRET_SNMP_AUTH"}, priv_key={"env": "UPWATCH_SECRET_SNMP_PRIV"}
+    )
     assert (await run_check(check, context)).status == "up"
 
 
