@@ -5,6 +5,8 @@
 #   systemd-analyze  verify and score the units in deploy/systemd (package systemd)
 #   nginx            `nginx -t` the reverse-proxy example (package nginx-light)
 #   openssl          a throw-away certificate for that example
+#   postgresql, mariadb-server, redis-server, snmpd, snmp (snmpget)
+#                    real servers the postgresql/mysql/redis/snmp probe tests start on loopback
 set -euo pipefail
 
 missing=()
@@ -12,6 +14,12 @@ missing=()
 command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
 command -v nginx >/dev/null 2>&1 || [[ -x /usr/sbin/nginx ]] || missing+=(nginx-light)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+# Throwaway servers of the service-kind probe tests (tests/servers.py):
+[[ -n "$(compgen -G '/usr/lib/postgresql/*/bin/initdb')" ]] || missing+=(postgresql)
+[[ -x /usr/sbin/mariadbd ]] || missing+=(mariadb-server)
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+[[ -x /usr/sbin/snmpd ]] || missing+=(snmpd)
+command -v snmpget >/dev/null 2>&1 || missing+=(snmp)
 
 if [[ ${#missing[@]} -gt 0 ]]; then
     if [[ "$(id -u)" -ne 0 ]] || ! command -v apt-get >/dev/null 2>&1; then
@@ -21,8 +29,16 @@ if [[ ${#missing[@]} -gt 0 ]]; then
     echo "test-setup: installing ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
     # Several test runs may start at once: wait for apt's lock instead of failing.
-    apt-get -o DPkg::Lock::Timeout=300 update -qq
-    apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    apt-get -o DPkg::Lock::Timeout=600 update -qq
+    # Debian's policy-rc.d (exit 101): the database packages' own services must not start;
+    # the tests start throwaway instances on loopback ports.
+    policy=/usr/sbin/policy-rc.d
+    created_policy=0
+    if [[ ! -e $policy ]]; then
+        printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod 755 "$policy" && created_policy=1
+    fi
+    apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    if [[ $created_policy -eq 1 ]]; then rm -f "$policy"; fi
 fi
 
 # iproute2 (`ip netns`, veth) for the incident engine's three-location test
