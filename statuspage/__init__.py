@@ -27,7 +27,7 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = settings.max_report_bytes
     app.config["JSON_SORT_KEYS"] = False
 
-    from statuspage import admin, public, web
+    from statuspage import admin, public, static_gzip, web
     from statuspage.ingest.agent_api import agent_api
     from statuspage.ingest.heartbeats import heartbeats
     from statuspage.notify.subscribe_views import subscriptions_blueprint
@@ -38,4 +38,5 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     public.init_app(app)
     app.register_blueprint(subscriptions_blueprint)
     admin.init_app(app)
+    static_gzip.init_app(app)
     return app

@@ -175,3 +175,25 @@ async def connect_page(session: aiohttp.ClientSession, browser: Browser) -> Page
     for domain in ("Page", "Runtime", "Log"):
         await page.send(f"{domain}.enable")
     return page
+
+
+AXE_SOURCE = Path(__file__).resolve().parent / "vendor" / "axe-core" / "axe.min.js"
+# WCAG 2.x A and AA plus axe's best practices (empty-table-header, region, ...).
+AXE_RUN = """axe.run(document, {resultTypes: ['violations'],
+  runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']}})
+  .then(r => r.violations.map(v => ({id: v.id, impact: v.impact,
+     nodes: v.nodes.slice(0, 3).map(n => n.target.join(' ') + ' :: ' + n.failureSummary.slice(0, 160))})))"""
+
+
+async def axe_violations(page: Page) -> list[dict[str, Any]]:
+    """Inject the vendored axe-core (over DevTools, so the page's CSP does not apply) and run it.
+
+    Returns the violations: id, impact and up to three offending nodes each.
+    """
+    if not await page.evaluate("typeof axe !== 'undefined'"):
+        await page.send("Runtime.evaluate", expression=AXE_SOURCE.read_text())
+    reply = await page.send("Runtime.evaluate", expression=AXE_RUN, awaitPromise=True, returnByValue=True)
+    if "exceptionDetails" in reply:
+        raise RuntimeError(f"axe failed: {reply['exceptionDetails']}")
+    found: list[dict[str, Any]] = reply["result"]["value"]
+    return found

@@ -40,7 +40,15 @@ def export_paths(app: Flask) -> list[str]:
         incident_ids = [i.id for i in public_reads.recent_incidents(db, 1000)]
     finally:
         db.conn.close()
-    paths = ["/", "/history", "/history.atom", "/history.rss", "/static/status.css", *API_PATHS]
+    paths = [
+        "/",
+        "/history",
+        "/history.atom",
+        "/history.rss",
+        "/static/ui.css",
+        "/static/status.css",
+        *API_PATHS,
+    ]
     paths += [f"/incidents/{incident_id}" for incident_id in incident_ids]
     for component in settings.components:
         paths += [f"/badge/{component.id}.svg", f"/badge/{component.id}/uptime.svg"]

@@ -259,3 +259,19 @@ def test_gzip_for_clients_that_accept_it(pc: FlaskClient) -> None:
         == 304
     )
     assert "Content-Encoding" not in pc.get("/", headers={"Accept-Encoding": "gzip;q=0"}).headers
+
+
+def test_stylesheets_are_gzipped_with_their_own_etag(pc: FlaskClient) -> None:
+    import gzip
+
+    for path in ("/static/ui.css", "/static/status.css", "/admin/static/admin.css"):
+        plain = pc.get(path)
+        assert plain.status_code == 200 and plain.content_encoding is None
+        zipped = pc.get(path, headers={"Accept-Encoding": "gzip"})
+        assert zipped.content_encoding == "gzip" and "Accept-Encoding" in zipped.headers["Vary"]
+        assert gzip.decompress(zipped.data) == plain.data and len(zipped.data) < len(plain.data)
+        etag = zipped.headers["ETag"]
+        assert etag.endswith('-gz"') and etag != plain.headers["ETag"]
+        again = pc.get(path, headers={"Accept-Encoding": "gzip", "If-None-Match": etag})
+        assert again.status_code == 304
+    assert pc.get("/static/favicon.svg", headers={"Accept-Encoding": "gzip"}).content_encoding is None
