@@ -8,7 +8,7 @@ from typing import Any
 from flask import abort, request, url_for
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from statuspage.admin import models, operations
+from statuspage.admin import models, operations, timeline
 from statuspage.admin.ui import actor, admin_ui, done, parse_form, render
 from statuspage.markdown import render_markdown
 from statuspage.storage import incidents as incident_store
@@ -23,6 +23,18 @@ COMPONENT_STATUSES = (
     "under_maintenance",
     "operational",
 )
+
+
+@admin_ui.context_processor
+def _responder_words() -> dict[str, Any]:
+    return {
+        "describe": timeline.describe,
+        "person": timeline.person,
+        "resolve_message": timeline.resolve_message,
+        "names": {c.id: c.name for c in settings().components},
+        "components": settings().components,
+        "component_statuses": COMPONENT_STATUSES,
+    }
 
 
 def _incident_or_404(incident_id: int) -> incident_store.Incident:
@@ -71,6 +83,7 @@ def incident(incident_id: int, error: str | None = None, status: int = 200) -> t
         error=error,
         preview=None,
         draft=item.postmortem or "",
+        forensics=timeline.forensics_view(item.forensics or {}),
     )
 
 
@@ -83,7 +96,10 @@ def _act(incident_id: int, action: Callable[[], Any], notice: str) -> WerkzeugRe
         return incident(incident_id, error=str(error), status=422)
     except operations.NotFound:
         abort(404)
-    return done("admin.incident", "already" if changed is False else notice, incident_id=incident_id)
+    message = "already" if changed is False else notice
+    if request.form.get("next") == "dashboard":  # an action taken on the dashboard returns there
+        return done("admin.dashboard", message)
+    return done("admin.incident", message, incident_id=incident_id)
 
 
 @admin_ui.post("/incidents")
@@ -196,6 +212,7 @@ def postmortem(incident_id: int) -> WerkzeugResponse | tuple[str, int]:
             error=None,
             preview=render_markdown(text),
             draft=text,
+            forensics=timeline.forensics_view(item.forensics or {}),
         )
 
     def action() -> None:

@@ -11,6 +11,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from statuspage.admin import models, operations
 from statuspage.admin.api import channel_views
+from statuspage.admin.incident_views import STATUSES as INCIDENT_STATUSES
 from statuspage.admin.ui import actor, admin_ui, done, parse_form, render
 from statuspage.engine.check_state import CheckState
 from statuspage.notify import subscriptions
@@ -21,6 +22,8 @@ from statuspage.storage import maintenance as maintenance_store
 from statuspage.storage.status import load_computed_status
 from statuspage.storage.transaction import immediate
 from statuspage.web import client_address, get_db, now, settings
+
+STATE_WORDS = {"up": "Up", "down": "Down", "degraded": "Degraded", "unknown": "No data"}
 
 
 @dataclass(frozen=True)
@@ -33,7 +36,8 @@ class CheckRow:
 
 @admin_ui.get("/")
 def dashboard() -> tuple[str, int]:
-    """Checks per location (status, last result, latency) and the open location problems."""
+    """Incident-first: open incidents with their actions, then location problems, failing
+    checks, and every other check per location."""
     db = get_db()
     states = results.load_states(db)
     rows = [
@@ -43,11 +47,19 @@ def dashboard() -> tuple[str, int]:
     defined = {check.id for check in settings().checks}
     local = sorted({s.check_id for s in states if s.check_id not in defined})
     rows += [CheckRow(cid, f"{cid} (local)", None, [s for s in states if s.check_id == cid]) for cid in local]
+    failing = [(row, s) for row in rows for s in row.states if s.status in ("down", "degraded")]
+    healthy: list[tuple[CheckRow, CheckState | None]] = [
+        (row, s) for row in rows for s in row.states if s.status not in ("down", "degraded")
+    ]
+    healthy += [(row, None) for row in rows if not row.states]
     return render(
         "dashboard.html",
-        checks=rows,
+        failing=failing,
+        healthy=healthy,
         location_problems=problems.open_location_problems(db),
         open_incidents=incident_store.list_incidents(db, open_only=True, limit=50),
+        statuses=INCIDENT_STATUSES,
+        state_words=STATE_WORDS,
     )
 
 
