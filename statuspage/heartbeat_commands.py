@@ -35,7 +35,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
             store.ensure_keys(db, [check.id for check in checks], utcnow())
             ping_key = store.ensure_ping_key(db, utcnow())
         if args.heartbeat_command == "rotate-ping-key":
-            with db.atomic():
+            with sql.write(db):
                 ping_key = store.rotate_ping_key(db, utcnow())
             print(f"new ping key (slug URLs with the old one stop working now): {ping_key}")
             return 0

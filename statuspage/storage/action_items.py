@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlite_utils import Database
-
 from shared.timeutil import from_iso, to_iso
+from statuspage.storage import sql
+from statuspage.storage.sql import Store
 
 
 @dataclass(frozen=True)
@@ -23,7 +23,7 @@ class ActionItem:
 
 
 def insert_action_item(
-    db: Database,
+    db: Store,
     incident_id: int,
     description: str,
     owner: str,
@@ -31,27 +31,37 @@ def insert_action_item(
     actor: str,
     now: datetime,
 ) -> int:
-    cursor = db.execute(
+    return sql.insert_returning_id(
+        db,
         "INSERT INTO action_items (incident_id, description, owner, due_on, created_at, created_by)"
-        " VALUES (?, ?, ?, ?, ?, ?)",
-        [incident_id, description, owner, due_on.isoformat() if due_on else None, to_iso(now), actor],
+        " VALUES (:incident_id, :description, :owner, :due_on, :now, :actor) RETURNING id",
+        {
+            "incident_id": incident_id,
+            "description": description,
+            "owner": owner,
+            "due_on": due_on.isoformat() if due_on else None,
+            "now": to_iso(now),
+            "actor": actor,
+        },
     )
-    return int(cursor.lastrowid or 0)
 
 
-def set_done(db: Database, item_id: int, done: bool, now: datetime) -> bool:
-    cursor = db.execute(
-        "UPDATE action_items SET done_at = ? WHERE id = ?", [to_iso(now) if done else None, item_id]
+def set_done(db: Store, item_id: int, done: bool, now: datetime) -> bool:
+    changed = sql.run(
+        db,
+        "UPDATE action_items SET done_at = :done_at WHERE id = :id",
+        {"done_at": to_iso(now) if done else None, "id": item_id},
     )
-    return cursor.rowcount > 0
+    return changed > 0
 
 
-def action_items_of(db: Database, incident_id: int) -> list[ActionItem]:
-    rows = db.execute(
+def action_items_of(db: Store, incident_id: int) -> list[ActionItem]:
+    rows = sql.tuples(
+        db,
         "SELECT id, incident_id, description, owner, due_on, created_at, created_by, done_at"
-        " FROM action_items WHERE incident_id = ? ORDER BY id",
-        [incident_id],
-    ).fetchall()
+        " FROM action_items WHERE incident_id = :incident_id ORDER BY id",
+        {"incident_id": incident_id},
+    )
     return [
         ActionItem(
             id=row[0],

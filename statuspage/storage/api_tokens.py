@@ -8,13 +8,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlite_utils import Database
-
 from shared.timeutil import from_iso, to_iso
+from statuspage.storage import sql
+from statuspage.storage.sql import Store
 
 TOKEN_PREFIX = "uwt_"
 SCOPES = ("read", "write")
@@ -42,52 +41,66 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def create_token(db: Database, name: str, scope: str, created_by: str, now: datetime) -> tuple[ApiToken, str]:
+def create_token(db: Store, name: str, scope: str, created_by: str, now: datetime) -> tuple[ApiToken, str]:
     """Create a token; return (token row, secret shown once). Raises ValueError, TokenExists."""
     if scope not in SCOPES:
         raise ValueError(f"scope must be one of {', '.join(SCOPES)}")
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     try:
-        cursor = db.execute(
-            "INSERT INTO api_tokens (name, token_hash, scope, created_at, created_by) VALUES (?, ?, ?, ?, ?)",
-            [name, _hash(secret), scope, to_iso(now), created_by],
+        token_id = sql.insert_returning_id(
+            db,
+            "INSERT INTO api_tokens (name, token_hash, scope, created_at, created_by)"
+            " VALUES (:name, :hash, :scope, :now, :created_by) RETURNING id",
+            {
+                "name": name,
+                "hash": _hash(secret),
+                "scope": scope,
+                "now": to_iso(now),
+                "created_by": created_by,
+            },
         )
-    except sqlite3.IntegrityError:
+    except sql.IntegrityError:
         raise TokenExists(name) from None
-    return ApiToken(int(cursor.lastrowid or 0), name, scope, now, created_by, None), secret
+    return ApiToken(token_id, name, scope, now, created_by, None), secret
 
 
-def authenticate(db: Database, secret: str, now: datetime) -> ApiToken | None:
+def authenticate(db: Store, secret: str, now: datetime) -> ApiToken | None:
     """The live token for `secret`, or None; notes its use (at most once a minute)."""
     if not secret or len(secret) > 200:
         return None
     digest = _hash(secret)
-    row = db.execute(
+    found = sql.tuples(
+        db,
         "SELECT token_hash, id, name, scope, created_at, created_by, last_used_at FROM api_tokens"
-        " WHERE token_hash = ? AND revoked_at IS NULL",
-        [digest],
-    ).fetchone()
+        " WHERE token_hash = :hash AND revoked_at IS NULL",
+        {"hash": digest},
+    )
+    row = found[0] if found else None
     if row is None or not hmac.compare_digest(row[0], digest):
         return None
     last_used = from_iso(row[6]) if row[6] else None
     if last_used is None or (now - last_used).total_seconds() >= 60:
-        db.execute("UPDATE api_tokens SET last_used_at = ? WHERE id = ?", [to_iso(now), row[1]])
+        sql.run(
+            db, "UPDATE api_tokens SET last_used_at = :now WHERE id = :id", {"now": to_iso(now), "id": row[1]}
+        )
     return ApiToken(int(row[1]), row[2], row[3], from_iso(row[4]), row[5], last_used)
 
 
-def list_tokens(db: Database) -> list[ApiToken]:
-    cursor = db.execute(
+def list_tokens(db: Store) -> list[ApiToken]:
+    rows = sql.tuples(
+        db,
         "SELECT id, name, scope, created_at, created_by, last_used_at FROM api_tokens"
-        " WHERE revoked_at IS NULL ORDER BY name"
+        " WHERE revoked_at IS NULL ORDER BY name",
     )
     return [
-        ApiToken(int(r[0]), r[1], r[2], from_iso(r[3]), r[4], from_iso(r[5]) if r[5] else None)
-        for r in cursor.fetchall()
+        ApiToken(int(r[0]), r[1], r[2], from_iso(r[3]), r[4], from_iso(r[5]) if r[5] else None) for r in rows
     ]
 
 
-def revoke_token(db: Database, name: str, now: datetime) -> bool:
-    cursor = db.execute(
-        "UPDATE api_tokens SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL", [to_iso(now), name]
+def revoke_token(db: Store, name: str, now: datetime) -> bool:
+    changed = sql.run(
+        db,
+        "UPDATE api_tokens SET revoked_at = :now WHERE name = :name AND revoked_at IS NULL",
+        {"now": to_iso(now), "name": name},
     )
-    return cursor.rowcount > 0
+    return changed > 0

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlite_utils import Database
-
 from shared.timeutil import from_iso, to_iso
+from statuspage.storage import sql
+from statuspage.storage.sql import Store
 
 
 @dataclass(frozen=True)
@@ -24,7 +24,7 @@ class AuditEntry:
 
 
 def record(
-    db: Database,
+    db: Store,
     now: datetime,
     actor: str,
     action: str,
@@ -33,22 +33,27 @@ def record(
     details: dict[str, Any] | None = None,
 ) -> int:
     """Append one entry (call inside the transaction that made the change)."""
-    cursor = db.execute(
+    return sql.insert_returning_id(
+        db,
         "INSERT INTO audit_log (at, actor, action, target, client_address, details)"
-        " VALUES (?, ?, ?, ?, ?, ?)",
-        [to_iso(now), actor, action, target, client_address, json.dumps(details or {}, default=str)],
+        " VALUES (:at, :actor, :action, :target, :client_address, :details) RETURNING id",
+        {
+            "at": to_iso(now),
+            "actor": actor,
+            "action": action,
+            "target": target,
+            "client_address": client_address,
+            "details": json.dumps(details or {}, default=str),
+        },
     )
-    return int(cursor.lastrowid or 0)
 
 
-def recent(db: Database, limit: int = 200, before_id: int | None = None) -> list[AuditEntry]:
+def recent(db: Store, limit: int = 200, before_id: int | None = None) -> list[AuditEntry]:
     """Newest first; `before_id` pages backwards."""
-    cursor = db.execute(
+    rows = sql.tuples(
+        db,
         "SELECT id, at, actor, action, target, client_address, details FROM audit_log"
-        " WHERE id < ? ORDER BY id DESC LIMIT ?",
-        [before_id or 2**62, limit],
+        " WHERE id < :before ORDER BY id DESC LIMIT :limit",
+        {"before": before_id or 2**62, "limit": limit},
     )
-    return [
-        AuditEntry(int(r[0]), from_iso(r[1]), r[2], r[3], r[4], r[5], json.loads(r[6]))
-        for r in cursor.fetchall()
-    ]
+    return [AuditEntry(int(r[0]), from_iso(r[1]), r[2], r[3], r[4], r[5], json.loads(r[6])) for r in rows]

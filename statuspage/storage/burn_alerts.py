@@ -8,34 +8,42 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlite_utils import Database
-
 from shared.timeutil import from_iso, to_iso
+from statuspage.storage import sql
+from statuspage.storage.sql import Store
 
 
-def alerting_since(db: Database, component_id: str) -> datetime | None:
-    row = db.execute(
-        "SELECT alerting_since FROM burn_alerts WHERE component_id = ?", [component_id]
-    ).fetchone()
-    return from_iso(row[0]) if row else None
+def alerting_since(db: Store, component_id: str) -> datetime | None:
+    found = sql.scalar(
+        db, "SELECT alerting_since FROM burn_alerts WHERE component_id = :id", {"id": component_id}
+    )
+    return from_iso(found) if found else None
 
 
-def claim_alert(db: Database, component_id: str, rate: float, now: datetime) -> bool:
+def claim_alert(db: Store, component_id: str, rate: float, now: datetime) -> bool:
     """Start alerting; False when another worker already did."""
-    cursor = db.execute(
-        "INSERT OR IGNORE INTO burn_alerts (component_id, alerting_since, burn_rate) VALUES (?, ?, ?)",
-        [component_id, to_iso(now), rate],
+    changed = sql.run(
+        db,
+        "INSERT INTO burn_alerts (component_id, alerting_since, burn_rate) VALUES (:id, :now, :rate)"
+        " ON CONFLICT (component_id) DO NOTHING",
+        {"id": component_id, "now": to_iso(now), "rate": rate},
     )
-    return cursor.rowcount == 1
+    return changed == 1
 
 
-def clear_alert(db: Database, component_id: str, since: datetime) -> bool:
+def clear_alert(db: Store, component_id: str, since: datetime) -> bool:
     """Stop alerting the episode that began at `since`; False when another worker already did."""
-    cursor = db.execute(
-        "DELETE FROM burn_alerts WHERE component_id = ? AND alerting_since = ?", [component_id, to_iso(since)]
+    changed = sql.run(
+        db,
+        "DELETE FROM burn_alerts WHERE component_id = :id AND alerting_since = :since",
+        {"id": component_id, "since": to_iso(since)},
     )
-    return cursor.rowcount == 1
+    return changed == 1
 
 
-def note_rate(db: Database, component_id: str, rate: float) -> None:
-    db.execute("UPDATE burn_alerts SET burn_rate = ? WHERE component_id = ?", [rate, component_id])
+def note_rate(db: Store, component_id: str, rate: float) -> None:
+    sql.run(
+        db,
+        "UPDATE burn_alerts SET burn_rate = :rate WHERE component_id = :id",
+        {"rate": rate, "id": component_id},
+    )

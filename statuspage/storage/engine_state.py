@@ -4,19 +4,20 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlite_utils import Database
-
 from shared.timeutil import from_iso, to_iso
+from statuspage.storage import sql
+from statuspage.storage.sql import Store
 
 
-def get_time(db: Database, key: str) -> datetime | None:
-    row = db.execute("SELECT value FROM engine_state WHERE key = ?", [key]).fetchone()
-    return from_iso(row[0]) if row else None
+def get_time(db: Store, key: str) -> datetime | None:
+    found = sql.scalar(db, "SELECT value FROM engine_state WHERE key = :key", {"key": key})
+    return from_iso(found) if found is not None else None
 
 
-def set_time(db: Database, key: str, moment: datetime) -> None:
-    db.execute(
-        "INSERT INTO engine_state (key, value) VALUES (?, ?)"
+def set_time(db: Store, key: str, moment: datetime) -> None:
+    sql.run(
+        db,
+        "INSERT INTO engine_state (key, value) VALUES (:key, :value)"
         " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        [key, to_iso(moment)],
+        {"key": key, "value": to_iso(moment)},
     )

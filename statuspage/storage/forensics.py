@@ -6,61 +6,57 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from sqlite_utils import Database
+from statuspage.storage import sql
+from statuspage.storage.sql import Store
 
 
 def latest_results(
-    db: Database, check_ids: Iterable[str], agents: Iterable[str] | None = None
+    db: Store, check_ids: Iterable[str], agents: Iterable[str] | None = None
 ) -> list[dict[str, Any]]:
     """The newest result of each (check, agent) among `check_ids` (and `agents`, if given)."""
     ids = sorted(set(check_ids))
     if not ids:
         return []
-    marks = ", ".join("?" for _ in ids)
-    sql = (
+    marks, params = sql.in_list("check", ids)
+    query = (
         "SELECT r.check_id, r.agent, r.started_at, r.received_at, r.latency_ms, r.status, r.error,"  # noqa: S608 - placeholders only
         " r.metrics, r.detail FROM results r JOIN check_states s ON s.check_id = r.check_id"
         " AND s.agent = r.agent AND s.last_result_at = r.started_at WHERE r.check_id IN (" + marks + ")"
     )
-    params: list[str] = list(ids)
     if agents is not None:
         names = sorted(set(agents))
         if not names:
             return []
-        sql += f" AND r.agent IN ({', '.join('?' for _ in names)})"
-        params += names
-    cursor = db.execute(sql + " ORDER BY r.check_id, r.agent", params)
-    columns = [c[0] for c in cursor.description]
+        agent_marks, agent_params = sql.in_list("agent", names)
+        query += f" AND r.agent IN ({agent_marks})"
+        params.update(agent_params)
     rows = []
-    for row in cursor.fetchall():
-        data = dict(zip(columns, row, strict=True))
+    for data in sql.rows(db, query + " ORDER BY r.check_id, r.agent", params):
         data["metrics"] = json.loads(data["metrics"])
         data["detail"] = json.loads(data["detail"])
         rows.append(data)
     return rows
 
 
-def failing_states(db: Database, limit: int = 200) -> list[dict[str, Any]]:
+def failing_states(db: Store, limit: int = 200) -> list[dict[str, Any]]:
     """(check, agent) states that are down right now, oldest first."""
-    cursor = db.execute(
+    return sql.rows(
+        db,
         "SELECT check_id, agent, since, last_result_at, last_error FROM check_states WHERE status = 'down'"
-        " ORDER BY since LIMIT ?",
-        [limit],
+        " ORDER BY since LIMIT :limit",
+        {"limit": limit},
     )
-    columns = [c[0] for c in cursor.description]
-    return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
 
 
-def agent_facts(db: Database, names: Iterable[str]) -> list[dict[str, Any]]:
+def agent_facts(db: Store, names: Iterable[str]) -> list[dict[str, Any]]:
     """Last contact, version and clock skew of the named (live) agents."""
     wanted = sorted(set(names))
     if not wanted:
         return []
-    marks = ", ".join("?" for _ in wanted)
-    cursor = db.execute(
+    marks, params = sql.in_list("name", wanted)
+    return sql.rows(
+        db,
         "SELECT name, labels, last_seen_at, agent_version, clock_skew_s FROM agents"  # noqa: S608 - placeholders only
         " WHERE revoked_at IS NULL AND name IN (" + marks + ") ORDER BY name",
-        wanted,
+        params,
     )
-    columns = [c[0] for c in cursor.description]
-    return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]

@@ -13,8 +13,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlite_utils import Database
-
 from shared.timeutil import from_iso, to_iso
 from statuspage.storage import sql
 from statuspage.storage.sql import Store
@@ -35,7 +33,7 @@ class OutboxRow:
 
 
 def enqueue(
-    db: Database,
+    db: Store,
     *,
     event: str,
     destination_kind: str,
@@ -45,28 +43,24 @@ def enqueue(
     now: datetime,
 ) -> bool:
     """Add one effect, due at once; False when `idempotency_key` was already enqueued."""
-    cursor = db.execute(
-        "INSERT OR IGNORE INTO outbox (event, destination_kind, destination, payload, idempotency_key,"
-        " created_at, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        [
-            event,
-            destination_kind,
-            destination,
-            json.dumps(payload, default=str),
-            idempotency_key,
-            to_iso(now),
-            to_iso(now),
-        ],
-    )
-    return cursor.rowcount == 1
+    row = {
+        "event": event,
+        "destination_kind": destination_kind,
+        "destination": destination,
+        "payload": json.dumps(payload, default=str),
+        "idempotency_key": idempotency_key,
+    }
+    return insert_notifications(db, [row], now) == 1
 
 
-def list_outbox(db: Database, key_prefix: str = "", limit: int = 1000) -> list[OutboxRow]:
+def list_outbox(db: Store, key_prefix: str = "", limit: int = 1000) -> list[OutboxRow]:
     """Outbox rows oldest first, optionally those whose idempotency key starts with `key_prefix`."""
-    cursor = db.execute(
+    rows = sql.tuples(
+        db,
         "SELECT id, event, destination_kind, destination, payload, idempotency_key, created_at, attempts,"
-        " delivered_at, failed_at FROM outbox WHERE idempotency_key LIKE ? ORDER BY id LIMIT ?",
-        [key_prefix.replace("%", "") + "%", limit],
+        " delivered_at, failed_at FROM outbox WHERE substr(idempotency_key, 1, :length) = :prefix"
+        " ORDER BY id LIMIT :limit",
+        {"length": len(key_prefix), "prefix": key_prefix, "limit": limit},
     )
     return [
         OutboxRow(
@@ -81,7 +75,7 @@ def list_outbox(db: Database, key_prefix: str = "", limit: int = 1000) -> list[O
             delivered_at=from_iso(r[8]) if r[8] else None,
             failed_at=from_iso(r[9]) if r[9] else None,
         )
-        for r in cursor.fetchall()
+        for r in rows
     ]
 
 

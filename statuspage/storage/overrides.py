@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlite_utils import Database
-
 from shared.timeutil import from_iso, to_iso
+from statuspage.storage import sql
+from statuspage.storage.sql import Store
 from statuspage.storage.status import record_shown_history
 
 OVERRIDE_STATUSES = (
@@ -29,25 +29,30 @@ class Override:
     set_at: datetime
 
 
-def set_override(
-    db: Database, component_id: str, status: str, reason: str, actor: str, now: datetime
-) -> None:
-    db.execute(
+def set_override(db: Store, component_id: str, status: str, reason: str, actor: str, now: datetime) -> None:
+    sql.run(
+        db,
         "INSERT INTO component_overrides (component_id, status, reason, set_by, set_at)"
-        " VALUES (?, ?, ?, ?, ?)"
+        " VALUES (:component_id, :status, :reason, :actor, :now)"
         " ON CONFLICT (component_id) DO UPDATE SET status = excluded.status, reason = excluded.reason,"
         " set_by = excluded.set_by, set_at = excluded.set_at",
-        [component_id, status, reason, actor, to_iso(now)],
+        {
+            "component_id": component_id,
+            "status": status,
+            "reason": reason,
+            "actor": actor,
+            "now": to_iso(now),
+        },
     )
     record_shown_history(db, now)
 
 
-def clear_override(db: Database, component_id: str, now: datetime) -> bool:
-    cursor = db.execute("DELETE FROM component_overrides WHERE component_id = ?", [component_id])
+def clear_override(db: Store, component_id: str, now: datetime) -> bool:
+    changed = sql.run(db, "DELETE FROM component_overrides WHERE component_id = :id", {"id": component_id})
     record_shown_history(db, now)
-    return cursor.rowcount > 0
+    return changed > 0
 
 
-def list_overrides(db: Database) -> dict[str, Override]:
-    cursor = db.execute("SELECT component_id, status, reason, set_by, set_at FROM component_overrides")
-    return {r[0]: Override(r[0], r[1], r[2], r[3], from_iso(r[4])) for r in cursor.fetchall()}
+def list_overrides(db: Store) -> dict[str, Override]:
+    rows = sql.tuples(db, "SELECT component_id, status, reason, set_by, set_at FROM component_overrides")
+    return {r[0]: Override(r[0], r[1], r[2], r[3], from_iso(r[4])) for r in rows}

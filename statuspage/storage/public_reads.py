@@ -12,10 +12,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlite_utils import Database
-
 from shared.timeutil import from_iso, to_iso
 from statuspage.storage import sql
+from statuspage.storage.sql import Store
 
 OPEN_STATUSES = ("investigating", "identified", "monitoring")
 PUBLIC = "public = 1 AND drill = 0"
@@ -90,13 +89,13 @@ def _time(value: Any) -> datetime | None:
     return from_iso(str(value)) if value else None
 
 
-def _incidents(db: Database, where: str, params: list[Any], tail: str = "") -> list[Incident]:
-    cursor = db.execute(
+def _incidents(db: Store, where: str, params: dict[str, Any], tail: str = "") -> list[Incident]:
+    rows = sql.tuples(
+        db,
         "SELECT id, title, status, impact, created_at, updated_at, resolved_at, postmortem,"  # noqa: S608 - placeholders and fixed clauses only
         f" postmortem_published_at FROM incidents WHERE {PUBLIC} AND ({where}) {tail}",
         params,
     )
-    rows = cursor.fetchall()
     if not rows:
         return []
     ids = [row[0] for row in rows]
@@ -120,16 +119,14 @@ def _incidents(db: Database, where: str, params: list[Any], tail: str = "") -> l
     ]
 
 
-def _placeholders(values: list[Any]) -> str:
-    return ", ".join("?" for _ in values)
-
-
-def _updates(db: Database, incident_ids: list[int]) -> dict[int, list[IncidentUpdate]]:
-    rows = db.execute(
+def _updates(db: Store, incident_ids: list[int]) -> dict[int, list[IncidentUpdate]]:
+    marks, params = sql.in_list("incident", incident_ids)
+    rows = sql.tuples(
+        db,
         "SELECT id, incident_id, status, body, created_at, affected_components FROM incident_updates"  # noqa: S608 - placeholders and fixed clauses only
-        f" WHERE incident_id IN ({_placeholders(incident_ids)}) ORDER BY created_at DESC, id DESC",
-        incident_ids,
-    ).fetchall()
+        f" WHERE incident_id IN ({marks}) ORDER BY created_at DESC, id DESC",
+        params,
+    )
     found: dict[int, list[IncidentUpdate]] = defaultdict(list)
     for update_id, incident_id, status, body, created_at, affected in rows:
         found[incident_id].append(
@@ -150,78 +147,88 @@ def _affected(text: str) -> list[AffectedComponent]:
     ]
 
 
-def _incident_components(db: Database, incident_ids: list[int]) -> dict[int, dict[str, str]]:
-    rows = db.execute(
+def _incident_components(db: Store, incident_ids: list[int]) -> dict[int, dict[str, str]]:
+    marks, params = sql.in_list("incident", incident_ids)
+    rows = sql.tuples(
+        db,
         "SELECT incident_id, component_id, status FROM incident_components"  # noqa: S608 - placeholders and fixed clauses only
-        f" WHERE incident_id IN ({_placeholders(incident_ids)}) ORDER BY component_id",
-        incident_ids,
-    ).fetchall()
+        f" WHERE incident_id IN ({marks}) ORDER BY component_id",
+        params,
+    )
     found: dict[int, dict[str, str]] = defaultdict(dict)
     for incident_id, component_id, status in rows:
         found[incident_id][component_id] = status
     return found
 
 
-def open_incidents(db: Database) -> list[Incident]:
+def open_incidents(db: Store) -> list[Incident]:
     """Unresolved public incidents, newest first."""
     return _incidents(
-        db, "status NOT IN ('resolved', 'postmortem')", [], "ORDER BY created_at DESC, id DESC LIMIT 100"
+        db, "status NOT IN ('resolved', 'postmortem')", {}, "ORDER BY created_at DESC, id DESC LIMIT 100"
     )
 
 
-def recent_incidents(db: Database, limit: int = 50) -> list[Incident]:
+def recent_incidents(db: Store, limit: int = 50) -> list[Incident]:
     """The `limit` most recent public incidents, newest first."""
-    return _incidents(db, "1", [], f"ORDER BY created_at DESC, id DESC LIMIT {int(limit)}")
+    return _incidents(db, "1 = 1", {}, f"ORDER BY created_at DESC, id DESC LIMIT {int(limit)}")
 
 
-def get_incident(db: Database, incident_id: int) -> Incident | None:
-    found = _incidents(db, "id = ?", [incident_id])
+def get_incident(db: Store, incident_id: int) -> Incident | None:
+    found = _incidents(db, "id = :id", {"id": incident_id})
     return found[0] if found else None
 
 
 def incidents_between(
-    db: Database, start: datetime, end: datetime, component_id: str | None = None
+    db: Store, start: datetime, end: datetime, component_id: str | None = None
 ) -> list[Incident]:
     """Public incidents created in [start, end), newest first; optionally of one component."""
-    where = "created_at >= ? AND created_at < ?"
-    params: list[Any] = [to_iso(start), to_iso(end)]
+    where = "created_at >= :start AND created_at < :end"
+    params: dict[str, Any] = {"start": to_iso(start), "end": to_iso(end)}
     if component_id is not None:
-        where += " AND id IN (SELECT incident_id FROM incident_components WHERE component_id = ?)"
-        params.append(component_id)
+        where += " AND id IN (SELECT incident_id FROM incident_components WHERE component_id = :component_id)"
+        params["component_id"] = component_id
     return _incidents(db, where, params, "ORDER BY created_at DESC, id DESC")
 
 
 def incidents_overlapping(
-    db: Database, start: datetime
+    db: Store, start: datetime
 ) -> list[tuple[int, str, str, datetime, datetime | None]]:
     """(incident id, title, component id, created_at, resolved_at) of public incidents that were
     open at some time since `start`, one row per affected component (for the uptime bars)."""
-    rows = db.execute(
+    rows = sql.tuples(
+        db,
         "SELECT i.id, i.title, c.component_id, i.created_at, i.resolved_at FROM incidents i"
         " JOIN incident_components c ON c.incident_id = i.id"
-        " WHERE i.public = 1 AND i.drill = 0 AND (i.resolved_at IS NULL OR i.resolved_at >= ?)",
-        [to_iso(start)],
-    ).fetchall()
+        " WHERE i.public = 1 AND i.drill = 0 AND (i.resolved_at IS NULL OR i.resolved_at >= :start)",
+        {"start": to_iso(start)},
+    )
     return [(r[0], r[1], r[2], from_iso(r[3]), _time(r[4])) for r in rows]
 
 
-def maintenances(db: Database, statuses: tuple[str, ...], limit: int = 50) -> list[Maintenance]:
+def maintenances(db: Store, statuses: tuple[str, ...], limit: int = 50) -> list[Maintenance]:
     """Maintenances in the given statuses: scheduled ones soonest first, others newest first."""
-    rows = db.execute(
+    if not statuses:
+        return []
+    marks, params = sql.in_list("status", statuses)
+    # NULLS FIRST spelled out: SQLite sorts NULL first by default, PostgreSQL last.
+    rows = sql.tuples(
+        db,
         "SELECT id, title, body, status, scheduled_for, scheduled_until, started_at, completed_at,"  # noqa: S608 - placeholders and fixed clauses only
-        f" created_at, updated_at FROM maintenances WHERE status IN ({_placeholders(list(statuses))})"
-        " ORDER BY CASE status WHEN 'scheduled' THEN scheduled_for END ASC, scheduled_for DESC LIMIT ?",
-        [*statuses, limit],
-    ).fetchall()
+        f" created_at, updated_at FROM maintenances WHERE status IN ({marks})"
+        " ORDER BY CASE status WHEN 'scheduled' THEN scheduled_for END ASC NULLS FIRST, scheduled_for DESC"
+        " LIMIT :limit",
+        {**params, "limit": limit},
+    )
     if not rows:
         return []
-    ids = [row[0] for row in rows]
+    id_marks, id_params = sql.in_list("maintenance", [row[0] for row in rows])
     components: dict[int, list[str]] = defaultdict(list)
-    for maintenance_id, component_id in db.execute(
+    for maintenance_id, component_id in sql.tuples(
+        db,
         "SELECT maintenance_id, component_id FROM maintenance_components"  # noqa: S608 - placeholders and fixed clauses only
-        f" WHERE maintenance_id IN ({_placeholders(ids)}) ORDER BY component_id",
-        ids,
-    ).fetchall():
+        f" WHERE maintenance_id IN ({id_marks}) ORDER BY component_id",
+        id_params,
+    ):
         components[maintenance_id].append(component_id)
     return [
         Maintenance(
@@ -241,31 +248,37 @@ def maintenances(db: Database, statuses: tuple[str, ...], limit: int = 50) -> li
     ]
 
 
-def last_result_received(db: Database) -> datetime | None:
-    """When the newest stored result arrived (by rowid: an index lookup, not a scan)."""
-    row = db.execute(
-        "SELECT received_at FROM results WHERE rowid = (SELECT max(rowid) FROM results)"
-    ).fetchone()
-    return from_iso(row[0]) if row else None
+def last_result_received(db: Store) -> datetime | None:
+    """When the newest stored result arrived (by arrival order: an index lookup, not a scan)."""
+    arrival = sql.arrival_column(db)
+    found = sql.scalar(
+        db,
+        f"SELECT received_at FROM results WHERE {arrival} = (SELECT max({arrival}) FROM results)",  # noqa: S608
+    )
+    return from_iso(found) if found else None
 
 
-def data_stamp(db: Database) -> tuple[str, list[datetime]]:
+def data_stamp(db: Store) -> tuple[str, list[datetime]]:
     """A cheap fingerprint of everything a public page shows, and the times it contains.
 
     Pages are re-rendered only when it changes (see statuspage.public.http_cache).
     """
-    row = db.execute(
-        "SELECT (SELECT coalesce(max(updated_at), '') || '/' || count(*) FROM component_status),"
+    arrival = sql.arrival_column(db)
+    row = sql.tuples(
+        db,
+        "SELECT (SELECT coalesce(max(updated_at), '') || '/' || count(*) FROM component_status),"  # noqa: S608
         " (SELECT coalesce(max(updated_at), '') || '/' || count(*) FROM incidents),"
         " (SELECT max(id) FROM incident_updates),"
         " (SELECT count(*) FROM incident_components),"
         " (SELECT coalesce(max(updated_at), '') || '/' || count(*) FROM maintenances),"
         " (SELECT count(*) FROM maintenance_components),"
         " (SELECT value FROM rollup_watermarks WHERE name = 'component_days_at'),"
-        " (SELECT substr(received_at, 1, 16) FROM results WHERE rowid = (SELECT max(rowid) FROM results)),"
-        # Operator status overrides (admin) change what pages show without touching component_status.
-        " (SELECT max(set_at) || '/' || count(*) || '/' || group_concat(status) FROM component_overrides)"
-    ).fetchone()
+        f" (SELECT substr(received_at, 1, 16) FROM results"
+        f" WHERE {arrival} = (SELECT max({arrival}) FROM results)),"
+        # Operator status overrides (admin) change what pages show without touching component_status
+        # (every change sets set_at; the status lengths are for two changes within one timestamp).
+        " (SELECT max(set_at) || '/' || count(*) || '/' || sum(length(status)) FROM component_overrides)",
+    )[0]
     stamp = "|".join(str(part) for part in row)
     times = []
     for part in (row[0], row[1], row[4]):
@@ -277,30 +290,30 @@ def data_stamp(db: Database) -> tuple[str, list[datetime]]:
     return stamp, times
 
 
-def oldest_incident_time(db: Database, component_id: str | None = None) -> datetime | None:
+def oldest_incident_time(db: Store, component_id: str | None = None) -> datetime | None:
     """When the oldest public incident (of one component, if given) was created."""
-    sql = f"SELECT min(created_at) FROM incidents WHERE {PUBLIC}"  # noqa: S608 - fixed clause
-    params: list[Any] = []
+    query = f"SELECT min(created_at) FROM incidents WHERE {PUBLIC}"  # noqa: S608 - fixed clause
+    params: dict[str, Any] = {}
     if component_id is not None:
-        sql += " AND id IN (SELECT incident_id FROM incident_components WHERE component_id = ?)"
-        params.append(component_id)
-    row = db.execute(sql, params).fetchone()
-    return from_iso(row[0]) if row and row[0] else None
+        query += " AND id IN (SELECT incident_id FROM incident_components WHERE component_id = :component_id)"
+        params["component_id"] = component_id
+    found = sql.scalar(db, query, params)
+    return from_iso(found) if found else None
 
 
-def component_first_seen(db: Database) -> dict[str, datetime]:
+def component_first_seen(db: Store) -> dict[str, datetime]:
     """component id -> the start of its oldest kept status interval (its `created_at` in the API)."""
-    rows = db.execute(
-        "SELECT component_id, min(started_at) FROM component_status_history GROUP BY component_id"
-    ).fetchall()
+    rows = sql.tuples(
+        db, "SELECT component_id, min(started_at) FROM component_status_history GROUP BY component_id"
+    )
     return {row[0]: from_iso(row[1]) for row in rows}
 
 
-def incidents_version(db: Database) -> str:
+def incidents_version(db: Store) -> str:
     """Changes whenever an incident is added, removed or updated (newest updated_at and the count)."""
     return str(sql.scalar(db, "SELECT max(updated_at) || '/' || count(*) FROM incidents"))
 
 
-def ping(db: Database) -> None:
+def ping(db: Store) -> None:
     """One round trip to the database (health checks); raises the driver's error when it is down."""
     sql.scalar(db, "SELECT 1")

@@ -9,17 +9,22 @@ from datetime import datetime
 from types import MappingProxyType
 
 from pydantic_core import to_json
-from sqlite_utils import Database
 
 from shared.schema import Result
 from shared.timeutil import from_iso, to_iso
 from statuspage.engine.check_state import CheckState
 from statuspage.storage import sql
+from statuspage.storage.sql import Store
+
+RESULT_COLUMNS = (
+    "id", "check_id", "agent", "started_at", "received_at",
+    "latency_ms", "status", "error", "metrics", "detail",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
 class PreparedResults:
-    """A batch ready to insert: unique by id, in event-time order, rows encoded."""
+    """A batch ready to insert: unique by id, in event-time order, rows encoded (RESULT_COLUMNS order)."""
 
     results: list[Result]
     ids: list[str]
@@ -55,12 +60,12 @@ def prepare_results(agent: str, results: Sequence[Result], received_at: datetime
     return PreparedResults([r for _i, r in ordered], [i for i, _r in ordered], rows)
 
 
-def insert_prepared(db: Database, batch: PreparedResults) -> list[Result]:
+def insert_prepared(db: Store, batch: PreparedResults) -> list[Result]:
     """Insert the results not stored yet; return those, in event-time order.
 
-    Call inside a write transaction (BEGIN IMMEDIATE: the read of existing ids and
+    Call inside a write transaction (`sql.write`: the read of existing ids and
     the insert must see the same database). One SELECT finds the ids already
-    stored (a replayed batch), one executemany inserts the rest: no per-row query.
+    stored (a replayed batch), one batch insert stores the rest: no per-row query.
     """
     if not batch.ids:
         return []
@@ -71,61 +76,52 @@ def insert_prepared(db: Database, batch: PreparedResults) -> list[Result]:
         keep = [index for index, result_id in enumerate(batch.ids) if result_id not in stored]
         rows = [batch.rows[i] for i in keep]
         new = [batch.results[i] for i in keep]
-    db.conn.executemany(
-        "INSERT INTO results (id, check_id, agent, started_at, received_at, latency_ms,"
-        " status, error, metrics, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        rows,
-    )
+    sql.insert_many(db, "results", RESULT_COLUMNS, rows)
     return new
 
 
-def insert_results(
-    db: Database, agent: str, results: Sequence[Result], received_at: datetime
-) -> list[Result]:
+def insert_results(db: Store, agent: str, results: Sequence[Result], received_at: datetime) -> list[Result]:
     """`prepare_results` then `insert_prepared`: returns the new results, in event-time order."""
     return insert_prepared(db, prepare_results(agent, results, received_at))
 
 
-def existing_ids(db: Database, ids: list[str]) -> set[str]:
+def existing_ids(db: Store, ids: list[str]) -> set[str]:
     """Which of `ids` are stored already (one indexed query per 500 ids)."""
     found: set[str] = set()
     for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        marks = ",".join("?" * len(chunk))
-        rows = db.conn.execute(f"SELECT id FROM results WHERE id IN ({marks})", chunk)  # noqa: S608
+        marks, params = sql.in_list("id", ids[start : start + 500])
+        rows = sql.tuples(db, f"SELECT id FROM results WHERE id IN ({marks})", params)  # noqa: S608
         found.update(row[0] for row in rows)
     return found
 
 
-def state_marks(db: Database, agent: str, check_ids: Iterable[str]) -> dict[str, tuple[str, str]]:
+def state_marks(db: Store, agent: str, check_ids: Iterable[str]) -> dict[str, tuple[str, str]]:
     """check id -> (status, last_result_at as stored) of one agent's states: a cheap
     before/after fingerprint for deciding whether evaluation can have anything to do."""
     ids = sorted(set(check_ids))
     if not ids:
         return {}
-    marks = ",".join("?" * len(ids))
-    sql = (
-        f"SELECT check_id, status, last_result_at FROM check_states WHERE agent = ? AND check_id IN ({marks})"  # noqa: S608, E501
+    marks, params = sql.in_list("check", ids)
+    rows = sql.tuples(
+        db,
+        f"SELECT check_id, status, last_result_at FROM check_states WHERE agent = :agent AND check_id IN ({marks})",  # noqa: S608, E501
+        {**params, "agent": agent},
     )
-    rows = db.conn.execute(sql, [agent, *ids])
     return {row[0]: (row[1], row[2]) for row in rows}
 
 
-def load_states(db: Database, check_ids: Iterable[str] | None = None) -> list[CheckState]:
+def load_states(db: Store, check_ids: Iterable[str] | None = None) -> list[CheckState]:
     """Current states, of the given checks or of all."""
-    sql = "SELECT * FROM check_states"
-    params: list[str] = []
+    query = "SELECT * FROM check_states"
+    params: dict[str, str] = {}
     if check_ids is not None:
         ids = sorted(set(check_ids))
         if not ids:
             return []
-        sql += f" WHERE check_id IN ({', '.join('?' for _ in ids)})"
-        params = ids
-    cursor = db.execute(sql, params)
-    columns = [c[0] for c in cursor.description]
+        marks, params = sql.in_list("check", ids)
+        query += f" WHERE check_id IN ({marks})"
     states = []
-    for row in cursor.fetchall():
-        data = dict(zip(columns, row, strict=True))
+    for data in sql.rows(db, query, params):
         states.append(
             CheckState(
                 check_id=data["check_id"],
@@ -146,44 +142,54 @@ def load_states(db: Database, check_ids: Iterable[str] | None = None) -> list[Ch
     return states
 
 
-def save_state(db: Database, state: CheckState, previous_status: str | None) -> None:
+def save_state(db: Store, state: CheckState, previous_status: str | None) -> None:
     """Upsert a state; record a flip when its status changed. Call inside a transaction."""
-    db.execute(
+    sql.run(
+        db,
         "INSERT INTO check_states (check_id, agent, status, since, consecutive_failures,"
         " consecutive_successes, last_result_at, last_latency_ms, last_error, recent, breaches)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        " VALUES (:check_id, :agent, :status, :since, :consecutive_failures, :consecutive_successes,"
+        " :last_result_at, :last_latency_ms, :last_error, :recent, :breaches)"
         " ON CONFLICT (check_id, agent) DO UPDATE SET status = excluded.status,"
         " since = excluded.since, consecutive_failures = excluded.consecutive_failures,"
         " consecutive_successes = excluded.consecutive_successes,"
         " last_result_at = excluded.last_result_at, last_latency_ms = excluded.last_latency_ms,"
         " last_error = excluded.last_error, recent = excluded.recent, breaches = excluded.breaches",
-        [
-            state.check_id,
-            state.agent,
-            state.status,
-            to_iso(state.since),
-            state.consecutive_failures,
-            state.consecutive_successes,
-            to_iso(state.last_result_at),
-            state.last_latency_ms,
-            state.last_error,
-            state.recent,
-            json.dumps({rule: to_iso(at) for rule, at in state.breaches.items()}),
-        ],
+        {
+            "check_id": state.check_id,
+            "agent": state.agent,
+            "status": state.status,
+            "since": to_iso(state.since),
+            "consecutive_failures": state.consecutive_failures,
+            "consecutive_successes": state.consecutive_successes,
+            "last_result_at": to_iso(state.last_result_at),
+            "last_latency_ms": state.last_latency_ms,
+            "last_error": state.last_error,
+            "recent": state.recent,
+            "breaches": json.dumps({rule: to_iso(at) for rule, at in state.breaches.items()}),
+        },
     )
     old = previous_status or "unknown"
     if old != state.status:
-        db.execute(
-            "INSERT INTO flips (check_id, agent, at, old_status, new_status) VALUES (?, ?, ?, ?, ?)",
-            [state.check_id, state.agent, to_iso(state.since), old, state.status],
+        sql.run(
+            db,
+            "INSERT INTO flips (check_id, agent, at, old_status, new_status)"
+            " VALUES (:check_id, :agent, :at, :old, :new)",
+            {
+                "check_id": state.check_id,
+                "agent": state.agent,
+                "at": to_iso(state.since),
+                "old": old,
+                "new": state.status,
+            },
         )
 
 
-def count_results(db: Database) -> int:
-    return int(db.execute("SELECT count(*) FROM results").fetchone()[0])
+def count_results(db: Store) -> int:
+    return int(sql.scalar(db, "SELECT count(*) FROM results"))
 
 
-def newest_received_at(db: Database) -> str | None:
+def newest_received_at(db: Store) -> str | None:
     """The latest `received_at` of any stored result (ISO text), or None when there is none."""
     found = sql.scalar(db, "SELECT max(received_at) FROM results")
     return None if found is None else str(found)

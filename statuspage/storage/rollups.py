@@ -1,7 +1,8 @@
 """Rollups maintained incrementally by the worker, so pages never scan raw results.
 
 - Results -> per-minute, hourly and daily rollups per (check, agent), plus
-  lifetime counters, by a rowid watermark: each pass aggregates only the rows
+  lifetime counters, by an arrival-order watermark (`sql.arrival_column`: the
+  rowid on SQLite): each pass aggregates only the rows
   that arrived since the last one, in SQL (`INSERT ... SELECT ... GROUP BY`
   with an upsert), so a late result (an agent's spool draining) lands in the
   bucket of its own `started_at`.
@@ -21,13 +22,13 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from sqlite_utils import Database
-
 from shared.timeutil import from_iso, to_iso
 from statuspage.engine.sla import PARTIAL_OUTAGE_WEIGHT
 from statuspage.settings import Settings
-from statuspage.storage.transaction import immediate
+from statuspage.storage import sql
+from statuspage.storage.sql import Store
 
+WATERMARK = "results_rowid"  # the stored name predates the second engine; its value is an arrival number
 RESULTS_BATCH = 20_000
 MAX_BATCHES_PER_PASS = 10
 DAYS_EVERY = timedelta(seconds=60)
@@ -79,20 +80,21 @@ class DayFigures:
         )
 
 
-def get_watermark(db: Database, name: str) -> str | None:
-    row = db.execute("SELECT value FROM rollup_watermarks WHERE name = ?", [name]).fetchone()
-    return str(row[0]) if row else None
+def get_watermark(db: Store, name: str) -> str | None:
+    found = sql.scalar(db, "SELECT value FROM rollup_watermarks WHERE name = :name", {"name": name})
+    return None if found is None else str(found)
 
 
-def _set_watermark(db: Database, name: str, value: str) -> None:
-    db.execute(
-        "INSERT INTO rollup_watermarks (name, value) VALUES (?, ?)"
+def _set_watermark(db: Store, name: str, value: str) -> None:
+    sql.run(
+        db,
+        "INSERT INTO rollup_watermarks (name, value) VALUES (:name, :value)"
         " ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-        [name, value],
+        {"name": name, "value": value},
     )
 
 
-def maintain(db: Database, settings: Settings, now: datetime) -> dict[str, int]:
+def maintain(db: Store, settings: Settings, now: datetime) -> dict[str, int]:
     """The worker's rollup pass: results since the watermark, component days when due, pruning.
 
     Returns counts of what it did (for logs and tests).
@@ -105,59 +107,68 @@ def maintain(db: Database, settings: Settings, now: datetime) -> dict[str, int]:
     return done
 
 
-def _due(db: Database, name: str, now: datetime, every: timedelta) -> bool:
+def _due(db: Store, name: str, now: datetime, every: timedelta) -> bool:
     last = get_watermark(db, name)
     return last is None or now - from_iso(last) >= every or now < from_iso(last)
 
 
-def _history_changed(db: Database) -> bool:
-    row = db.execute("SELECT max(id), max(ended_at) FROM component_status_history").fetchone()
-    stamp = f"{row[0]}|{row[1]}"
-    return stamp != get_watermark(db, "history_stamp")
+def _history_stamp(db: Store) -> str:
+    row = sql.tuples(db, "SELECT max(id), max(ended_at) FROM component_status_history")[0]
+    return f"{row[0]}|{row[1]}"
 
 
-def roll_up_results(db: Database) -> int:
+def _history_changed(db: Store) -> bool:
+    return _history_stamp(db) != get_watermark(db, "history_stamp")
+
+
+def roll_up_results(db: Store) -> int:
     """Fold results that arrived since the last pass into every rollup; return how many."""
     done = 0
+    arrival = sql.arrival_column(db)
     for _ in range(MAX_BATCHES_PER_PASS):
-        start = int(get_watermark(db, "results_rowid") or 0)
-        top = db.execute("SELECT max(rowid) FROM results").fetchone()[0] or 0
+        start = int(get_watermark(db, WATERMARK) or 0)
+        top = int(sql.scalar(db, f"SELECT max({arrival}) FROM results") or 0)  # noqa: S608 - a column name
         if top <= start:
             break
-        end = min(top, start + RESULTS_BATCH)
-        with immediate(db):
+        span = {"start": start, "end": min(top, start + RESULTS_BATCH)}
+        in_span = f"{arrival} > :start AND {arrival} <= :end"
+        with sql.write(db):
             for table, length in GRANULARITIES.items():
-                _fold(db, table, length, start, end)
-            db.execute(
-                "INSERT INTO result_counters (check_id, agent, status, total)"
-                " SELECT check_id, agent, status, count(*) FROM results"
-                " WHERE rowid > ? AND rowid <= ? GROUP BY check_id, agent, status"
-                " ON CONFLICT (check_id, agent, status) DO UPDATE SET total = total + excluded.total",
-                [start, end],
+                _fold(db, table, length, in_span, span)
+            sql.run(
+                db,
+                "INSERT INTO result_counters (check_id, agent, status, total)"  # noqa: S608 - names only
+                f" SELECT check_id, agent, status, count(*) FROM results WHERE {in_span}"
+                " GROUP BY check_id, agent, status ON CONFLICT (check_id, agent, status)"
+                " DO UPDATE SET total = result_counters.total + excluded.total",
+                span,
             )
-            count = db.execute("SELECT count(*) FROM results WHERE rowid > ? AND rowid <= ?", [start, end])
-            done += int(count.fetchone()[0])
-            _set_watermark(db, "results_rowid", str(end))
+            done += int(sql.scalar(db, f"SELECT count(*) FROM results WHERE {in_span}", span))  # noqa: S608
+            _set_watermark(db, WATERMARK, str(span["end"]))
     return done
 
 
-def _fold(db: Database, table: str, length: int, start: int, end: int) -> None:
-    db.execute(
+def _fold(db: Store, table: str, length: int, in_span: str, span: dict[str, int]) -> None:
+    sql.run(
+        db,
         f"INSERT INTO {table} (check_id, agent, bucket, count, up, degraded, down,"  # noqa: S608 - ours
         " latency_sum_ms, latency_max_ms)"
         f" SELECT check_id, agent, substr(started_at, 1, {length}), count(*),"
-        " sum(status = 'up'), sum(status = 'degraded'), sum(status = 'down'),"
-        " sum(latency_ms), max(latency_ms)"
-        " FROM results WHERE rowid > ? AND rowid <= ? GROUP BY 1, 2, 3"
-        " ON CONFLICT (check_id, agent, bucket) DO UPDATE SET count = count + excluded.count,"
-        " up = up + excluded.up, degraded = degraded + excluded.degraded, down = down + excluded.down,"
-        " latency_sum_ms = latency_sum_ms + excluded.latency_sum_ms,"
-        " latency_max_ms = max(latency_max_ms, excluded.latency_max_ms)",
-        [start, end],
+        " sum(CASE WHEN status = 'up' THEN 1 ELSE 0 END),"
+        " sum(CASE WHEN status = 'degraded' THEN 1 ELSE 0 END),"
+        " sum(CASE WHEN status = 'down' THEN 1 ELSE 0 END), sum(latency_ms), max(latency_ms)"
+        f" FROM results WHERE {in_span} GROUP BY 1, 2, 3"
+        f" ON CONFLICT (check_id, agent, bucket) DO UPDATE SET count = {table}.count + excluded.count,"
+        f" up = {table}.up + excluded.up, degraded = {table}.degraded + excluded.degraded,"
+        f" down = {table}.down + excluded.down,"
+        f" latency_sum_ms = {table}.latency_sum_ms + excluded.latency_sum_ms,"
+        f" latency_max_ms = CASE WHEN excluded.latency_max_ms > {table}.latency_max_ms"
+        f" THEN excluded.latency_max_ms ELSE {table}.latency_max_ms END",
+        span,
     )
 
 
-def refresh_component_days(db: Database, now: datetime) -> int:
+def refresh_component_days(db: Store, now: datetime) -> int:
     """Recompute `component_days` from the last computed day through today; return rows written.
 
     Days before the watermark are final (their intervals are closed), except
@@ -166,20 +177,21 @@ def refresh_component_days(db: Database, now: datetime) -> int:
     today = now.astimezone(UTC).date()
     last = get_watermark(db, "component_days_day")
     if last is None:
-        first_row = db.execute("SELECT min(started_at) FROM component_status_history").fetchone()
-        first = from_iso(first_row[0]).date() if first_row[0] else today
+        first_at = sql.scalar(db, "SELECT min(started_at) FROM component_status_history")
+        first = from_iso(first_at).date() if first_at else today
     else:
         first = min(date.fromisoformat(last), today)
     since = get_watermark(db, "maintenance_stamp") or ""
-    reach = db.execute(
+    reach = sql.tuples(
+        db,
         "SELECT min(coalesce(started_at, scheduled_for)), max(updated_at) FROM maintenances"
-        " WHERE updated_at > ?",
-        [since],
-    ).fetchone()
+        " WHERE updated_at > :since",
+        {"since": since},
+    )[0]
     if reach[0]:
         first = min(first, from_iso(reach[0]).date())
     written = 0
-    with immediate(db):
+    with sql.write(db):
         day = first
         while day <= today:
             written += _write_day(db, day, now)
@@ -191,21 +203,21 @@ def refresh_component_days(db: Database, now: datetime) -> int:
         _set_watermark(db, "component_days_at", to_iso(now))
         if reach[1]:
             _set_watermark(db, "maintenance_stamp", reach[1])
-        row = db.execute("SELECT max(id), max(ended_at) FROM component_status_history").fetchone()
-        _set_watermark(db, "history_stamp", f"{row[0]}|{row[1]}")
+        _set_watermark(db, "history_stamp", _history_stamp(db))
     return written
 
 
-def _write_day(db: Database, day: date, now: datetime) -> int:
+def _write_day(db: Store, day: date, now: datetime) -> int:
     start = datetime(day.year, day.month, day.day, tzinfo=UTC)
     end = min(start + timedelta(days=1), now)
     if end <= start:
         return 0
-    rows = db.execute(
+    rows = sql.tuples(
+        db,
         "SELECT component_id, status, started_at, ended_at FROM component_status_history"
-        " WHERE started_at < ? AND (ended_at IS NULL OR ended_at > ?)",
-        [to_iso(end), to_iso(start)],
-    ).fetchall()
+        " WHERE started_at < :end AND (ended_at IS NULL OR ended_at > :start)",
+        {"end": to_iso(end), "start": to_iso(start)},
+    )
     windows = _maintenance_windows(db, start, end, now)
     seconds: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     for component_id, status, started_at, ended_at in rows:
@@ -217,29 +229,43 @@ def _write_day(db: Database, day: date, now: datetime) -> int:
         column = "maintenance_s" if status == "under_maintenance" else STATUS_COLUMNS.get(status, "unknown_s")
         seconds[component_id][column] += (b - a).total_seconds() - carved
         seconds[component_id]["maintenance_s"] += carved
-    for component_id, figures in seconds.items():
-        columns = ["operational_s", "degraded_s", "partial_s", "major_s", "maintenance_s", "unknown_s"]
-        db.execute(
-            f"INSERT OR REPLACE INTO component_days (component_id, day, {', '.join(columns)})"  # noqa: S608
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [component_id, day.isoformat(), *(round(figures[c], 3) for c in columns)],
-        )
+    sql.run_many(
+        db,
+        _WRITE_DAY,
+        (
+            {
+                "component_id": component_id,
+                "day": day.isoformat(),
+                **{c: round(figures[c], 3) for c in DAY_COLUMNS},
+            }
+            for component_id, figures in seconds.items()
+        ),
+    )
     return len(seconds)
 
 
+DAY_COLUMNS = ("operational_s", "degraded_s", "partial_s", "major_s", "maintenance_s", "unknown_s")
+_WRITE_DAY = (
+    f"INSERT INTO component_days (component_id, day, {', '.join(DAY_COLUMNS)})"  # noqa: S608 - ours
+    f" VALUES (:component_id, :day, {', '.join(':' + c for c in DAY_COLUMNS)})"
+    " ON CONFLICT (component_id, day) DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in DAY_COLUMNS)
+)
+
+
 def _maintenance_windows(
-    db: Database, start: datetime, end: datetime, now: datetime
+    db: Store, start: datetime, end: datetime, now: datetime
 ) -> dict[str, list[tuple[datetime, datetime]]]:
     """Merged maintenance windows per component that overlap [start, end): the actual
     start/end when recorded, else the schedule; only windows that started count."""
-    rows = db.execute(
+    rows = sql.tuples(
+        db,
         "SELECT mc.component_id, m.status, m.scheduled_for, m.scheduled_until, m.started_at, m.completed_at"
         " FROM maintenances m JOIN maintenance_components mc ON mc.maintenance_id = m.id"
         " WHERE m.status IN ('in_progress', 'completed')"
-        " AND coalesce(m.started_at, m.scheduled_for) < ?"
-        " AND coalesce(m.completed_at, m.scheduled_until) > ?",
-        [to_iso(end), to_iso(start)],
-    ).fetchall()
+        " AND coalesce(m.started_at, m.scheduled_for) < :end"
+        " AND coalesce(m.completed_at, m.scheduled_until) > :start",
+        {"end": to_iso(end), "start": to_iso(start)},
+    )
     windows: dict[str, list[tuple[datetime, datetime]]] = defaultdict(list)
     for component_id, status, scheduled_for, scheduled_until, started_at, completed_at in rows:
         a = from_iso(started_at or scheduled_for)
@@ -267,29 +293,31 @@ def _overlap_s(a: datetime, b: datetime, windows: list[tuple[datetime, datetime]
     return sum(max(0.0, (min(b, wb) - max(a, wa)).total_seconds()) for wa, wb in windows)
 
 
-def prune(db: Database, settings: Settings, now: datetime) -> int:
+def prune(db: Store, settings: Settings, now: datetime) -> int:
     """Delete raw results and rollups past their retention, in short batches; return rows deleted.
 
     Raw results not yet rolled up are kept, and so is the newest row, so the
-    rowid watermark never meets a reused rowid.
+    arrival watermark never meets a reused number (SQLite reuses the top rowid).
     """
     deleted = 0
-    rolled = int(get_watermark(db, "results_rowid") or 0)
+    arrival = sql.arrival_column(db)
+    rolled = int(get_watermark(db, WATERMARK) or 0)
     raw_cutoff = to_iso(now - settings.raw_retention)
     # Every rolled-up series has counters: a small table, where DISTINCT over results or the
     # rollups would scan millions of index entries.
-    series = db.execute("SELECT DISTINCT check_id, agent FROM result_counters").fetchall()
+    series = sql.tuples(db, "SELECT DISTINCT check_id, agent FROM result_counters")
+    delete_batch = (
+        f"DELETE FROM results WHERE {arrival} IN (SELECT {arrival} FROM results"  # noqa: S608 - a column name
+        f" WHERE check_id = :check_id AND started_at < :cutoff AND {arrival} <= :rolled"
+        f" AND {arrival} < (SELECT max({arrival}) FROM results) LIMIT :batch)"
+    )
     for check_id in sorted({row[0] for row in series}):
         while True:
-            with immediate(db):
-                cursor = db.execute(
-                    "DELETE FROM results WHERE rowid IN (SELECT rowid FROM results"
-                    " WHERE check_id = ? AND started_at < ? AND rowid <= ?"
-                    " AND rowid < (SELECT max(rowid) FROM results) LIMIT ?)",
-                    [check_id, raw_cutoff, rolled, PRUNE_BATCH],
-                )
-            deleted += cursor.rowcount
-            if cursor.rowcount < PRUNE_BATCH:
+            params = {"check_id": check_id, "cutoff": raw_cutoff, "rolled": rolled, "batch": PRUNE_BATCH}
+            with sql.write(db):
+                count = sql.run(db, delete_batch, params)
+            deleted += count
+            if count < PRUNE_BATCH:
                 break
     cutoffs = {
         "rollups_minute": now - settings.minute_rollup_retention,
@@ -298,43 +326,47 @@ def prune(db: Database, settings: Settings, now: datetime) -> int:
     }
     for table, cutoff in cutoffs.items():
         bucket = to_iso(cutoff)[: GRANULARITIES[table]]
-        with immediate(db):
+        with sql.write(db):
             for check_id, agent in series:
-                deleted += db.execute(
-                    f"DELETE FROM {table} WHERE check_id = ? AND agent = ? AND bucket < ?",  # noqa: S608
-                    [check_id, agent, bucket],
-                ).rowcount
+                deleted += sql.run(
+                    db,
+                    f"DELETE FROM {table} WHERE check_id = :check_id AND agent = :agent AND bucket < :bucket",  # noqa: S608
+                    {"check_id": check_id, "agent": agent, "bucket": bucket},
+                )
     day_cutoff = to_iso(now - settings.rollup_retention)[:10]
-    with immediate(db):
-        deleted += db.execute("DELETE FROM component_days WHERE day < ?", [day_cutoff]).rowcount
-        deleted += db.execute(
-            "DELETE FROM component_status_history WHERE ended_at IS NOT NULL AND ended_at < ?",
-            [to_iso(now - settings.rollup_retention)],
-        ).rowcount
+    with sql.write(db):
+        deleted += sql.run(db, "DELETE FROM component_days WHERE day < :day", {"day": day_cutoff})
+        deleted += sql.run(
+            db,
+            "DELETE FROM component_status_history WHERE ended_at IS NOT NULL AND ended_at < :cutoff",
+            {"cutoff": to_iso(now - settings.rollup_retention)},
+        )
         _set_watermark(db, "pruned_at", to_iso(now))
     return deleted
 
 
-def load_component_days(db: Database, first_day: date, last_day: date) -> dict[str, dict[str, DayFigures]]:
+def load_component_days(db: Store, first_day: date, last_day: date) -> dict[str, dict[str, DayFigures]]:
     """component id -> day (ISO) -> figures, for days in [first_day, last_day]."""
-    rows = db.execute(
+    rows = sql.tuples(
+        db,
         "SELECT component_id, day, operational_s, degraded_s, partial_s, major_s, maintenance_s, unknown_s"
-        " FROM component_days WHERE day >= ? AND day <= ?",
-        [first_day.isoformat(), last_day.isoformat()],
-    ).fetchall()
+        " FROM component_days WHERE day >= :first AND day <= :last",
+        {"first": first_day.isoformat(), "last": last_day.isoformat()},
+    )
     found: dict[str, dict[str, DayFigures]] = defaultdict(dict)
     for component_id, day, *figures in rows:
         found[component_id][day] = DayFigures(*figures)
     return found
 
 
-def component_uptime(db: Database, component_id: str, first_day: date, last_day: date) -> float | None:
+def component_uptime(db: Store, component_id: str, first_day: date, last_day: date) -> float | None:
     """Uptime ratio of one component over [first_day, last_day], or None without data."""
-    row = db.execute(
+    row = sql.tuples(
+        db,
         "SELECT sum(operational_s), sum(degraded_s), sum(partial_s), sum(major_s), sum(maintenance_s),"
-        " sum(unknown_s) FROM component_days WHERE component_id = ? AND day >= ? AND day <= ?",
-        [component_id, first_day.isoformat(), last_day.isoformat()],
-    ).fetchone()
+        " sum(unknown_s) FROM component_days WHERE component_id = :id AND day >= :first AND day <= :last",
+        {"id": component_id, "first": first_day.isoformat(), "last": last_day.isoformat()},
+    )[0]
     if row[0] is None:
         return None
     return DayFigures(*row).uptime

@@ -17,14 +17,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlite_utils import Database
-
 from shared.timeutil import from_iso, to_iso
 from statuspage.engine.sla import IncidentTimes, Interval
+from statuspage.storage import sql
+from statuspage.storage.sql import Store
 
 
 def outage_intervals(
-    db: Database, component_id: str, start: datetime, end: datetime, now: datetime
+    db: Store, component_id: str, start: datetime, end: datetime, now: datetime
 ) -> list[Interval]:
     """Declared (incidents) and measured (status history) outage intervals overlapping [start, end)."""
     declared = incident_intervals(db, component_id, start, end, now)
@@ -32,50 +32,55 @@ def outage_intervals(
 
 
 def status_intervals(
-    db: Database, component_id: str, start: datetime, end: datetime, now: datetime
+    db: Store, component_id: str, start: datetime, end: datetime, now: datetime
 ) -> list[Interval]:
     """Measured public status intervals that count as downtime (partial or major outage)."""
     return _spans(
         db,
         "SELECT started_at, ended_at, status FROM component_status_history"
-        " WHERE component_id = ? AND status IN ('major_outage', 'partial_outage')"
-        " AND started_at < ? AND (ended_at IS NULL OR ended_at > ?)",
-        [component_id, to_iso(end), to_iso(start)],
+        " WHERE component_id = :component_id AND status IN ('major_outage', 'partial_outage')"
+        " AND started_at < :end AND (ended_at IS NULL OR ended_at > :start)",
+        _window(component_id, start, end),
         now,
     )
 
 
 def incident_intervals(
-    db: Database, component_id: str, start: datetime, end: datetime, now: datetime
+    db: Store, component_id: str, start: datetime, end: datetime, now: datetime
 ) -> list[Interval]:
     """Outages operators and the engine declared: incidents, drills and agent-offline excluded."""
     return _spans(
         db,
         "SELECT i.created_at, i.resolved_at, ic.status FROM incidents i"
         " JOIN incident_components ic ON ic.incident_id = i.id"
-        " WHERE ic.component_id = ? AND i.drill = 0 AND i.kind != 'agent_offline'"
-        " AND i.created_at < ? AND (i.resolved_at IS NULL OR i.resolved_at > ?)",
-        [component_id, to_iso(end), to_iso(start)],
+        " WHERE ic.component_id = :component_id AND i.drill = 0 AND i.kind != 'agent_offline'"
+        " AND i.created_at < :end AND (i.resolved_at IS NULL OR i.resolved_at > :start)",
+        _window(component_id, start, end),
         now,
     )
 
 
-def _spans(db: Database, sql: str, params: list[str], now: datetime) -> list[Interval]:
+def _window(component_id: str, start: datetime, end: datetime) -> dict[str, str]:
+    return {"component_id": component_id, "start": to_iso(start), "end": to_iso(end)}
+
+
+def _spans(db: Store, query: str, params: dict[str, str], now: datetime) -> list[Interval]:
     """Rows of (start, end or NULL while it lasts, status) as intervals; open ones end `now`."""
-    rows = db.execute(sql, params).fetchall()
+    rows = sql.tuples(db, query, params)
     return [Interval(from_iso(a), from_iso(b) if b else now, status) for a, b, status in rows]
 
 
 def maintenance_intervals(
-    db: Database, component_id: str, start: datetime, end: datetime, now: datetime
+    db: Store, component_id: str, start: datetime, end: datetime, now: datetime
 ) -> list[Interval]:
-    rows = db.execute(
+    rows = sql.tuples(
+        db,
         "SELECT m.started_at, m.completed_at, m.scheduled_until FROM maintenances m"
         " JOIN maintenance_components mc ON mc.maintenance_id = m.id"
-        " WHERE mc.component_id = ? AND m.started_at IS NOT NULL AND m.started_at < ?"
-        " AND coalesce(m.completed_at, m.scheduled_until) > ?",
-        [component_id, to_iso(end), to_iso(start)],
-    ).fetchall()
+        " WHERE mc.component_id = :component_id AND m.started_at IS NOT NULL AND m.started_at < :end"
+        " AND coalesce(m.completed_at, m.scheduled_until) > :start",
+        _window(component_id, start, end),
+    )
     intervals = []
     for started, completed, until in rows:
         stop = from_iso(completed) if completed else min(now, from_iso(until))
@@ -83,14 +88,15 @@ def maintenance_intervals(
     return intervals
 
 
-def incident_times(db: Database, component_id: str, start: datetime, end: datetime) -> list[IncidentTimes]:
-    rows = db.execute(
+def incident_times(db: Store, component_id: str, start: datetime, end: datetime) -> list[IncidentTimes]:
+    rows = sql.tuples(
+        db,
         "SELECT DISTINCT i.id, i.created_at, i.acknowledged_at, i.resolved_at FROM incidents i"
         " JOIN incident_components ic ON ic.incident_id = i.id"
-        " WHERE ic.component_id = ? AND i.drill = 0 AND i.kind != 'agent_offline'"
-        " AND i.created_at >= ? AND i.created_at < ?",
-        [component_id, to_iso(start), to_iso(end)],
-    ).fetchall()
+        " WHERE ic.component_id = :component_id AND i.drill = 0 AND i.kind != 'agent_offline'"
+        " AND i.created_at >= :start AND i.created_at < :end",
+        _window(component_id, start, end),
+    )
     return [
         IncidentTimes(
             from_iso(created), from_iso(acked) if acked else None, from_iso(resolved) if resolved else None

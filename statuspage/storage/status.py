@@ -13,11 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlite_utils import Database
-
 from shared.timeutil import from_iso, to_iso
 from statuspage.engine.component_status import shown_status
 from statuspage.storage import sql
+from statuspage.storage.sql import Store
 
 
 @dataclass(frozen=True)
@@ -28,13 +27,13 @@ class ComponentRow:
     updated_at: datetime
 
 
-def load_computed_status(db: Database) -> dict[str, tuple[str, datetime]]:
+def load_computed_status(db: Store) -> dict[str, tuple[str, datetime]]:
     """component id -> (status from the checks, since when), ignoring incidents and overrides."""
     found = sql.rows(db, "SELECT component_id, status, updated_at FROM component_status")
     return {r["component_id"]: (r["status"], from_iso(r["updated_at"])) for r in found}
 
 
-def load_declared_status(db: Database) -> dict[str, list[str]]:
+def load_declared_status(db: Store) -> dict[str, list[str]]:
     """component id -> the statuses its open public incidents declare (drills never count)."""
     found = sql.rows(
         db,
@@ -48,12 +47,12 @@ def load_declared_status(db: Database) -> dict[str, list[str]]:
     return declared
 
 
-def _overrides(db: Database) -> dict[str, tuple[str, datetime]]:
+def _overrides(db: Store) -> dict[str, tuple[str, datetime]]:
     found = sql.rows(db, "SELECT component_id, status, set_at FROM component_overrides")
     return {r["component_id"]: (r["status"], from_iso(r["set_at"])) for r in found}
 
 
-def _shown(db: Database) -> dict[str, tuple[str, datetime | None]]:
+def _shown(db: Store) -> dict[str, tuple[str, datetime | None]]:
     measured = load_computed_status(db)
     declared = load_declared_status(db)
     overrides = _overrides(db)
@@ -68,7 +67,7 @@ def _shown(db: Database) -> dict[str, tuple[str, datetime | None]]:
     return shown
 
 
-def load_component_status(db: Database) -> dict[str, tuple[str, datetime | None]]:
+def load_component_status(db: Store) -> dict[str, tuple[str, datetime | None]]:
     """component id -> (status, since when): what every public output shows.
 
     The worse of the measured status and what open incidents declare; an operator
@@ -89,7 +88,7 @@ def load_component_status(db: Database) -> dict[str, tuple[str, datetime | None]
     return shown
 
 
-def record_shown_history(db: Database, now: datetime) -> list[str]:
+def record_shown_history(db: Store, now: datetime) -> list[str]:
     """Bring the status history (`component_status_history`, which uptime is built from) in
     line with the shown status at `now`; return the ids whose shown status changed.
 
@@ -134,16 +133,18 @@ def record_shown_history(db: Database, now: datetime) -> list[str]:
     return changed
 
 
-def load_component_rows(db: Database) -> dict[str, ComponentRow]:
+def load_component_rows(db: Store) -> dict[str, ComponentRow]:
     """component id -> its full row."""
-    rows = db.execute("SELECT component_id, status, health, incident_id, updated_at FROM component_status")
+    rows = sql.tuples(
+        db, "SELECT component_id, status, health, incident_id, updated_at FROM component_status"
+    )
     return {
         r[0]: ComponentRow(r[1], r[2], int(r[3]) if r[3] is not None else None, from_iso(r[4])) for r in rows
     }
 
 
 def save_component_status(
-    db: Database, statuses: dict[str, str], now: datetime, health: dict[str, str] | None = None
+    db: Store, statuses: dict[str, str], now: datetime, health: dict[str, str] | None = None
 ) -> list[str]:
     """Store statuses (and health) that changed; return the ids whose status changed.
 
@@ -157,18 +158,27 @@ def save_component_status(
         if row is not None and row.status == status and row.health == new_health:
             continue
         updated_at = now if component_id in changed or row is None else row.updated_at
-        db.execute(
-            "INSERT INTO component_status (component_id, status, updated_at, health) VALUES (?, ?, ?, ?)"
+        sql.run(
+            db,
+            "INSERT INTO component_status (component_id, status, updated_at, health)"
+            " VALUES (:component_id, :status, :updated_at, :health)"
             " ON CONFLICT (component_id) DO UPDATE SET status = excluded.status,"
             " updated_at = excluded.updated_at, health = excluded.health",
-            [component_id, status, to_iso(updated_at), new_health],
+            {
+                "component_id": component_id,
+                "status": status,
+                "updated_at": to_iso(updated_at),
+                "health": new_health,
+            },
         )
     record_shown_history(db, now)
     return changed
 
 
-def set_episode(db: Database, component_id: str, incident_id: int | None) -> None:
+def set_episode(db: Store, component_id: str, incident_id: int | None) -> None:
     """Point the component's current failure episode at an incident (None: the episode ended)."""
-    db.execute(
-        "UPDATE component_status SET incident_id = ? WHERE component_id = ?", [incident_id, component_id]
+    sql.run(
+        db,
+        "UPDATE component_status SET incident_id = :incident_id WHERE component_id = :component_id",
+        {"incident_id": incident_id, "component_id": component_id},
     )
