@@ -97,6 +97,12 @@ async def test_refused(context: ProbeContext) -> None:
     )
 
 
+async def test_silent_server_times_out(silent_port: int, context: ProbeContext) -> None:
+    check = my_check(Server("127.0.0.1", silent_port, "u", "p", Path("/")), timeout="1s", interval="5s")
+    result = await run_check(check, context)
+    assert (result.status, result.error) == ("down", "timed out after 1s")
+
+
 @pytest.mark.parametrize(
     ("fields", "message"),
     [

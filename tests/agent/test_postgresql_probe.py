@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +56,16 @@ async def test_conditions_on_a_real_query(postgresql: Server, context: ProbeCont
     assert result.error == "[RESULT]: expected LATIN1, got UTF8"
 
 
+async def test_percent_signs_are_sent_as_written(postgresql: Server, context: ProbeContext) -> None:
+    check = pg_check(
+        postgresql,
+        query="SELECT count(*) FROM pg_roles WHERE rolname LIKE 'pg_%'",
+        conditions=["[RESULT] > 3"],
+    )
+    result = await run_check(check, context)
+    assert result.status == "up", result.error
+
+
 async def test_queries_are_read_only(postgresql: Server, context: ProbeContext) -> None:
     result = await run_check(pg_check(postgresql, query="CREATE TABLE upwatch_probe (id int)"), context)
     assert result.status == "down"
@@ -93,18 +101,6 @@ async def test_refused(context: ProbeContext) -> None:
     assert result.error is not None
     assert result.error.startswith(f"cannot connect to postgresql at 127.0.0.1:{port}: ")
     assert "Connection refused" in result.error
-
-
-@pytest.fixture
-async def silent_port() -> AsyncIterator[int]:
-    """Accepts TCP and never answers the startup packet."""
-
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await reader.read()
-
-    server = await asyncio.start_server(handle, "127.0.0.1", 0)
-    yield server.sockets[0].getsockname()[1]
-    server.close()
 
 
 async def test_silent_server_times_out(silent_port: int, context: ProbeContext) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -69,7 +70,7 @@ async def test_error_reply_is_down(redis_db: Server, context: ProbeContext) -> N
 
 
 async def test_refused_and_wanted_unreachable(context: ProbeContext) -> None:
-    server = Server("127.0.0.1", closed_port(), "", "x", None)  # type: ignore[arg-type]
+    server = Server("127.0.0.1", closed_port(), "", "x", Path("/"))
     result = await run_check(redis_check(server), context)
     assert result.status == "down"
     assert result.error is not None and result.error.startswith(
@@ -77,6 +78,12 @@ async def test_refused_and_wanted_unreachable(context: ProbeContext) -> None:
     )
     wanted = await run_check(redis_check(server, conditions=["[CONNECTED] == false"]), context)
     assert wanted.status == "up"
+
+
+async def test_silent_server_times_out(silent_port: int, context: ProbeContext) -> None:
+    server = Server("127.0.0.1", silent_port, "", "x", Path("/"))
+    result = await run_check(redis_check(server, timeout="1s", interval="5s"), context)
+    assert (result.status, result.error) == ("down", "timed out after 1s")
 
 
 async def test_password_from_the_agent_environment(redis_db: Server, context: ProbeContext) -> None:
