@@ -23,6 +23,8 @@
 #   --labels L1,L2        labels this agent declares
 #   --source SRC          what pip installs: a wheel, an sdist or a source folder
 #                         (default: the upwatch checkout this script is in)
+#   --extras LIST         optional probe kinds to install with it: postgresql,mysql,redis,snmp
+#                         (pip's upwatch[LIST]; docs/configuration.md, "Service kinds")
 #   --pip-args "ARGS"     extra pip arguments (e.g. "--no-index --find-links /srv/wheels")
 #   --python PYTHON       the interpreter for the virtualenv (default: python3; 3.11+)
 #   --root DIR            install below DIR instead of / (images, tests); implies --no-start
@@ -43,6 +45,7 @@ AGENT_NAME=""
 LABELS=""
 SOURCE="$(cd "$SCRIPT_DIR/.." && pwd)"
 PIP_ARGS=""
+EXTRAS=""
 PYTHON="python3"
 START=1
 ACTION="install"
@@ -65,6 +68,7 @@ while [[ $# -gt 0 ]]; do
         --labels) need_value "$@"; LABELS="$2"; shift 2 ;;
         --source) need_value "$@"; SOURCE="$2"; shift 2 ;;
         --pip-args) need_value "$@"; PIP_ARGS="$2"; shift 2 ;;
+        --extras) need_value "$@"; EXTRAS="$2"; shift 2 ;;
         --python) need_value "$@"; PYTHON="$2"; shift 2 ;;
         --root) need_value "$@"; ROOT="$2"; shift 2 ;;
         --no-start) START=0; shift ;;
@@ -135,6 +139,10 @@ validate() {
     fi
     [[ "$TOKEN" =~ ^[A-Za-z0-9_-]{8,500}$ ]] ||
         die "the token must be the single word printed by 'upwatch-statuspage agent-token create'"
+    if [[ -n "$EXTRAS" ]]; then
+        [[ "$EXTRAS" =~ ^(postgresql|mysql|redis|snmp)(,(postgresql|mysql|redis|snmp))*$ ]] ||
+            die "--extras: a comma-separated list of postgresql, mysql, redis, snmp"
+    fi
 }
 
 install() {
@@ -164,7 +172,7 @@ install() {
         echo "created $VENV"
     fi
     # shellcheck disable=SC2086 # PIP_ARGS is a list of words on purpose
-    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check $PIP_ARGS "$SOURCE"
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check $PIP_ARGS "$SOURCE${EXTRAS:+[$EXTRAS]}"
     echo "installed $("$VENV/bin/python" -m pip show upwatch 2>/dev/null | sed -n 's/^Version: /upwatch /p') into $VENV"
 
     umask 077

@@ -13,8 +13,11 @@ COPY pyproject.toml README.md ./
 COPY agent ./agent
 COPY shared ./shared
 COPY statuspage ./statuspage
+# Optional probe kinds (docs/configuration.md, "Service kinds"), e.g.
+#   docker build --build-arg UPWATCH_EXTRAS=postgresql,redis -f deploy/docker/agent.Dockerfile .
+ARG UPWATCH_EXTRAS=""
 RUN python -m venv /opt/upwatch-agent \
-    && /opt/upwatch-agent/bin/pip install --no-compile . \
+    && /opt/upwatch-agent/bin/pip install --no-compile ".${UPWATCH_EXTRAS:+[$UPWATCH_EXTRAS]}" \
     && /opt/upwatch-agent/bin/python -m compileall -q /opt/upwatch-agent/lib
 
 # --- runtime -----------------------------------------------------------------

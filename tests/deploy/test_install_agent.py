@@ -134,6 +134,10 @@ def test_install_is_idempotent_and_uninstall_removes_everything(tmp_path: Path, 
         (["--collector-url", "https://c.test", "--token", TOKEN, "--name", "bad name"], "--name"),
         (["--collector-url", "https://c.test", "--token", TOKEN, "--labels", "eu,,x"], "--labels"),
         (["--bogus"], "unknown option --bogus"),
+        (
+            ["--collector-url", "https://c.test", "--token", TOKEN, "--extras", "postgresql,oracle"],
+            "--extras",
+        ),
         (["--token"], "--token needs a value"),
     ],
 )
