@@ -7,6 +7,8 @@
 #   openssl          a throw-away certificate for that example
 #   postgresql, mariadb-server, redis-server, snmpd, snmp (snmpget)
 #                    real servers the postgresql/mysql/redis/snmp probe tests start on loopback
+#   openssh-server   a throwaway sshd for the ssh probe's tests (tests/agent/loopback_servers.py)
+#   dovecot-imapd, dovecot-pop3d   a throwaway dovecot for the imap and pop3 probes' tests
 set -euo pipefail
 
 missing=()
@@ -20,6 +22,9 @@ command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 [[ -x /usr/sbin/snmpd ]] || missing+=(snmpd)
 command -v snmpget >/dev/null 2>&1 || missing+=(snmp)
+[[ -x /usr/sbin/sshd ]] || missing+=(openssh-server)
+[[ -x /usr/lib/dovecot/imap ]] || missing+=(dovecot-imapd)
+[[ -x /usr/lib/dovecot/pop3 ]] || missing+=(dovecot-pop3d)
 
 if [[ ${#missing[@]} -gt 0 ]]; then
     if [[ "$(id -u)" -ne 0 ]] || ! command -v apt-get >/dev/null 2>&1; then

@@ -28,7 +28,7 @@ from pydantic import (
     model_validator,
 )
 
-from shared.conditions import Condition, parse_condition, parse_conditions
+from shared.conditions import Condition, Subject, parse_condition, parse_conditions, parse_value
 from shared.metric_rules import parse_metric_rule
 from shared.thresholds import Threshold, parse_threshold
 from shared.timeutil import parse_duration
@@ -144,26 +144,49 @@ def _placeholders_allowed(conditions: list[Condition], allowed: frozenset[str]) 
     return conditions
 
 
-class HttpCheck(CheckBase):
-    """An HTTP(S) request; up when the status is below 400 (unless a condition tests [STATUS])
-    and every condition holds."""
+HTTP_PLACEHOLDERS = frozenset(
+    {"STATUS", "RESPONSE_TIME", "BODY", "HEADER", "CERTIFICATE_EXPIRATION", "CONNECTED", "IP"}
+)
 
-    kind: Literal["http"]
+
+VARIABLE_RE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]{0,63})\}")
+STORE_SOURCES = frozenset({"BODY", "HEADER", "STATUS"})
+
+
+def _store_expression(value: Any) -> Subject:
+    if not isinstance(value, str):
+        raise ValueError(
+            "a stored value is named like '[BODY].access_token', '[HEADER].location' or '[STATUS]'"
+        )
+    subject = parse_value(value)
+    if subject.placeholder not in STORE_SOURCES:
+        raise ValueError(f"{value!r}: store takes [BODY], [BODY].path, [HEADER].name or [STATUS]")
+    return subject
+
+
+StoreExpression = Annotated[
+    Subject,
+    PlainValidator(_store_expression, json_schema_input_type=str),
+    PlainSerializer(lambda subject: subject.text, return_type=str),
+]
+
+
+class HttpStep(BaseModel):
+    """One request of an HTTP suite; `store` keeps values of its response for later steps,
+    which use them as `{name}` in their url, headers and body."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1, max_length=100)
     url: str = Field(max_length=2000)
     method: Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] = "GET"
     headers: dict[str, Annotated[str, Field(max_length=4000)]] = Field(default_factory=dict, max_length=50)
     body: str | None = Field(default=None, max_length=100_000)
-    follow_redirects: bool = True
-    max_redirects: int = Field(default=10, ge=0, le=50)
-    verify_tls: bool = True
-    ca_file: str | None = Field(default=None, min_length=1, max_length=1000)
     conditions: Conditions
     keyword: str | None = Field(default=None, min_length=1, max_length=1000)
     forbidden_keyword: str | None = Field(default=None, min_length=1, max_length=1000)
-    max_body_bytes: int = Field(default=1024 * 1024, ge=1024, le=64 * 1024 * 1024)
-
-    ALLOWED: ClassVar[frozenset[str]] = frozenset(
-        {"STATUS", "RESPONSE_TIME", "BODY", "HEADER", "CERTIFICATE_EXPIRATION", "CONNECTED", "IP"}
+    store: dict[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")], StoreExpression] = Field(
+        default_factory=dict, max_length=20
     )
 
     @field_validator("url")
@@ -176,7 +199,81 @@ class HttpCheck(CheckBase):
     @field_validator("conditions")
     @classmethod
     def _conditions(cls, conditions: list[Condition]) -> list[Condition]:
+        return _placeholders_allowed(conditions, HTTP_PLACEHOLDERS)
+
+    def variables(self) -> set[str]:
+        """The `{name}`s its url, headers and body use."""
+        texts = [self.url, self.body or "", *self.headers.values()]
+        return {name for text in texts for name in VARIABLE_RE.findall(text)}
+
+
+def _suite_problems(check: HttpCheck) -> list[str]:
+    """What is wrong with a suite: fields that belong on the steps, variables used before they are stored."""
+    problems = []
+    if check.url is not None:
+        problems.append("url: give url or steps, not both (each step has its own url)")
+    for field_name in ("body", "keyword", "forbidden_keyword"):
+        if getattr(check, field_name) is not None:
+            problems.append(f"{field_name}: set it on the steps of a suite")
+    if check.conditions:
+        problems.append("conditions: set them on the steps of a suite")
+    if check.method != "GET":
+        problems.append("method: set it on the steps of a suite")
+    names: set[str] = set()
+    stored: set[str] = set()
+    for index, step in enumerate(check.steps):
+        if step.name in names:
+            problems.append(f"steps[{index}].name: duplicate step name {step.name!r}")
+        names.add(step.name)
+        for variable in sorted(step.variables() - stored):
+            problems.append(f"steps[{index}]: {{{variable}}} is not stored by an earlier step")
+        stored |= set(step.store)
+    return problems
+
+
+class HttpCheck(CheckBase):
+    """An HTTP(S) request; up when the status is below 400 (unless a condition tests [STATUS])
+    and every condition holds. With `steps`, a suite: requests in order, values of one response
+    stored for the next, down at the first failing step."""
+
+    kind: Literal["http"]
+    url: str | None = Field(default=None, max_length=2000)
+    method: Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] = "GET"
+    headers: dict[str, Annotated[str, Field(max_length=4000)]] = Field(default_factory=dict, max_length=50)
+    body: str | None = Field(default=None, max_length=100_000)
+    follow_redirects: bool = True
+    max_redirects: int = Field(default=10, ge=0, le=50)
+    verify_tls: bool = True
+    ca_file: str | None = Field(default=None, min_length=1, max_length=1000)
+    conditions: Conditions
+    keyword: str | None = Field(default=None, min_length=1, max_length=1000)
+    forbidden_keyword: str | None = Field(default=None, min_length=1, max_length=1000)
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024, le=64 * 1024 * 1024)
+    steps: list[HttpStep] = Field(default_factory=list, max_length=20)
+
+    ALLOWED: ClassVar[frozenset[str]] = HTTP_PLACEHOLDERS
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, url: str | None) -> str | None:
+        if url is not None and not url.startswith(("http://", "https://")):
+            raise ValueError("url must start with http:// or https://")
+        return url
+
+    @field_validator("conditions")
+    @classmethod
+    def _conditions(cls, conditions: list[Condition]) -> list[Condition]:
         return _placeholders_allowed(conditions, cls.ALLOWED)
+
+    @model_validator(mode="after")
+    def _url_or_steps(self) -> HttpCheck:
+        if self.steps:
+            problems = _suite_problems(self)
+            if problems:
+                raise ValueError("\n".join(problems))
+        elif self.url is None:
+            raise ValueError("url: give the url to request (or steps, for a suite)")
+        return self
 
 
 class TcpCheck(CheckBase):
@@ -280,6 +377,200 @@ class TlsCheck(CheckBase):
     @classmethod
     def _conditions(cls, conditions: list[Condition]) -> list[Condition]:
         return _placeholders_allowed(conditions, cls.ALLOWED)
+
+
+# ---------------------------------------------------------------- issue 17a kinds
+# smtp imap pop3 ssh udp websocket grpc (and http suites, in HttpCheck above).
+
+MAIL_PORTS: dict[str, dict[str, int]] = {
+    "smtp": {"starttls": 25, "implicit": 465, "none": 25},
+    "imap": {"starttls": 143, "implicit": 993, "none": 143},
+    "pop3": {"starttls": 110, "implicit": 995, "none": 110},
+}
+
+
+class MailCheck(CheckBase):
+    """A mail server (SMTP, IMAP or POP3): greeting, capabilities, TLS by STARTTLS or from the
+    first byte, and the certificate (chain, host name, days to expiry)."""
+
+    host: Hostname
+    port: int | None = Field(default=None, ge=1, le=65535)
+    tls: Literal["starttls", "implicit", "none"] = "starttls"
+    server_name: str | None = Field(default=None, min_length=1, max_length=253)
+    verify_tls: bool = True
+    ca_file: str | None = Field(default=None, min_length=1, max_length=1000)
+    min_days_left: float = Field(default=14.0, ge=0, le=3650)
+    conditions: Conditions
+
+    ALLOWED: ClassVar[frozenset[str]] = frozenset(
+        {"BANNER", "CAPABILITIES", "CERTIFICATE_EXPIRATION", "RESPONSE_TIME", "CONNECTED"}
+    )
+
+    @field_validator("conditions")
+    @classmethod
+    def _conditions(cls, conditions: list[Condition]) -> list[Condition]:
+        return _placeholders_allowed(conditions, cls.ALLOWED)
+
+    @model_validator(mode="after")
+    def _plain_has_no_certificate(self) -> MailCheck:
+        if self.tls == "none" and any(c.placeholder == "CERTIFICATE_EXPIRATION" for c in self.conditions):
+            raise ValueError('conditions: [CERTIFICATE_EXPIRATION] needs tls = "starttls" or "implicit"')
+        return self
+
+    @property
+    def effective_port(self) -> int:
+        kind: str = getattr(self, "kind")  # noqa: B009 - every subclass declares its own literal
+        return self.port or MAIL_PORTS[kind][self.tls]
+
+
+class SmtpCheck(MailCheck):
+    """SMTP (RFC 5321): 220 greeting, EHLO extensions, STARTTLS (RFC 3207) or implicit TLS (RFC 8314)."""
+
+    kind: Literal["smtp"]
+    helo_name: str = Field(
+        default="upwatch-agent", min_length=1, max_length=253, pattern=r"^[A-Za-z0-9.\-]+$"
+    )
+
+
+class ImapCheck(MailCheck):
+    """IMAP (RFC 9051): OK greeting, CAPABILITY, STARTTLS or implicit TLS."""
+
+    kind: Literal["imap"]
+
+
+class Pop3Check(MailCheck):
+    """POP3 (RFC 1939): +OK greeting, CAPA (RFC 2449), STLS (RFC 2595) or implicit TLS."""
+
+    kind: Literal["pop3"]
+
+
+FINGERPRINT_PATTERN = r"^SHA256:[A-Za-z0-9+/]{43}=?$"
+
+
+class SshCheck(CheckBase):
+    """An SSH server: its version banner, and optionally a pinned host key fingerprint
+    (`SHA256:...` as `ssh-keygen -lf` prints it); a different key is down."""
+
+    kind: Literal["ssh"]
+    host: Hostname
+    port: int = Field(default=22, ge=1, le=65535)
+    host_key_fingerprint: str | None = Field(default=None, pattern=FINGERPRINT_PATTERN)
+    conditions: Conditions
+
+    ALLOWED: ClassVar[frozenset[str]] = frozenset({"BANNER", "RESPONSE_TIME", "CONNECTED"})
+
+    @field_validator("conditions")
+    @classmethod
+    def _conditions(cls, conditions: list[Condition]) -> list[Condition]:
+        return _placeholders_allowed(conditions, cls.ALLOWED)
+
+
+class UdpCheck(CheckBase):
+    """Send one datagram, wait for the answer; up when it contains `expect` (or any answer
+    when there is no `expect`) and the conditions hold."""
+
+    kind: Literal["udp"]
+    host: Hostname
+    port: int = Field(ge=1, le=65535)
+    send: str | None = Field(default=None, max_length=8000)
+    send_hex: str | None = Field(default=None, max_length=16000, pattern=r"^([0-9a-fA-F]{2})*$")
+    expect: str | None = Field(default=None, min_length=1, max_length=8000)
+    expect_hex: str | None = Field(
+        default=None, min_length=2, max_length=16000, pattern=r"^([0-9a-fA-F]{2})+$"
+    )
+    conditions: Conditions
+
+    ALLOWED: ClassVar[frozenset[str]] = frozenset({"BODY", "RESPONSE_TIME", "IP"})
+
+    @field_validator("conditions")
+    @classmethod
+    def _conditions(cls, conditions: list[Condition]) -> list[Condition]:
+        return _placeholders_allowed(conditions, cls.ALLOWED)
+
+    @model_validator(mode="after")
+    def _one_payload(self) -> UdpCheck:
+        if self.send is not None and self.send_hex is not None:
+            raise ValueError("give send or send_hex, not both")
+        if self.send is None and self.send_hex is None:
+            raise ValueError("give send (text) or send_hex: UDP servers answer a datagram, not a connection")
+        if self.expect is not None and self.expect_hex is not None:
+            raise ValueError("give expect or expect_hex, not both")
+        return self
+
+    @property
+    def payload(self) -> bytes:
+        return bytes.fromhex(self.send_hex) if self.send_hex is not None else (self.send or "").encode()
+
+    @property
+    def expected(self) -> bytes | None:
+        if self.expect_hex is not None:
+            return bytes.fromhex(self.expect_hex)
+        return None if self.expect is None else self.expect.encode()
+
+
+class WebSocketCheck(CheckBase):
+    """A WebSocket (RFC 6455) handshake on ws:// or wss://; optionally send a message and
+    expect a reply containing `expect`; conditions on the reply."""
+
+    kind: Literal["websocket"]
+    url: str = Field(max_length=2000)
+    headers: dict[str, Annotated[str, Field(max_length=4000)]] = Field(default_factory=dict, max_length=50)
+    send: str | None = Field(default=None, max_length=100_000)
+    expect: str | None = Field(default=None, min_length=1, max_length=10_000)
+    verify_tls: bool = True
+    ca_file: str | None = Field(default=None, min_length=1, max_length=1000)
+    max_message_bytes: int = Field(default=1024 * 1024, ge=1024, le=64 * 1024 * 1024)
+    conditions: Conditions
+
+    ALLOWED: ClassVar[frozenset[str]] = frozenset({"BODY", "RESPONSE_TIME", "CONNECTED"})
+
+    @field_validator("url")
+    @classmethod
+    def _ws_url(cls, url: str) -> str:
+        if not url.startswith(("ws://", "wss://")):
+            raise ValueError("url must start with ws:// or wss://")
+        return url
+
+    @field_validator("conditions")
+    @classmethod
+    def _conditions(cls, conditions: list[Condition]) -> list[Condition]:
+        return _placeholders_allowed(conditions, cls.ALLOWED)
+
+    @property
+    def waits_for_reply(self) -> bool:
+        return self.expect is not None or any(c.placeholder == "BODY" for c in self.conditions)
+
+
+class GrpcCheck(CheckBase):
+    """The standard gRPC health protocol (grpc.health.v1.Health/Check); up when the answer is
+    SERVING (or, when a condition tests [GRPC_STATUS], when the conditions hold)."""
+
+    kind: Literal["grpc"]
+    host: Hostname
+    port: int = Field(ge=1, le=65535)
+    service: str = Field(default="", max_length=500)
+    tls: bool = False
+    verify_tls: bool = True
+    ca_file: str | None = Field(default=None, min_length=1, max_length=1000)
+    conditions: Conditions
+
+    ALLOWED: ClassVar[frozenset[str]] = frozenset({"GRPC_STATUS", "RESPONSE_TIME", "CONNECTED"})
+
+    @field_validator("conditions")
+    @classmethod
+    def _conditions(cls, conditions: list[Condition]) -> list[Condition]:
+        return _placeholders_allowed(conditions, cls.ALLOWED)
+
+
+KINDS_17A: tuple[type[CheckBase], ...] = (
+    SmtpCheck,
+    ImapCheck,
+    Pop3Check,
+    SshCheck,
+    UdpCheck,
+    WebSocketCheck,
+    GrpcCheck,
+)
 
 
 class ProcessMatch(BaseModel):
@@ -761,6 +1052,13 @@ AnyCheck = (
     | SnmpCheck
     | DomainCheck
     | DockerCheck
+    | SmtpCheck
+    | ImapCheck
+    | Pop3Check
+    | SshCheck
+    | UdpCheck
+    | WebSocketCheck
+    | GrpcCheck
 )
 CHECK_MODELS: tuple[type[CheckBase], ...] = (
     HttpCheck,
@@ -778,6 +1076,7 @@ CHECK_MODELS: tuple[type[CheckBase], ...] = (
     SnmpCheck,
     DomainCheck,
     DockerCheck,
+    *KINDS_17A,
 )
 Check = Annotated[AnyCheck, Field(discriminator="kind")]
 CHECK_ADAPTER: TypeAdapter[AnyCheck] = TypeAdapter(Check)

@@ -9,6 +9,8 @@ A condition is one comparison, parsed once when the config is loaded:
     [CONNECTED] == true                   [DNS_RCODE] == NOERROR       [IP] == 127.0.0.1
     [RESULT] == 1      [ROWS] >= 1        [SNMP].1.3.6.1.2.1.1.3.0 > 0 [DOMAIN_EXPIRATION] > 720h
     [CONTAINER_STATE] == running          [CONTAINER_HEALTH] == healthy [RESTART_COUNT] < 5
+    [BANNER] == pat(*Postfix*)            [CAPABILITIES] == pat(*STARTTLS*)
+    [GRPC_STATUS] == SERVING
 
 The left side is a placeholder (optionally inside `len()` or `has()`), the right
 side a constant, `pat(glob)` or `any(a, b, ...)`. `<`, `<=`, `>`, `>=` compare
@@ -34,6 +36,8 @@ OPERATORS = ("==", "!=", "<=", ">=", "<", ">")
 ORDERING = frozenset({"<", "<=", ">", ">="})
 PLACEHOLDERS = frozenset(
     {"STATUS", "RESPONSE_TIME", "BODY", "HEADER", "CERTIFICATE_EXPIRATION", "CONNECTED", "IP", "DNS_RCODE"}
+    # smtp / imap / pop3 / ssh greetings, mail capabilities, the gRPC health answer
+    | {"BANNER", "CAPABILITIES", "GRPC_STATUS"}
 )
 # Service kinds (databases, SNMP, domains, containers): what their probes fill in.
 SERVICE_PLACEHOLDERS = frozenset(
@@ -112,6 +116,10 @@ class Facts:
     container_state: str | None = None
     container_health: str | None = None
     restart_count: int | None = None
+    banner: str | None = None
+    # Space-separated, upper case: [CAPABILITIES] == pat(*STARTTLS*)
+    capabilities: str | None = None
+    grpc_status: str | None = None
 
     @cached_property
     def body_text(self) -> str | None:
@@ -171,6 +179,25 @@ def parse_conditions(
             )
         conditions.append(condition)
     return conditions
+
+
+def parse_value(text: str) -> Subject:
+    """A placeholder on its own (`[BODY].access_token`), as an HTTP suite's `store` names a value.
+
+    Raises ConditionError naming the text and what is wrong.
+    """
+    try:
+        return _parse_placeholder(text.strip())
+    except ConditionError as error:
+        raise ConditionError(f"invalid value {text!r}: {error}") from None
+
+
+def value_of(subject: Subject, facts: Facts) -> tuple[str | None, str]:
+    """(the value as text, "") or (None, why it is missing). Objects and lists read as their JSON."""
+    value = _resolve(subject, facts)
+    if isinstance(value, _Missing):
+        return None, value.reason
+    return _text(value), ""
 
 
 def _parse(text: str) -> Condition:
@@ -372,6 +399,9 @@ def _raw_value(subject: Subject, facts: Facts) -> Any:
         "CONTAINER_STATE": facts.container_state,
         "CONTAINER_HEALTH": facts.container_health,
         "RESTART_COUNT": facts.restart_count,
+        "BANNER": facts.banner,
+        "CAPABILITIES": facts.capabilities,
+        "GRPC_STATUS": facts.grpc_status,
     }
     if name in simple:
         value = simple[name]
@@ -409,6 +439,9 @@ def _unmeasured(name: str) -> str:
         "ROWS": "no query result",
         "DOMAIN_EXPIRATION": "no expiration date in the RDAP answer",
         "CONTAINER_HEALTH": "the container has no health check",
+        "BANNER": "no greeting from the server",
+        "CAPABILITIES": "no capability list",
+        "GRPC_STATUS": "no health answer",
     }.get(name, "no response")
 
 

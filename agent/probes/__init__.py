@@ -123,22 +123,30 @@ def _bounded(value: str | int | bool | None) -> str | int | bool | None:
 
 def _load_builtin_probes() -> None:
     # Importing the modules runs their @register decorators.
-    # The service kinds (mysql, postgresql, redis ...) import their optional libraries only when run.
+    # The service kinds (mysql, postgresql, redis ...) import their optional libraries only when run,
+    # and so do ssh (host key pinning) and grpc.
     from agent.probes import (  # noqa: F401
         command,
         dns,
         docker,
         domain,
         file,
+        grpc,
         host,
         http,
         icmp,
+        imap,
         mysql,
+        pop3,
         postgresql,
         redis,
+        smtp,
         snmp,
+        ssh,
         tcp,
         tls,
+        udp,
+        websocket,
     )
 
 

@@ -108,13 +108,25 @@ def timing_trace_config() -> aiohttp.TraceConfig:
 
 @register("http")
 async def probe_http(check: HttpCheck, context: ProbeContext) -> Outcome:
-    """Send the request and judge the answer; a refused connection or TLS error is `down`."""
+    """Send the request (or, with `steps`, run the suite) and judge the answer; a refused
+    connection or TLS error is `down`."""
+    if check.steps:
+        from agent.probes.http_suite import run_suite  # the suite builds on this module
+
+        return await run_suite(check, context)
+    outcome, _facts = await exchange(check, context)
+    return outcome
+
+
+async def exchange(check: HttpCheck, context: ProbeContext) -> tuple[Outcome, Facts | None]:
+    """One request judged: the outcome, and the facts it was judged on (None when no response came)."""
+    assert check.url is not None  # a check without steps has a url (HttpCheck validates it)
     timings: dict[str, Any] = {"start": time.perf_counter()}
     token = _TIMINGS.set(timings)
     try:
         tls = ssl_context(check.verify_tls, check.ca_file) if check.url.startswith("https:") else True
     except (OSError, ssl.SSLError) as error:
-        return Outcome("down", f"cannot load ca_file {check.ca_file}: {error}")
+        return Outcome("down", f"cannot load ca_file {check.ca_file}: {error}"), None
     try:
         async with context.session.request(
             check.method,
@@ -132,17 +144,19 @@ async def probe_http(check: HttpCheck, context: ProbeContext) -> Outcome:
             headers = dict(response.headers)
             redirects = len(response.history)
     except aiohttp.TooManyRedirects:
-        return Outcome("down", f"too many redirects (more than {check.max_redirects}; a redirect loop?)")
+        return Outcome(
+            "down", f"too many redirects (more than {check.max_redirects}; a redirect loop?)"
+        ), None
     except aiohttp.ClientConnectorCertificateError as error:
-        return Outcome("down", f"TLS certificate error: {_certificate_reason(error.certificate_error)}")
+        return Outcome("down", f"TLS certificate error: {_certificate_reason(error.certificate_error)}"), None
     except aiohttp.ClientConnectorSSLError as error:
-        return Outcome("down", f"TLS handshake failed: {error.os_error}")
+        return Outcome("down", f"TLS handshake failed: {error.os_error}"), None
     except aiohttp.ClientConnectorError as error:
-        return Outcome("down", _connect_message(error))
+        return Outcome("down", _connect_message(error)), None
     except aiohttp.ClientPayloadError as error:
-        return Outcome("down", f"response body broken off: {error}")
+        return Outcome("down", f"response body broken off: {error}"), None
     except aiohttp.ClientError as error:
-        return Outcome("down", f"HTTP error: {error}" if str(error) else type(error).__name__)
+        return Outcome("down", f"HTTP error: {error}" if str(error) else type(error).__name__), None
     finally:
         _TIMINGS.reset(token)
     timings["end"] = time.perf_counter()
@@ -171,8 +185,8 @@ async def probe_http(check: HttpCheck, context: ProbeContext) -> Outcome:
     )
     problems = _judge(check, facts, body)
     if problems:
-        return Outcome("down", "; ".join(problems), metrics, detail)
-    return Outcome("up", None, metrics, detail)
+        return Outcome("down", "; ".join(problems), metrics, detail), facts
+    return Outcome("up", None, metrics, detail), facts
 
 
 def _judge(check: HttpCheck, facts: Facts, body: bytes) -> list[str]:

@@ -27,7 +27,7 @@ SMTP_LINE_LIMIT = 100
 _CONTEXTS: dict[str | None, ssl.SSLContext] = {}
 
 
-def _verifying_context(ca_file: str | None) -> ssl.SSLContext:
+def verifying_context(ca_file: str | None) -> ssl.SSLContext:
     """One verifying context per CA file, built on first use (loading CAs costs milliseconds;
     a changed CA file is read again when the agent restarts)."""
     if ca_file not in _CONTEXTS:
@@ -35,7 +35,7 @@ def _verifying_context(ca_file: str | None) -> ssl.SSLContext:
     return _CONTEXTS[ca_file]
 
 
-def _lax_context() -> ssl.SSLContext:
+def lax_context() -> ssl.SSLContext:
     """Accepts any certificate: only to read what the server sent after verification failed."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.check_hostname = False
@@ -53,7 +53,7 @@ async def probe_tls(check: TlsCheck, context: ProbeContext) -> Outcome:
     server_name = check.server_name or check.host
     began = time.perf_counter()
     try:
-        verifying = _verifying_context(check.ca_file)
+        verifying = verifying_context(check.ca_file)
     except (OSError, ssl.SSLError) as error:
         return Outcome("down", f"cannot load ca_file {check.ca_file}: {error}")
     verify_error: ssl.SSLCertVerificationError | None = None
@@ -62,7 +62,7 @@ async def probe_tls(check: TlsCheck, context: ProbeContext) -> Outcome:
     except ssl.SSLCertVerificationError as error:
         verify_error = error
         try:
-            der, version = await _handshake(check, _lax_context(), server_name)
+            der, version = await _handshake(check, lax_context(), server_name)
         except TlsProblem as problem:
             return Outcome("down", str(problem), detail={"tls_error": str(verify_error.verify_message)})
     except TlsProblem as problem:
@@ -83,7 +83,7 @@ async def probe_tls(check: TlsCheck, context: ProbeContext) -> Outcome:
         "tls_version": version,
     }
     if verify_error is not None:
-        return Outcome("down", _verify_problem(verify_error, info, server_name, now), metrics, detail)
+        return Outcome("down", verify_problem(verify_error, info, server_name, now), metrics, detail)
     facts = Facts(
         certificate_expiration_ms=days_left * 86_400_000, response_time_ms=handshake_ms, connected=True
     )
@@ -96,7 +96,7 @@ async def probe_tls(check: TlsCheck, context: ProbeContext) -> Outcome:
     return Outcome("up", None, metrics, detail)
 
 
-def _verify_problem(
+def verify_problem(
     error: ssl.SSLCertVerificationError, info: CertificateInfo, server_name: str, now: datetime
 ) -> str:
     expired = expiry_message(info, now)
