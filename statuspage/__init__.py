@@ -31,12 +31,14 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     from statuspage.ingest.agent_api import agent_api
     from statuspage.ingest.heartbeats import heartbeats
     from statuspage.notify.subscribe_views import subscriptions_blueprint
+    from statuspage.oncall.views import oncall_blueprint
 
     web.init_app(app)
     app.register_blueprint(agent_api)
     app.register_blueprint(heartbeats)
     public.init_app(app)
     app.register_blueprint(subscriptions_blueprint)
+    app.register_blueprint(oncall_blueprint)
     admin.init_app(app)
     static_gzip.init_app(app)
     return app

@@ -19,6 +19,7 @@ from statuspage.engine.escalation import first_due, next_step
 from statuspage.engine.incidents import Action
 from statuspage.forensics import snapshot
 from statuspage.incidents import tell_paged
+from statuspage.oncall.paging import page_target
 from statuspage.settings import Settings
 from statuspage.storage import incidents as store
 from statuspage.storage.drills import attach_incident, running_drill_for
@@ -165,19 +166,31 @@ def escalate_due(db: Database, settings: Settings, now: datetime) -> int:
         if not store.claim_escalation(db, incident, step.level, step.round, step.next_at):
             continue  # another worker took this step
         event = "incident.opened" if (step.level, step.round) == (0, 0) else "incident.escalated"
+        payload = _payload(settings, incident, event, step.level, step.round)
+        key_prefix = f"incident:{incident.id}:escalation:{step.round}:{step.level}"
         paged = []
-        for channel_id in step.channels:
-            channel = settings.channel(channel_id)
+        for target in step.targets or tuple(f"channel:{c}" for c in step.channels):
+            kind, _, name = target.partition(":")
+            if kind != "channel":
+                page, queued = page_target(db, settings, target, incident.id, payload, key_prefix, now)
+                enqueued += queued
+                data = {"level": step.level, "target": target, "responder": page.responder}
+                data.update({"reason": page.reason, "contacts": page.contacts, "text": page.text})
+                store.record_event(
+                    db, incident.id, "paged" if page.contacts else "not_paged", ENGINE, now, data
+                )
+                continue
+            channel = settings.channel(name)
             if channel is None:
-                log.warning("escalation channel missing channel=%s incident=%s", channel_id, incident.id)
+                log.warning("escalation channel missing channel=%s incident=%s", name, incident.id)
                 continue
             enqueued += enqueue(
                 db,
                 event=event,
                 destination_kind=channel.kind,
                 destination=channel.id,
-                payload=_payload(settings, incident, event, step.level, step.round),
-                idempotency_key=f"incident:{incident.id}:escalation:{step.round}:{step.level}:{channel.id}",
+                payload=payload,
+                idempotency_key=f"{key_prefix}:{channel.id}",
                 now=now,
             )
             paged.append(channel.id)

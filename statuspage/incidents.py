@@ -19,6 +19,7 @@ from sqlite_utils import Database
 from shared.timeutil import to_iso
 from statuspage.settings import Settings
 from statuspage.storage import incidents as store
+from statuspage.storage import oncall as oncall_store
 from statuspage.storage import problems as problem_store
 from statuspage.storage.outbox import enqueue
 from statuspage.storage.transaction import immediate
@@ -86,6 +87,7 @@ def acknowledge(db: Database, incident_id: int, actor: str, now: datetime) -> bo
         if not store.acknowledge(db, incident_id, actor, now):
             return False
         store.record_event(db, incident_id, "acknowledged", actor, now)
+        oncall_store.cancel_pending_pages(db, incident_id, "cancelled: acknowledged", now)
         return True
 
 
@@ -284,7 +286,11 @@ def _post(
 
 
 def tell_paged(db: Database, incident: store.Incident, event: str, message: str, now: datetime) -> int:
-    """Enqueue `event` for every channel this incident has paged; return how many rows were new."""
+    """Enqueue `event` for every channel this incident has paged; return how many rows were new.
+
+    Personal pages still waiting for their rule's delay are cancelled first: nobody is paged
+    for a resolved incident, and nobody hears "resolved" about a page they never got."""
+    oncall_store.cancel_pending_pages(db, incident.id, f"cancelled: {event}", now)
     count = 0
     for destination_kind, destination in store.paged_destinations(db, incident.id):
         count += enqueue(

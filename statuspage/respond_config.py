@@ -6,6 +6,7 @@ the notifications configuration; policies refer to them by id.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -22,11 +23,37 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class EscalationLevel(_Section):
-    """Who is paged at this level, and how long after the previous level (or the opening)."""
+TARGET_PATTERN = r"^(schedule|channel):[a-z0-9][a-z0-9_-]{0,63}$|^user:[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 
-    channels: list[IdRef] = Field(min_length=1, max_length=50)
+
+class EscalationLevel(_Section):
+    """Who is paged at this level, and how long after the previous level (or the opening).
+
+    `channels` are `[[channels]]` ids; `targets` mix `schedule:<id>` (whoever is
+    on call when the level fires), `user:<name>` (a responder) and `channel:<id>`.
+    """
+
+    channels: list[IdRef] = Field(default_factory=list, max_length=50)
+    targets: list[str] = Field(default_factory=list, max_length=50)
     after: Duration = timedelta(0)
+
+    @field_validator("targets")
+    @classmethod
+    def _target_form(cls, targets: list[str]) -> list[str]:
+        for target in targets:
+            if not re.match(TARGET_PATTERN, target):
+                raise ValueError(f"{target!r}: a target is schedule:<id>, user:<name> or channel:<id>")
+        return targets
+
+    @model_validator(mode="after")
+    def _someone(self) -> EscalationLevel:
+        if not self.channels and not self.targets:
+            raise ValueError("a level pages someone: give channels or targets (schedule:, user:, channel:)")
+        return self
+
+    def all_targets(self) -> tuple[str, ...]:
+        """Every target of the level in order: its channels first, as `channel:<id>`."""
+        return tuple(f"channel:{c}" for c in self.channels) + tuple(self.targets)
 
     @field_validator("after")
     @classmethod
@@ -116,6 +143,8 @@ def respond_problems(settings: Any, channel_ids: set[str]) -> list[str]:
                 if channel not in channel_ids:
                     key = f"escalation_policies[{index}].levels[{level_index}].channels"
                     problems.append(f"{key}: unknown channel {channel!r}")
+            key = f"escalation_policies[{index}].levels[{level_index}].targets"
+            problems.extend(_target_problems(settings, key, level.targets, channel_ids))
     if settings.default_escalation_policy and settings.default_escalation_policy not in policy_ids:
         problems.append(f"default_escalation_policy: unknown policy {settings.default_escalation_policy!r}")
     component_ids = {c.id for c in settings.components}
@@ -148,6 +177,22 @@ def respond_problems(settings: Any, channel_ids: set[str]) -> list[str]:
                 problems.append(f"checks[{index}].depends_on: unknown check {upstream!r}")
     if not problems:
         problems.extend(_cycle_problems(settings))
+    return problems
+
+
+def _target_problems(settings: Any, key: str, targets: list[str], channel_ids: set[str]) -> list[str]:
+    """`schedule:`, `user:` and `channel:` targets must name something declared."""
+    known = {
+        "schedule": ({s.id for s in settings.schedules}, "schedule", "[[schedules]]"),
+        "user": ({r.name for r in settings.responders}, "responder", "[[responders]]"),
+        "channel": (channel_ids, "channel", "[[channels]]"),
+    }
+    problems = []
+    for target in targets:
+        kind, _, name = target.partition(":")
+        names, noun, section = known[kind]
+        if name not in names:
+            problems.append(f"{key}: unknown {noun} {name!r} in {target!r} (declare it in {section})")
     return problems
 
 

@@ -31,6 +31,7 @@ from statuspage.notify.config import (
     SubscriptionsConfig,
     channel_problems,
 )
+from statuspage.oncall.config import OncallConfig, ResponderConfig, ScheduleConfig, oncall_problems
 from statuspage.respond_config import EscalationPolicyConfig, MaintenanceConfig, respond_problems
 
 DEFAULT_DATABASE = Path("data/upwatch.db")
@@ -206,6 +207,9 @@ class Settings(BaseSettings):
     escalation_policies: list[EscalationPolicyConfig] = Field(default_factory=list, max_length=1000)
     default_escalation_policy: str | None = Field(default=None, pattern=ID_PATTERN)
     maintenance: list[MaintenanceConfig] = Field(default_factory=list, max_length=1000)
+    responders: list[ResponderConfig] = Field(default_factory=list, max_length=1000)
+    schedules: list[ScheduleConfig] = Field(default_factory=list, max_length=500)
+    oncall: OncallConfig = OncallConfig()
     downtime_grace: Duration = timedelta(minutes=2)
 
     @classmethod
@@ -254,6 +258,12 @@ class Settings(BaseSettings):
     def escalation_policy(self, policy_id: str | None) -> EscalationPolicyConfig | None:
         return next((p for p in self.escalation_policies if p.id == policy_id), None)
 
+    def responder(self, name: str) -> ResponderConfig | None:
+        return next((r for r in self.responders if r.name == name), None)
+
+    def schedule(self, schedule_id: str) -> ScheduleConfig | None:
+        return next((s for s in self.schedules if s.id == schedule_id), None)
+
 
 def _reference_problems(settings: Settings) -> list[str]:
     """Duplicate ids and references to things that are not declared, each naming its key."""
@@ -282,6 +292,7 @@ def _reference_problems(settings: Settings) -> list[str]:
     problems.extend(channel_problems(settings.channels, settings.notify))
     problems.extend(respond_problems(settings, {channel.id for channel in settings.channels}))
     channel_ids = {channel.id for channel in settings.channels}
+    problems.extend(oncall_problems(settings, channel_ids))
     for index, channel_id in enumerate(settings.sla.burn_rate_channels):
         if channel_id not in channel_ids:
             problems.append(f"sla.burn_rate_channels[{index}]: unknown channel {channel_id!r}")

@@ -22,6 +22,8 @@ class EscalationStep:
     round: int
     channels: tuple[str, ...]
     next_at: datetime | None  # None: the ladder is finished
+    # `channel:<id>`, `user:<name>`, `schedule:<id>`: resolved to people when the step fires.
+    targets: tuple[str, ...] = ()
 
 
 def first_due(policy: EscalationPolicyConfig, opened_at: datetime) -> datetime:
@@ -43,4 +45,5 @@ def next_step(
         next_at = now + policy.levels[level + 1].after
     elif new_round < policy.repeat:
         next_at = now + policy.repeat_after
-    return EscalationStep(level, new_round, tuple(policy.levels[level].channels), next_at)
+    config = policy.levels[level]
+    return EscalationStep(level, new_round, tuple(config.channels), next_at, config.all_targets())

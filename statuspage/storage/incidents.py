@@ -452,10 +452,11 @@ def claim_escalation(
 
 
 def paged_destinations(db: Database, incident_id: int) -> list[tuple[str, str]]:
-    """(destination_kind, destination) pairs this incident's escalation has paged so far."""
+    """(destination_kind, destination) pairs this incident's escalation has paged so far
+    (rows stopped before any attempt, such as cancelled personal pages, do not count)."""
     rows = db.execute(
         "SELECT DISTINCT destination_kind, destination FROM outbox WHERE idempotency_key LIKE ?"
-        " ORDER BY destination",
+        " AND NOT (failed_at IS NOT NULL AND attempts = 0) ORDER BY destination",
         [f"incident:{incident_id}:escalation:%"],
     ).fetchall()
     return [(str(kind), str(dest)) for kind, dest in rows]

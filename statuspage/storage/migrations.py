@@ -635,6 +635,54 @@ def m0012_totp_replay(db: Database) -> None:
     db.executescript("ALTER TABLE users ADD COLUMN totp_last_step INTEGER;")
 
 
+@MIGRATIONS(name="0014_oncall")
+def m0014_oncall(db: Database) -> None:
+    """On call: schedule overrides, contact verifications, used action links, the link signing key."""
+    db.executescript(
+        """
+        -- Someone takes a stretch of a schedule (from `replaces`, or from whoever is on call).
+        CREATE TABLE oncall_overrides (
+            id INTEGER PRIMARY KEY,
+            schedule_id TEXT NOT NULL,
+            responder TEXT NOT NULL,
+            replaces TEXT,                                 -- NULL: whoever is on call, gaps too
+            starts_at TEXT NOT NULL,
+            ends_at TEXT NOT NULL,
+            note TEXT NOT NULL DEFAULT '',
+            created_by TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX oncall_overrides_schedule ON oncall_overrides(schedule_id, ends_at);
+
+        -- A contact method is used once its address was confirmed through a link sent to it.
+        CREATE TABLE oncall_verifications (
+            id INTEGER PRIMARY KEY,
+            responder TEXT NOT NULL,
+            contact_id TEXT NOT NULL,
+            address_hash TEXT NOT NULL,                    -- SHA-256 of the address verified
+            requested_at TEXT NOT NULL,
+            verified_at TEXT,
+            UNIQUE (responder, contact_id, address_hash)
+        );
+
+        -- Each signed link acts once: its nonce is claimed here (replays are refused).
+        CREATE TABLE oncall_link_uses (
+            nonce TEXT PRIMARY KEY,
+            incident_id INTEGER NOT NULL,
+            responder TEXT NOT NULL,
+            action TEXT NOT NULL,
+            used_at TEXT NOT NULL,
+            client_address TEXT NOT NULL DEFAULT ''
+        );
+
+        CREATE TABLE oncall_keys (
+            name TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        );
+        """
+    )
+
+
 @MIGRATIONS(name="0017_heartbeat_ping_key")
 def m0017_heartbeat_ping_key(db: Database) -> None:
     """The installation's ping key for slug URLs (/ping/<ping-key>/<slug>, as healthchecks.io's

@@ -10,6 +10,7 @@ from statuspage.notify.channels.apprise import AppriseChannel
 from statuspage.notify.channels.base import ChannelKind
 from statuspage.notify.channels.email import EmailChannel
 from statuspage.notify.channels.log import LogChannel
+from statuspage.notify.channels.responder import ResponderApprise, ResponderEmail, ResponderWebhook
 from statuspage.notify.channels.webhook import WebhookChannel
 
 _EMAIL = EmailChannel()
@@ -22,6 +23,9 @@ KINDS: dict[str, ChannelKind] = {
     "webhook": _WEBHOOK,
     outbox.SUBSCRIBER_EMAIL: _EMAIL,
     outbox.SUBSCRIBER_WEBHOOK: _WEBHOOK,
+    "responder_email": ResponderEmail(),
+    "responder_apprise": ResponderApprise(),
+    "responder_webhook": ResponderWebhook(),
 }
 
 

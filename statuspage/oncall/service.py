@@ -1,0 +1,209 @@
+"""On call for the rest of the app: who is on call, timelines, gaps, overrides, contact verification.
+
+The pure maths is in `rotation`; this module joins it with the configuration
+and the stored overrides and verifications. Input errors raise
+`OncallInputError` naming the field (HTTP 400/422, a CLI error); nothing is
+stored then.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from statuspage.oncall import links
+from statuspage.oncall.config import ContactConfig, ResponderConfig, ScheduleConfig
+from statuspage.oncall.rotation import OnCall, Override, Span, gaps, on_call, overlapping, timeline
+from statuspage.settings import Settings
+from statuspage.storage import audit, sql
+from statuspage.storage import oncall as store
+from statuspage.storage.sql import Store
+
+MAX_OVERRIDE = timedelta(days=90)
+MAX_TIMELINE = timedelta(weeks=26)
+
+
+class OncallInputError(ValueError):
+    """Bad input; `field` names what is wrong."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+class OncallNotFound(LookupError):
+    """No schedule, responder or override with that name."""
+
+
+@dataclass(frozen=True)
+class ContactState:
+    responder: str
+    contact: ContactConfig
+    verified: bool
+
+
+def schedule_or_404(settings: Settings, schedule_id: str) -> ScheduleConfig:
+    schedule = settings.schedule(schedule_id)
+    if schedule is None:
+        raise OncallNotFound(f"no schedule {schedule_id!r}")
+    return schedule
+
+
+def overrides(db: Store, schedule_id: str, since: datetime | None = None) -> list[Override]:
+    return [o.to_override() for o in store.overrides_of(db, schedule_id, since)]
+
+
+def who(db: Store, settings: Settings, schedule_id: str, at: datetime) -> OnCall:
+    """Who is on call for a schedule at `at` (OncallNotFound for an unknown schedule)."""
+    schedule = schedule_or_404(settings, schedule_id)
+    return on_call(schedule.to_schedule(), overrides(db, schedule_id, at - timedelta(seconds=1)), at)
+
+
+def schedule_timeline(
+    db: Store, settings: Settings, schedule_id: str, start: datetime, end: datetime
+) -> list[Span]:
+    """Spans of [start, end) with who is on call (None: a gap). At most 26 weeks."""
+    schedule = schedule_or_404(settings, schedule_id)
+    end = min(end, start + MAX_TIMELINE)
+    return timeline(schedule.to_schedule(), overrides(db, schedule_id, start), start, end)
+
+
+def paged_schedules(settings: Settings) -> set[str]:
+    """Schedules some escalation policy pages: their gaps are worth a warning."""
+    used: set[str] = set()
+    for policy in settings.escalation_policies:
+        for level in policy.levels:
+            used.update(t.removeprefix("schedule:") for t in level.targets if t.startswith("schedule:"))
+    return used
+
+
+def upcoming_gaps(db: Store, settings: Settings, now: datetime) -> dict[str, list[Span]]:
+    """Schedule id -> stretches with nobody on call within `oncall.gap_horizon`, for paged schedules."""
+    found: dict[str, list[Span]] = {}
+    for schedule_id in sorted(paged_schedules(settings)):
+        spans = schedule_timeline(db, settings, schedule_id, now, now + settings.oncall.gap_horizon)
+        holes = gaps(spans)
+        if holes:
+            found[schedule_id] = holes
+    return found
+
+
+def add_override(
+    db: Store,
+    settings: Settings,
+    *,
+    schedule_id: str,
+    responder: str,
+    replaces: str | None,
+    starts_at: datetime,
+    ends_at: datetime,
+    note: str,
+    actor: str,
+    client: str,
+    now: datetime,
+) -> int:
+    """Store an override after checking it; return its id. Overlaps and unknown people are refused."""
+    schedule_or_404(settings, schedule_id)
+    if settings.responder(responder) is None:
+        raise OncallInputError("responder", f"unknown responder {responder!r}")
+    if replaces is not None and settings.responder(replaces) is None:
+        raise OncallInputError("replaces", f"unknown responder {replaces!r}")
+    if replaces == responder:
+        raise OncallInputError("replaces", "a responder cannot take a shift from themselves")
+    if ends_at <= starts_at:
+        raise OncallInputError("ends_at", "must be after starts_at")
+    if ends_at - starts_at > MAX_OVERRIDE:
+        raise OncallInputError("ends_at", "an override lasts at most 90 days")
+    if ends_at <= now:
+        raise OncallInputError("ends_at", "must be in the future")
+    if len(note) > 500:
+        raise OncallInputError("note", "at most 500 characters")
+    with sql.write(db):
+        existing = overrides(db, schedule_id)
+        clash = overlapping(existing, Override(0, starts_at, ends_at, responder, replaces))
+        if clash is not None:
+            raise OncallInputError(
+                "starts_at",
+                f"overlaps override #{clash.id} ({clash.responder}, {clash.start:%Y-%m-%d %H:%M} to"
+                f" {clash.end:%Y-%m-%d %H:%M} UTC); change or remove that one first",
+            )
+        override_id = store.insert_override(
+            db,
+            schedule_id=schedule_id,
+            responder=responder,
+            replaces=replaces,
+            starts_at=starts_at,
+            ends_at=ends_at,
+            note=note,
+            created_by=actor,
+            now=now,
+        )
+        details = {"schedule": schedule_id, "responder": responder, "replaces": replaces}
+        audit.record(db, now, actor, "oncall.override.create", f"override:{override_id}", client, details)
+    return override_id
+
+
+def remove_override(db: Store, override_id: int, actor: str, client: str, now: datetime) -> None:
+    with sql.write(db):
+        found = store.get_override(db, override_id)
+        if found is None or not store.delete_override(db, override_id):
+            raise OncallNotFound(f"no override {override_id}")
+        details = {"schedule": found.schedule_id, "responder": found.responder}
+        audit.record(db, now, actor, "oncall.override.delete", f"override:{override_id}", client, details)
+
+
+def contact_states(db: Store, settings: Settings) -> list[ContactState]:
+    verified = store.verified_contacts(db)
+    return [
+        ContactState(r.name, c, (r.name, c.id, store.address_hash(c.address)) in verified)
+        for r in settings.responders
+        for c in r.contacts
+    ]
+
+
+def verified_contact_ids(db: Store, responder: ResponderConfig) -> set[str]:
+    verified = store.verified_contacts(db)
+    return {
+        c.id for c in responder.contacts if (responder.name, c.id, store.address_hash(c.address)) in verified
+    }
+
+
+def contact_of(
+    settings: Settings, responder_name: str, contact_id: str
+) -> tuple[ResponderConfig, ContactConfig]:
+    responder = settings.responder(responder_name)
+    if responder is None:
+        raise OncallInputError("responder", f"unknown responder {responder_name!r}")
+    contact = responder.contact(contact_id)
+    if contact is None:
+        raise OncallInputError("contact", f"{responder_name} has no contact {contact_id!r}")
+    return responder, contact
+
+
+def verify_link(db: Store, settings: Settings, responder: str, contact: ContactConfig, now: datetime) -> str:
+    expires = now + settings.oncall.verification_ttl
+    token = links.sign_verification(
+        store.signing_key(db), responder, contact.id, store.address_hash(contact.address), expires
+    )
+    return f"{settings.page.url}/oncall/verify/{token}"
+
+
+def confirm_verification(db: Store, settings: Settings, token: str, client: str, now: datetime) -> str:
+    """Mark the contact a verification link names as verified; return its label. LinkError otherwise."""
+    claim = links.read_verification(store.signing_key(db), token, now)
+    responder = settings.responder(claim.responder)
+    contact = responder.contact(claim.contact_id) if responder else None
+    if responder is None or contact is None or store.address_hash(contact.address) != claim.address_hash:
+        raise links.LinkError(410, "This contact method changed or no longer exists; ask for a new link.")
+    with sql.write(db):
+        if store.mark_verified(db, responder.name, contact.id, claim.address_hash, now):
+            details = {"contact": contact.id, "kind": contact.kind}
+            audit.record(
+                db, now, f"user:{responder.name}", "oncall.contact.verify", responder.name, client, details
+            )
+    return f"{responder.label}: {contact.kind} {contact.id}"
+
+
+def feed_url(db: Store, settings: Settings, kind: str, name: str) -> str:
+    secret = links.feed_secret(store.signing_key(db), kind, name)
+    return f"{settings.page.url}/oncall/feeds/{kind}/{name}/{secret}.ics"
