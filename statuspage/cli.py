@@ -17,6 +17,7 @@ from shared.timeutil import utcnow
 from statuspage import heartbeat_commands
 from statuspage.db import SchemaError
 from statuspage.notify import commands as notify_commands
+from statuspage.oncall import commands as oncall_commands
 from statuspage.settings import ConfigError, Settings, load_settings
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -120,6 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     notify_commands.add_parsers(sub)
     heartbeat_commands.add_parsers(sub)
+    oncall_commands.add_parsers(sub)
     return parser
 
 
@@ -152,6 +154,7 @@ def main(argv: list[str] | None = None) -> int:
         "drill": _drill,
         **dict.fromkeys(notify_commands.COMMANDS, notify_commands.run),
         **dict.fromkeys(heartbeat_commands.COMMANDS, heartbeat_commands.run),
+        **dict.fromkeys(oncall_commands.COMMANDS, oncall_commands.run),
         "export-static": _export_static,
         "backup": _backup,
         "restore": _restore,

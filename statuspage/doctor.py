@@ -80,6 +80,7 @@ def run_checks(
         )
         findings += check_smtp(settings, smtp_probe or smtp_reachable)
         findings += check_agents(db, settings, now)
+        findings += check_oncall(db, settings, now)
     finally:
         db.conn.close()
     return findings
@@ -338,6 +339,45 @@ def check_agents(db: sqlite_utils.Database, settings: Settings, now: datetime) -
     seen = len(rows) - len(findings)
     findings.insert(0, Finding("ok", "agents", f"{seen} of {len(rows)} agent(s) reporting"))
     return findings
+
+
+def check_oncall(db: sqlite_utils.Database, settings: Settings, now: datetime) -> list[Finding]:
+    """Gaps ahead in schedules an escalation policy pages; responders nobody can reach."""
+    from statuspage.oncall import service
+
+    if not settings.schedules and not settings.responders:
+        return []
+    try:
+        holes = service.upcoming_gaps(db, settings, now)
+        states = service.contact_states(db, settings)
+    except sqlite3.OperationalError:
+        return [Finding("warn", "oncall", "on-call tables missing", "run `upwatch-statuspage migrate`")]
+    findings = []
+    horizon = format_duration(settings.oncall.gap_horizon)
+    for schedule_id, gaps in holes.items():
+        hours = sum(g.duration.total_seconds() for g in gaps) / 3600
+        first = gaps[0]
+        findings.append(
+            Finding(
+                "warn",
+                "oncall",
+                f"schedule {schedule_id}: nobody on call for {hours:.0f} h in the next {horizon}"
+                f" (first gap {to_iso(first.start)} to {to_iso(first.end)})",
+                "add an override or a layer that covers it (admin: On call)",
+            )
+        )
+    reachable = {state.responder for state in states if state.verified}
+    for responder in settings.responders:
+        if responder.name not in reachable:
+            findings.append(
+                Finding(
+                    "warn",
+                    "oncall",
+                    f"responder {responder.name} has no verified contact method: pages to them go nowhere",
+                    f"upwatch-statuspage oncall verify {responder.name} CONTACT",
+                )
+            )
+    return findings or [Finding("ok", "oncall", f"no gaps in the next {horizon}; every responder reachable")]
 
 
 def render(findings: list[Finding]) -> str:

@@ -21,6 +21,7 @@ from statuspage.evaluate import evaluate_components
 from statuspage.heartbeats import check_heartbeats
 from statuspage.liveness import check_agent_liveness
 from statuspage.notify.service import Notifier
+from statuspage.oncall.handoffs import announce_handoffs
 from statuspage.settings import Settings
 from statuspage.storage.rollups import maintain as maintain_rollups
 from statuspage.timed_rules import note_worker_pass, run_escalations, run_maintenance
@@ -80,6 +81,7 @@ class Worker:
             changed = evaluate_components(db, self.settings, now)
             check_agent_liveness(db, self.settings, now)
             run_escalations(db, self.settings, now)
+            announce_handoffs(db, self.settings, now)
             if changed:
                 log.info("component status changed components=%s", ",".join(changed))
             self.notifier.run_pass(db, now)

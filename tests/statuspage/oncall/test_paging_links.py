@@ -45,7 +45,9 @@ ONCALL: dict[str, Any] = {
             "id": "primary",
             "name": "Primary",
             "tz": "Europe/Berlin",
-            "layers": [{"name": "weekly", "responders": ["alice", "bob"], "shift": "1w", "start": "2026-11-23"}],
+            "layers": [
+                {"name": "weekly", "responders": ["alice", "bob"], "shift": "1w", "start": "2026-11-23"}
+            ],
         }
     ],
     "escalation_policies": [
@@ -99,7 +101,9 @@ def escalate(db: Any, settings: Settings, now: datetime) -> int:
 
 
 def pages(db: Any, incident_id: int) -> list[Any]:
-    return [r for r in list_outbox(db, f"incident:{incident_id}:") if r.destination_kind.startswith("responder_")]
+    return [
+        r for r in list_outbox(db, f"incident:{incident_id}:") if r.destination_kind.startswith("responder_")
+    ]
 
 
 def test_schedule_pages_who_is_on_call_and_the_link_acknowledges(
@@ -151,7 +155,10 @@ def test_unacknowledged_reaches_the_second_level_with_personal_rules(
         ("bob/hook", "incident.escalated"),
         ("bob/mail", "incident.escalated"),
     ]
-    due = sql.rows(db, "SELECT destination, next_attempt_at FROM outbox WHERE idempotency_key LIKE 'incident:%:user:bob:%'")
+    due = sql.rows(
+        db,
+        "SELECT destination, next_attempt_at FROM outbox WHERE idempotency_key LIKE 'incident:%:user:bob:%'",
+    )
     assert {r["destination"]: r["next_attempt_at"] for r in due} == {
         "bob/hook": "2026-11-27T12:05:00.000+00:00",
         "bob/mail": "2026-11-27T12:07:00.000+00:00",  # bob's rule: mail 2 minutes after the webhook
@@ -161,7 +168,9 @@ def test_unacknowledged_reaches_the_second_level_with_personal_rules(
 
     # bob acknowledges from the webhook's link before the mail rule is due: the mail is cancelled
     client.post(urlsplit(rows[1].payload["actions"]["acknowledge"]).path)
-    state = sql.one(db, "SELECT last_error FROM outbox WHERE idempotency_key LIKE 'incident:%:user:bob:1:mail'")
+    state = sql.one(
+        db, "SELECT last_error FROM outbox WHERE idempotency_key LIKE 'incident:%:user:bob:1:mail'"
+    )
     assert state is not None and state["last_error"] == "cancelled: acknowledged"
 
 
@@ -175,7 +184,9 @@ def test_a_schedule_with_nobody_or_unverified_contacts_says_so_on_the_timeline(
     assert event.data["text"] == "could not page alice (on call for Primary): no verified contact method"
 
 
-def test_resolve_link_and_replay(client: FlaskClient, db: Any, settings: Settings, clock: FrozenClock) -> None:
+def test_resolve_link_and_replay(
+    client: FlaskClient, db: Any, settings: Settings, clock: FrozenClock
+) -> None:
     verify(client, db, settings, "alice", "mail", clock())
     incident_id = open_incident(db, clock())
     escalate(db, settings, clock())
@@ -222,7 +233,12 @@ def test_verification_links_are_bound_to_the_address(
     settings = make_settings(**ONCALL)
     with immediate(db):
         url = paging.send_verification(db, settings, "alice", "mail", clock())
-    moved = {**ONCALL, "responders": [{"name": "alice", "contacts": [{"id": "mail", "kind": "email", "to": "new@example.test"}]}]}
+    moved = {
+        **ONCALL,
+        "responders": [
+            {"name": "alice", "contacts": [{"id": "mail", "kind": "email", "to": "new@example.test"}]}
+        ],
+    }
     changed = make_settings(**{**moved, "schedules": [], "escalation_policies": []})
     client.application.config["UPWATCH_SETTINGS"] = changed
     response = client.post(urlsplit(url).path)
@@ -234,7 +250,9 @@ def at(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
-def test_overrides_are_checked_and_nothing_is_stored_on_refusal(db: Any, settings: Settings, clock: FrozenClock) -> None:
+def test_overrides_are_checked_and_nothing_is_stored_on_refusal(
+    db: Any, settings: Settings, clock: FrozenClock
+) -> None:
     def add(**fields: Any) -> int:
         values = {"schedule_id": "primary", "responder": "carol", "replaces": "alice", "note": "",
                   "starts_at": at("2026-11-28T09:00:00"), "ends_at": at("2026-11-29T09:00:00")}  # fmt: skip
@@ -281,7 +299,9 @@ def test_overrides_are_checked_and_nothing_is_stored_on_refusal(db: Any, setting
         ({"responders": [{"name": "alice"}, {"name": "alice"}]}, "responders[1].name: duplicate responder 'alice'"),
     ],
 )  # fmt: skip
-def test_config_errors_name_the_key(make_settings: Callable[..., Settings], change: dict[str, Any], message: str) -> None:
+def test_config_errors_name_the_key(
+    make_settings: Callable[..., Settings], change: dict[str, Any], message: str
+) -> None:
     base = {**ONCALL, "schedules": [], "escalation_policies": [], **change}
     with pytest.raises(ConfigError) as raised:
         make_settings(**base)
