@@ -17,6 +17,15 @@ from agent.settings import AgentSettings
 from shared.checks import CHECK_MODELS, KINDS, FailureRate
 from statuspage.cli import build_parser
 from statuspage.notify.config import ChannelConfig, NotifyConfig, SmtpConfig, SubscriptionsConfig
+from statuspage.oncall.config import (
+    ContactConfig,
+    LayerConfig,
+    NotificationRule,
+    OncallConfig,
+    ResponderConfig,
+    RestrictionConfig,
+    ScheduleConfig,
+)
 from statuspage.respond_config import EscalationLevel, EscalationPolicyConfig, MaintenanceConfig
 from statuspage.settings import (
     AdminConfig,
@@ -53,6 +62,9 @@ SECTION_NAMES = {
     "subscriptions",
     "escalation_policies",
     "maintenance",
+    "responders",
+    "schedules",
+    "oncall",
 }
 
 
@@ -80,6 +92,13 @@ SECTIONS: list[tuple[str, type[BaseModel]]] = [
     ("escalation_levels", EscalationLevel),
     ("maintenance", MaintenanceConfig),
     ("failure_rate", FailureRate),
+    ("responders", ResponderConfig),
+    ("contacts", ContactConfig),
+    ("rules", NotificationRule),
+    ("schedules", ScheduleConfig),
+    ("layers", LayerConfig),
+    ("restrict", RestrictionConfig),
+    ("oncall", OncallConfig),
 ]
 
 
@@ -132,6 +151,9 @@ def test_agent_commands_are_documented(command: str) -> None:
         "[smtp]",
         "[notify]",
         "[subscriptions]",
+        "[[responders]]",
+        "[[schedules]]",
+        "[oncall]",
     ],
 )
 def test_example_config_shows_every_section(section: str) -> None:
