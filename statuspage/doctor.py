@@ -23,7 +23,7 @@ from typing import Any, Literal
 
 import sqlite_utils
 
-from shared.timeutil import format_duration, from_iso
+from shared.timeutil import format_duration, from_iso, to_iso
 from statuspage.db import DatabaseTooNew, applied_migrations, check_not_newer, known_migrations
 from statuspage.notify.config import SmtpConfig
 from statuspage.settings import Settings
