@@ -8,7 +8,14 @@ from flask import Flask
 def init_app(app: Flask) -> None:
     """Register the admin UI, the admin API and the OpenAPI document."""
     # The view modules attach their routes to the blueprints on import.
-    from statuspage.admin import auth_views, incident_views, ops_views, report_views  # noqa: F401
+    from statuspage.admin import (  # noqa: F401
+        auth_views,
+        incident_views,
+        oncall_api,
+        oncall_views,
+        ops_views,
+        report_views,
+    )
     from statuspage.admin.api import admin_api
     from statuspage.admin.openapi import openapi
     from statuspage.admin.ui import admin_ui

@@ -78,8 +78,17 @@ def describe(event: IncidentEvent, names: Mapping[str, str]) -> str:
             return (f"{who} {verb[event.kind]} {component}: {component_status_words(old).lower()} → "
                     f"{component_status_words(new).lower()}")  # fmt: skip
         case "escalated":
-            channels = ", ".join(data.get("channels") or []) or "no channel"
-            return f"{who} paged {channels} (level {int(data.get('level', 0)) + 1})"
+            level = int(data.get("level", 0)) + 1
+            if not data.get("channels"):
+                return f"{who} escalated to level {level}"
+            return f"{who} paged {', '.join(data['channels'])} (level {level})"
+        case "paged" | "not_paged":
+            # On-call targets resolved when the level fired (statuspage.oncall.paging).
+            text = str(data.get("text") or "paged a responder")
+            return f"{who}: {text}" if text.startswith("nobody") else f"{who} {text}"
+        case "action_link":
+            verb = {"acknowledge": "acknowledged", "resolve": "resolved"}.get(str(data.get("action")), "acted")
+            return f"{who} {verb} from the link in a page"
         case "published":
             return f"{who} published it on the status page"
         case "root_cause_set":

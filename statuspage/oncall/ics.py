@@ -19,22 +19,30 @@ from statuspage.oncall.rotation import Span
 
 
 def render_feed(
-    feed_name: str, title: str, spans: Iterable[Span], labels: dict[str, str], host: str, now: datetime
+    feed_name: str,
+    title: str,
+    shifts: Iterable[tuple[Span, str]],
+    labels: dict[str, str],
+    host: str,
+    now: datetime,
 ) -> bytes:
-    """The calendar of `spans` that have someone on call; `labels` maps responder -> display name."""
+    """The calendar of `shifts` (span, schedule name) that have someone on call.
+
+    `labels` maps responder -> display name.
+    """
     calendar = Calendar()
     calendar.add("prodid", f"-//upwatch//{__version__}//EN")
     calendar.add("version", "2.0")
     calendar.add("calscale", "GREGORIAN")
     calendar.add("method", "PUBLISH")
     calendar.add("x-wr-calname", title)
-    for span in spans:
+    for span, schedule_name in shifts:
         if span.responder is None:
             continue
         event = Event()
-        seed = f"{feed_name}|{span.responder}|{span.start.isoformat()}"
+        seed = f"{feed_name}|{schedule_name}|{span.responder}|{span.start.isoformat()}"
         event.add("uid", f"{hashlib.sha256(seed.encode()).hexdigest()[:32]}@{host}")
-        event.add("summary", f"On call: {labels.get(span.responder, span.responder)} ({title})")
+        event.add("summary", f"On call: {labels.get(span.responder, span.responder)} ({schedule_name})")
         event.add("dtstamp", now)
         event.add("dtstart", span.start)
         event.add("dtend", span.end)

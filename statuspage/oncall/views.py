@@ -116,22 +116,20 @@ def feed(kind: str, name: str, secret: str) -> Response:
     start = now().replace(minute=0, second=0, microsecond=0) - timedelta(days=7)
     end = start + timedelta(weeks=FEED_WEEKS)
     labels = {r.name: r.label for r in config.responders}
-    spans: list[Span] = []
+    spans: list[tuple[Span, str]] = []
     if kind == "schedule":
         schedule = config.schedule(name)
         if schedule is None:
             abort(404)
-        spans = shifts(service.schedule_timeline(db, config, name, start, end))
+        found = shifts(service.schedule_timeline(db, config, name, start, end))
+        spans = [(s, schedule.label) for s in found]
         title = schedule.label
     else:
         if config.responder(name) is None:
             abort(404)
         for schedule in config.schedules:
-            spans += [
-                s
-                for s in shifts(service.schedule_timeline(db, config, schedule.id, start, end))
-                if s.responder == name
-            ]
+            own = shifts(service.schedule_timeline(db, config, schedule.id, start, end))
+            spans += [(s, schedule.label) for s in own if s.responder == name]
         title = f"{labels[name]} on call"
     host = urlsplit(config.page.url).hostname or "localhost"
     body = render_feed(f"{kind}:{name}", title, spans, labels, host, now())

@@ -1,0 +1,109 @@
+"""The on-call pages in a real headless Chromium at phone width (390 px) and desktop: the admin
+schedule list and timeline, and the public confirmation page of an acknowledge link. No console
+errors or CSP violations, nothing scrolls sideways, every form control has a label."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp
+import pytest
+from flask import Flask
+from werkzeug.serving import make_server
+
+from statuspage.oncall import paging
+from statuspage.settings import Settings
+from statuspage.storage import incidents as incident_store
+from statuspage.storage.transaction import immediate
+from tests.adminkit import PASSWORD
+from tests.browser import CHROMIUM, Browser, Page, connect_page
+from tests.statuspage.oncall.test_paging_links import ONCALL
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+CHECK = """(() => {
+  const unlabeled = [...document.querySelectorAll('input:not([type=hidden]), select, textarea, button')]
+    .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label') && !e.textContent.trim());
+  return {h1: document.querySelectorAll('h1').length, unlabeled: unlabeled.length,
+          overflow: document.documentElement.scrollWidth > document.documentElement.clientWidth,
+          lang: document.documentElement.lang};
+})()"""
+
+
+@pytest.fixture
+def settings(make_settings: Callable[..., Settings]) -> Settings:
+    return make_settings(**ONCALL)
+
+
+@pytest.fixture
+def server(app: Flask, make_user: Any, db: Any, settings: Settings, clock: Any) -> Iterator[tuple[str, str]]:
+    make_user("alice")
+    with immediate(db):
+        incident_id = incident_store.insert_incident(
+            db, title="API down", impact="major", components={"api": "major_outage"}, body="Looking.",
+            actor="engine", now=clock(),
+        )  # fmt: skip
+        ack = paging.action_urls(db, settings, incident_id, "alice", clock())["acknowledge"]
+    httpd = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_port}", urlsplit(ack).path
+    httpd.shutdown()
+    thread.join(timeout=5)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail("chromium is not installed; scripts/test-setup.sh installs it (make test runs it)")
+    instance = Browser()
+    yield instance
+    instance.close()
+
+
+async def _submit(page: Page, script: str) -> None:
+    page.load_event.clear()
+    await page.evaluate(script)
+    await asyncio.wait_for(page.load_event.wait(), 30)
+
+
+async def test_oncall_pages_at_phone_and_desktop_width(server: tuple[str, str], browser: Browser) -> None:
+    base, ack_path = server
+    async with aiohttp.ClientSession() as session:
+        page = await connect_page(session, browser)
+        try:
+            await page.open(f"{base}{ack_path}", 390, 844, True)
+            seen = await page.evaluate(CHECK)
+            assert page.errors() == [] and seen == {
+                "h1": 1,
+                "unlabeled": 0,
+                "overflow": False,
+                "lang": "en",
+            }, seen
+            await page.screenshot(ARTIFACTS / "oncall-ack-phone.png", 390, True)
+
+            await page.open(f"{base}/admin/login?next=/admin/oncall", 390, 844, True)
+            await _submit(
+                page,
+                "document.querySelector('input[name=name]').value='alice';"
+                f"document.querySelector('input[name=password]').value='{PASSWORD}';"
+                "document.querySelector('form.stack').submit()",
+            )
+            for path, name in (("/admin/oncall", "oncall"), ("/admin/oncall/primary", "oncall-schedule")):
+                for width, height, mobile in ((390, 844, True), (1280, 900, False)):
+                    await page.open(f"{base}{path}", width, height, mobile)
+                    assert await page.evaluate("location.pathname") == path
+                    seen = await page.evaluate(CHECK)
+                    assert page.errors() == [], (path, width)
+                    assert seen == {"h1": 1, "unlabeled": 0, "overflow": False, "lang": "en"}, (
+                        path,
+                        width,
+                        seen,
+                    )
+                await page.screenshot(ARTIFACTS / f"{name}-desktop.png", 1280, False)
+        finally:
+            await page.close()
