@@ -186,7 +186,7 @@ def test_oncall_page_acknowledge_from_mail_and_escalation(tmp_path: Path, mailbo
     (tmp_path / "upwatch.toml").write_text(config)
     db_path = tmp_path / "upwatch.db"
     env = {"UPWATCH_CONFIG": str(tmp_path / "upwatch.toml"), "UPWATCH_DATABASE": str(db_path)}
-    token = cli(env, "agent-token", "create", "probe-1").strip().splitlines()[-1]
+    token = cli(env, "agent-token", "create", "probe-1", "--label", "e2e").strip().splitlines()[-1]
     assert "alice" in cli(env, "oncall", "show", "primary")
 
     collector = start(
