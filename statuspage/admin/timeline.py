@@ -87,7 +87,9 @@ def describe(event: IncidentEvent, names: Mapping[str, str]) -> str:
             text = str(data.get("text") or "paged a responder")
             return f"{who}: {text}" if text.startswith("nobody") else f"{who} {text}"
         case "action_link":
-            verb = {"acknowledge": "acknowledged", "resolve": "resolved"}.get(str(data.get("action")), "acted")
+            verb = {"acknowledge": "acknowledged", "resolve": "resolved"}.get(
+                str(data.get("action")), "acted"
+            )
             return f"{who} {verb} from the link in a page"
         case "published":
             return f"{who} published it on the status page"

@@ -1,6 +1,7 @@
-"""The on-call pages in a real headless Chromium at phone width (390 px) and desktop: the admin
-schedule list and timeline, and the public confirmation page of an acknowledge link. No console
-errors or CSP violations, nothing scrolls sideways, every form control has a label."""
+"""The on-call pages in a real headless Chromium at phone width (390 px) and desktop, light and
+dark: the admin schedule list and timeline, and the public confirmation page of an acknowledge
+link. axe-core finds no violations, no console errors or CSP violations, nothing scrolls
+sideways, every form control has a label."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from statuspage.settings import Settings
 from statuspage.storage import incidents as incident_store
 from statuspage.storage.transaction import immediate
 from tests.adminkit import PASSWORD
-from tests.browser import CHROMIUM, Browser, Page, connect_page
+from tests.browser import CHROMIUM, Browser, Page, axe_violations, connect_page
 from tests.statuspage.oncall.test_paging_links import ONCALL
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -104,6 +105,7 @@ async def test_oncall_pages_at_phone_and_desktop_width(server: tuple[str, str], 
                         width,
                         seen,
                     )
-                await page.screenshot(ARTIFACTS / f"{name}-desktop.png", 1280, False)
+                await page.open(f"{base}{path}", 390, 844, True)
+                await page.screenshot(ARTIFACTS / f"{name}-phone.png", 390, True)
         finally:
             await page.close()
