@@ -35,6 +35,9 @@ CHECK = """(() => {
 })()"""
 
 
+EXPECTED = {"h1": 1, "unlabeled": 0, "overflow": False, "lang": "en"}
+
+
 @pytest.fixture
 def settings(make_settings: Callable[..., Settings]) -> Settings:
     return make_settings(**ONCALL)
@@ -78,13 +81,8 @@ async def test_oncall_pages_at_phone_and_desktop_width(server: tuple[str, str], 
         page = await connect_page(session, browser)
         try:
             await page.open(f"{base}{ack_path}", 390, 844, True)
-            seen = await page.evaluate(CHECK)
-            assert page.errors() == [] and seen == {
-                "h1": 1,
-                "unlabeled": 0,
-                "overflow": False,
-                "lang": "en",
-            }, seen
+            assert page.errors() == [] and await page.evaluate(CHECK) == EXPECTED
+            assert await axe_violations(page) == []
             await page.screenshot(ARTIFACTS / "oncall-ack-phone.png", 390, True)
 
             await page.open(f"{base}/admin/login?next=/admin/oncall", 390, 844, True)
@@ -95,17 +93,12 @@ async def test_oncall_pages_at_phone_and_desktop_width(server: tuple[str, str], 
                 "document.querySelector('form.stack').submit()",
             )
             for path, name in (("/admin/oncall", "oncall"), ("/admin/oncall/primary", "oncall-schedule")):
-                for width, height, mobile in ((390, 844, True), (1280, 900, False)):
-                    await page.open(f"{base}{path}", width, height, mobile)
+                for width, height, mobile, dark in ((1280, 900, False, True), (390, 844, True, False)):
+                    await page.open(f"{base}{path}", width, height, mobile, dark=dark)
                     assert await page.evaluate("location.pathname") == path
-                    seen = await page.evaluate(CHECK)
                     assert page.errors() == [], (path, width)
-                    assert seen == {"h1": 1, "unlabeled": 0, "overflow": False, "lang": "en"}, (
-                        path,
-                        width,
-                        seen,
-                    )
-                await page.open(f"{base}{path}", 390, 844, True)
+                    assert await page.evaluate(CHECK) == EXPECTED, (path, width)
+                    assert await axe_violations(page) == [], (path, width)
                 await page.screenshot(ARTIFACTS / f"{name}-phone.png", 390, True)
         finally:
             await page.close()
