@@ -87,10 +87,10 @@ def describe(event: IncidentEvent, names: Mapping[str, str]) -> str:
             text = str(data.get("text") or "paged a responder")
             return f"{who}: {text}" if text.startswith("nobody") else f"{who} {text}"
         case "action_link":
-            verb = {"acknowledge": "acknowledged", "resolve": "resolved"}.get(
+            done = {"acknowledge": "acknowledged", "resolve": "resolved"}.get(
                 str(data.get("action")), "acted"
             )
-            return f"{who} {verb} from the link in a page"
+            return f"{who} {done} from the link in a page"
         case "published":
             return f"{who} published it on the status page"
         case "root_cause_set":
