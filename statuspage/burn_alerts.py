@@ -6,7 +6,7 @@ SLA reports: incidents, maintenance excluded) and its burn rate. Crossing
 `burn_rate_threshold` sends one `sla.burn_rate` notice to each of
 `burn_rate_channels`; the alert clears (one `sla.burn_rate_recovered` notice)
 when the rate falls below half the threshold, so a rate hovering at the line
-does not flap. The alert row is claimed with INSERT OR IGNORE / DELETE and the
+does not flap. The alert row is claimed with INSERT ... ON CONFLICT DO NOTHING / DELETE and the
 outbox keys are unique, so two workers never send a notice twice.
 """
 
@@ -22,9 +22,9 @@ from shared.timeutil import format_duration, to_iso
 from statuspage.engine.sla import burn_rate, merge, weighted_downtime_s
 from statuspage.settings import Settings
 from statuspage.storage import burn_alerts as alert_store
+from statuspage.storage import sql
 from statuspage.storage.outbox import enqueue
 from statuspage.storage.sla import maintenance_intervals, outage_intervals
-from statuspage.storage.transaction import immediate
 
 log = logging.getLogger(__name__)
 CLEAR_FRACTION = 0.5
@@ -45,7 +45,7 @@ def run_burn_alerts(db: Database, settings: Settings, now: datetime) -> int:
         maintenance = merge(maintenance_intervals(db, component.id, start, now, now))
         clipped = [c for o in outages if (c := o.clip(start, now))]
         rate = burn_rate(weighted_downtime_s(clipped, maintenance), window_s, component.sla_target)
-        with immediate(db):
+        with sql.write(db):
             queued += _transition(db, settings, component.id, component.name, component.sla_target, rate, now)
     return queued
 

@@ -24,8 +24,8 @@ from sqlite_utils import Database
 from shared.timeutil import to_iso
 from statuspage.settings import Settings
 from statuspage.storage import drills as store
+from statuspage.storage import sql
 from statuspage.storage.incidents import get_incident
-from statuspage.storage.transaction import immediate
 
 MAX_DURATION = timedelta(hours=2)
 
@@ -75,7 +75,7 @@ def start(
         raise DrillError(f"component {component_id!r} has no checks run by agents to fail")
     if not timedelta(seconds=1) <= duration <= MAX_DURATION:
         raise DrillError("duration must be between 1s and 2h")
-    with immediate(db):
+    with sql.write(db):
         if component_id in store.running_drills(db, now):
             raise DrillError(f"a drill is already running on {component_id!r}")
         return store.insert_drill(db, component_id, actor, now, now + duration, notify_subscribers)
@@ -117,7 +117,7 @@ def finish(
 ) -> DrillReport:
     """Store the final report. An aborted drill also ends the injected failures now."""
     report = measure(db, settings, drill_id, now)
-    with immediate(db):
+    with sql.write(db):
         if aborted:
             store.end_failures_now(db, drill_id, now)
         store.finish_drill(db, drill_id, "aborted" if aborted else "completed", report.as_dict(), now)

@@ -27,13 +27,13 @@ from statuspage.engine.incidents import ComponentFacts, IncidentFacts, plan
 from statuspage.incident_actions import apply_actions, escalate_due
 from statuspage.settings import Settings
 from statuspage.storage import incidents as incident_store
+from statuspage.storage import sql
 from statuspage.storage.drills import drilled_components
 from statuspage.storage.engine_state import get_time
 from statuspage.storage.maintenance import components_in_maintenance
 from statuspage.storage.problems import sync_location_problems
 from statuspage.storage.results import load_states, save_state
 from statuspage.storage.status import load_component_rows, save_component_status
-from statuspage.storage.transaction import immediate
 
 log = logging.getLogger(__name__)
 # engine_state key: no new incidents before this time (set after the collector's own downtime).
@@ -82,7 +82,7 @@ def apply_results(db: Database, settings: Settings, agent: str, results: list[Re
 def evaluate_components(db: Database, settings: Settings, now: datetime) -> list[str]:
     """Recompute statuses, location problems and incidents at `now`; return the component ids
     whose public status changed."""
-    with immediate(db):
+    with sql.write(db):
         states_by_check: dict[str, list[CheckState]] = defaultdict(list)
         for state in load_states(db):
             states_by_check[state.check_id].append(state)

@@ -32,8 +32,8 @@ from shared.timeutil import format_duration
 from statuspage.evaluate import apply_results
 from statuspage.settings import Settings
 from statuspage.storage import heartbeats as store
+from statuspage.storage import sql
 from statuspage.storage.results import insert_results
-from statuspage.storage.transaction import immediate
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +105,7 @@ def check_heartbeats(db: Database, settings: Settings, now: datetime) -> list[st
     if not checks:
         return []
     noted: list[str] = []
-    with immediate(db):
+    with sql.write(db):
         store.ensure_keys(db, [check.id for check in checks], now)
         store.ensure_ping_key(db, now)
         stored = store.load_heartbeats(db)
@@ -138,7 +138,7 @@ def record_ping(db: Database, settings: Settings, check: HeartbeatCheck, ping: s
 
     Returns that result (None for start and log pings). Call outside a transaction.
     """
-    with immediate(db):
+    with sql.write(db):
         duration_s: float | None = None
         if ping.kind in ("success", "fail"):
             started = store.close_start(db, check.id, ping.rid, ping.at)

@@ -21,8 +21,8 @@ from statuspage.settings import Settings
 from statuspage.storage import incidents as store
 from statuspage.storage import oncall as oncall_store
 from statuspage.storage import problems as problem_store
+from statuspage.storage import sql
 from statuspage.storage.outbox import enqueue
-from statuspage.storage.transaction import immediate
 
 MAX_BODY_CHARS = 20_000
 MAX_TITLE_CHARS = 200
@@ -63,7 +63,7 @@ def create_incident(
     _choice("status", status, ("investigating", "identified", "monitoring"))
     _choice("impact", impact, store.IMPACTS)
     affected = _components(settings, components or {})
-    with immediate(db):
+    with sql.write(db):
         return store.insert_incident(
             db,
             title=title.strip(),
@@ -82,7 +82,7 @@ def create_incident(
 def acknowledge(db: Database, incident_id: int, actor: str, now: datetime) -> bool:
     """Acknowledge: stops escalation. Returns False (and changes nothing) if already acknowledged."""
     _actor(actor)
-    with immediate(db):
+    with sql.write(db):
         _get(db, incident_id)
         if not store.acknowledge(db, incident_id, actor, now):
             return False
@@ -113,7 +113,7 @@ def post_update(
     _actor(actor)
     if components is not None and settings is None:
         raise IncidentInputError("components", "settings are needed to validate component ids")
-    with immediate(db):
+    with sql.write(db):
         incident = _get(db, incident_id)
         if status == "postmortem" and incident.status not in store.CLOSED_STATUSES:
             raise IncidentInputError("status", "postmortem follows resolved")
@@ -138,7 +138,7 @@ def change_impact(
     _actor(actor)
     if body is not None:
         _text("body", body, MAX_BODY_CHARS)
-    with immediate(db):
+    with sql.write(db):
         incident = _get(db, incident_id)
         store.set_fields(db, incident_id, now, impact=impact, impact_manual=1)
         store.record_event(
@@ -164,7 +164,7 @@ def set_components(
     if body is not None:
         _text("body", body, MAX_BODY_CHARS)
     affected = _components(settings, components)
-    with immediate(db):
+    with sql.write(db):
         incident = _get(db, incident_id)
         store.set_components(db, incident_id, affected, now)
         store.record_event(
@@ -189,7 +189,7 @@ def publish(db: Database, incident_id: int, actor: str, now: datetime) -> bool:
     Returns False when it was already public. Drills can never be published.
     """
     _actor(actor)
-    with immediate(db):
+    with sql.write(db):
         incident = _get(db, incident_id)
         if incident.drill:
             raise IncidentInputError("public", "a drill is never public")
@@ -209,7 +209,7 @@ def set_root_cause(db: Database, incident_id: int, markdown: str, actor: str, no
     """Record the root cause (markdown; empty clears it)."""
     _text("root_cause", markdown, MAX_MARKDOWN_CHARS, allow_empty=True)
     _actor(actor)
-    with immediate(db):
+    with sql.write(db):
         _get(db, incident_id)
         store.set_fields(db, incident_id, now, root_cause=markdown or None)
         store.record_event(db, incident_id, "root_cause_set", actor, now, {"chars": len(markdown)})
@@ -222,7 +222,7 @@ def set_postmortem(
     `postmortem` and posts a public update saying so."""
     _text("postmortem", markdown, MAX_MARKDOWN_CHARS, allow_empty=not publish)
     _actor(actor)
-    with immediate(db):
+    with sql.write(db):
         incident = _get(db, incident_id)
         if publish and incident.status not in store.CLOSED_STATUSES:
             raise IncidentInputError("publish", "resolve the incident before publishing its postmortem")
@@ -246,14 +246,14 @@ def create_problem(db: Database, title: str, description: str, actor: str, now: 
     _text("title", title, MAX_TITLE_CHARS)
     _text("description", description, MAX_MARKDOWN_CHARS, allow_empty=True)
     _actor(actor)
-    with immediate(db):
+    with sql.write(db):
         return problem_store.insert_problem(db, title.strip(), description, actor, now)
 
 
 def link_problem(db: Database, incident_id: int, problem_id: int | None, actor: str, now: datetime) -> None:
     """Link the incident to a problem record (None unlinks)."""
     _actor(actor)
-    with immediate(db):
+    with sql.write(db):
         incident = _get(db, incident_id)
         if problem_id is not None and problem_store.get_problem(db, problem_id) is None:
             raise IncidentNotFound(f"problem {problem_id}")

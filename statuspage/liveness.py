@@ -30,7 +30,7 @@ from statuspage.engine.escalation import first_due
 from statuspage.settings import Settings
 from statuspage.storage import agents as agent_store
 from statuspage.storage import incidents as incident_store
-from statuspage.storage.transaction import immediate
+from statuspage.storage import sql
 from statuspage.timed_rules import listening_since
 
 log = logging.getLogger(__name__)
@@ -68,7 +68,7 @@ def check_agent_liveness(db: Database, settings: Settings, now: datetime) -> tup
 def _mark_offline(
     db: Database, settings: Settings, agent: agent_store.Agent, cutoff: datetime, now: datetime
 ) -> bool:
-    with immediate(db):
+    with sql.write(db):
         if not agent_store.claim_offline(db, agent.id, cutoff, now):
             return False  # it reported meanwhile, or another worker claimed it
         silent_s = (now - agent.last_seen_at).total_seconds() if agent.last_seen_at else 0.0
@@ -110,7 +110,7 @@ def _mark_offline(
 def _mark_online(
     db: Database, agent_id: int, name: str, incident_id: int | None, revoked: bool, now: datetime
 ) -> bool:
-    with immediate(db):
+    with sql.write(db):
         if not agent_store.claim_online(db, agent_id):
             return False
         if incident_id:

@@ -20,7 +20,7 @@ from statuspage import incidents as service
 from statuspage.settings import Settings
 from statuspage.storage import action_items as items_store
 from statuspage.storage import incidents as store
-from statuspage.storage.transaction import immediate
+from statuspage.storage import sql
 
 MAX_FORENSIC_LINES = 40
 MAX_OWNER_CHARS = 100
@@ -80,7 +80,7 @@ def publish(
 
     Raises IncidentInputError (e.g. the incident is still open) or IncidentNotFound.
     """
-    with immediate(db):
+    with sql.write(db):
         service.set_postmortem(db, incident_id, markdown, actor, now, publish=True)
         if not notify_subscribers:
             store.keep_last_update_quiet(db, incident_id)
@@ -102,7 +102,7 @@ def add_action_item(
         raise service.IncidentInputError("description", f"must be 1-{MAX_ITEM_CHARS} characters")
     if not owner or len(owner) > MAX_OWNER_CHARS:
         raise service.IncidentInputError("owner", f"must be 1-{MAX_OWNER_CHARS} characters")
-    with immediate(db):
+    with sql.write(db):
         if store.get_incident(db, incident_id) is None:
             raise service.IncidentNotFound(f"incident {incident_id}")
         item_id = items_store.insert_action_item(db, incident_id, description, owner, due_on, actor, now)
@@ -115,7 +115,7 @@ def add_action_item(
 def complete_action_item(
     db: Database, incident_id: int, item_id: int, done: bool, actor: str, now: datetime
 ) -> None:
-    with immediate(db):
+    with sql.write(db):
         if not items_store.set_done(db, item_id, done, now):
             raise service.IncidentNotFound(f"action item {item_id}")
         store.record_event(

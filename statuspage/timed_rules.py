@@ -24,8 +24,8 @@ from statuspage.evaluate import QUIET_UNTIL
 from statuspage.incident_actions import escalate_due
 from statuspage.settings import Settings
 from statuspage.storage import maintenance as windows
+from statuspage.storage import sql
 from statuspage.storage.engine_state import get_time, set_time
-from statuspage.storage.transaction import immediate
 
 log = logging.getLogger(__name__)
 LAST_PASS = "worker_last_pass_at"
@@ -36,7 +36,7 @@ MAINTENANCE_HORIZON = timedelta(days=7)
 
 def note_worker_pass(db: Database, settings: Settings, now: datetime) -> bool:
     """Record this pass; after a gap (collector downtime) start the grace. True if it started."""
-    with immediate(db):
+    with sql.write(db):
         last = get_time(db, LAST_PASS)
         set_time(db, LAST_PASS, now)
         if last is None or now - last <= DOWNTIME_GAP:
@@ -72,7 +72,7 @@ def listening_since(db: Database) -> datetime | None:
 
 def run_maintenance(db: Database, settings: Settings, now: datetime) -> tuple[list[int], list[int]]:
     """Store upcoming configured occurrences, then move windows along; return (started, completed)."""
-    with immediate(db):
+    with sql.write(db):
         for window in settings.maintenance:
             for occurrence in occurrences(window, now, MAINTENANCE_HORIZON):
                 windows.insert_maintenance(
@@ -94,5 +94,5 @@ def run_maintenance(db: Database, settings: Settings, now: datetime) -> tuple[li
 
 def run_escalations(db: Database, settings: Settings, now: datetime) -> int:
     """Page every due escalation step; return the outbox rows written."""
-    with immediate(db):
+    with sql.write(db):
         return escalate_due(db, settings, now)

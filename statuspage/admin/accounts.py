@@ -21,7 +21,7 @@ from sqlite_utils import Database
 
 from statuspage.settings import AdminConfig
 from statuspage.storage import accounts as store
-from statuspage.storage.transaction import immediate
+from statuspage.storage import sql
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
 MIN_PASSWORD_CHARS = 12
@@ -75,7 +75,7 @@ def create_user(db: Database, name: str, password: str, now: datetime, with_totp
         raise AccountError("name", "1-64 letters, digits, '_', '.', '@', '-'")
     check_new_password(password, name)
     secret = pyotp.random_base32() if with_totp else None
-    with immediate(db):
+    with sql.write(db):
         return store.insert_user(db, name, hash_password(password), secret, now)
 
 
@@ -136,15 +136,15 @@ def login(
     if valid and user is not None and user.totp_secret:
         step = totp_step(user.totp_secret, code, now)
         # A code works once: someone who watched it being typed cannot reuse it.
-        with immediate(db):
+        with sql.write(db):
             valid = step is not None and store.claim_totp_step(db, user.id, step)
     if not valid or user is None:
-        with immediate(db):
+        with sql.write(db):
             store.record_login_failure(db, name, client_address, now)
         return LoginResult(None, "invalid")
     if config.require_totp and not user.totp_secret:
         return LoginResult(None, "totp_required")
-    with immediate(db):
+    with sql.write(db):
         store.clear_failures(db, name)
         if _hasher.check_needs_rehash(user.password_hash):
             store.set_password_hash(db, user.id, hash_password(password), user.password_changed_at)
@@ -163,14 +163,14 @@ def change_password(
     check_new_password(new, user.name)
     if verify_password(user, new):
         raise AccountError("new_password", "must differ from the current one")
-    with immediate(db):
+    with sql.write(db):
         store.set_password_hash(db, user.id, hash_password(new), now)
         return store.revoke_sessions_of(db, user.id, now, keep_session_id)
 
 
 def reset_totp(db: Database, user: store.User, enable: bool) -> store.User:
     """Give the user a fresh TOTP seed (or remove it); returns the updated user."""
-    with immediate(db):
+    with sql.write(db):
         store.set_totp_secret(db, user.id, pyotp.random_base32() if enable else None)
     updated = store.get_user(db, user.id)
     assert updated is not None

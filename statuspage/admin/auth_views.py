@@ -19,8 +19,7 @@ from statuspage.admin.ui import (
     set_cookie,
 )
 from statuspage.storage import accounts as account_store
-from statuspage.storage import audit
-from statuspage.storage.transaction import immediate
+from statuspage.storage import audit, sql
 from statuspage.web import client_address, get_db, now, settings
 
 REFUSALS = {
@@ -60,7 +59,7 @@ def login() -> WerkzeugResponse:
         now(),
     )
     if result.user is None:
-        with immediate(db):
+        with sql.write(db):
             audit.record(
                 db,
                 now(),
@@ -75,7 +74,7 @@ def login() -> WerkzeugResponse:
     token, session = sessions.start(
         db, result.user, settings().admin, now(), address, request.headers.get("User-Agent", "")
     )
-    with immediate(db):
+    with sql.write(db):
         audit.record(db, now(), f"user:{result.user.name}", "session.login", f"session:{session.id}", address)
     response = redirect(safe_next(request.form.get("next")), 303)
     set_cookie(
@@ -90,7 +89,7 @@ def logout() -> WerkzeugResponse:
     active = current()
     db = get_db()
     sessions.end(db, active.session.id, now())
-    with immediate(db):
+    with sql.write(db):
         audit.record(
             db, now(), actor().label, "session.logout", f"session:{active.session.id}", client_address()
         )
@@ -122,7 +121,7 @@ def change_password() -> WerkzeugResponse | tuple[str, int]:
     except accounts.AccountError as error:
         live = account_store.live_sessions_of(db, active.user.id, now())
         return render("account.html", 422, sessions=live, this_session=active.session.id, error=str(error))
-    with immediate(db):
+    with sql.write(db):
         audit.record(
             db,
             now(),
@@ -139,7 +138,7 @@ def change_password() -> WerkzeugResponse | tuple[str, int]:
 def revoke_other_sessions() -> WerkzeugResponse:
     active = current()
     db = get_db()
-    with immediate(db):
+    with sql.write(db):
         ended = account_store.revoke_sessions_of(db, active.user.id, now(), active.session.id)
         audit.record(
             db,

@@ -12,8 +12,7 @@ from shared.timeutil import utcnow
 from statuspage.admin import accounts
 from statuspage.settings import Settings
 from statuspage.storage import accounts as account_store
-from statuspage.storage import api_tokens, audit
-from statuspage.storage.transaction import immediate
+from statuspage.storage import api_tokens, audit, sql
 
 
 def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -87,13 +86,13 @@ def user_command(settings: Settings, args: argparse.Namespace) -> int:
         if args.user_command == "password":
             new = _read_password(args.password_stdin)
             accounts.check_new_password(new, existing.name)
-            with immediate(db):
+            with sql.write(db):
                 account_store.set_password_hash(db, existing.id, accounts.hash_password(new), now)
                 ended = account_store.revoke_sessions_of(db, existing.id, now)
             _audit(db, "user.password", args.name, {"sessions_ended": ended})
             print(f"password set for {args.name!r}; {ended} session(s) ended")
             return 0
-        with immediate(db):
+        with sql.write(db):
             ended = account_store.revoke_sessions_of(db, existing.id, now)
         _audit(db, "user.sign_out", args.name, {"sessions_ended": ended})
         print(f"{ended} session(s) of {args.name!r} ended")
@@ -117,7 +116,7 @@ def api_token_command(settings: Settings, args: argparse.Namespace) -> int:
             print(f"{token.name}\tscope={token.scope}\tlast_used={used}")
         return 0
     if args.api_token_command == "revoke":
-        with immediate(db):
+        with sql.write(db):
             revoked = api_tokens.revoke_token(db, args.name, now)
         if not revoked:
             print(f"no live token named {args.name!r}", file=sys.stderr)
@@ -129,7 +128,7 @@ def api_token_command(settings: Settings, args: argparse.Namespace) -> int:
         print("token name: use 1-64 letters, digits, '_', '.', '-'", file=sys.stderr)
         return 2
     try:
-        with immediate(db):
+        with sql.write(db):
             token, secret = api_tokens.create_token(db, args.name, args.scope, "cli", now)
     except api_tokens.TokenExists:
         print(f"a live token named {args.name!r} exists (revoke it first)", file=sys.stderr)
@@ -141,5 +140,5 @@ def api_token_command(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _audit(db: Database, action: str, target: str, details: dict[str, object] | None = None) -> None:
-    with immediate(db):
+    with sql.write(db):
         audit.record(db, utcnow(), "cli", action, target, "", dict(details or {}))

@@ -25,9 +25,8 @@ from statuspage.notify import outbox as notify_outbox
 from statuspage.notify.config import ChannelConfig
 from statuspage.settings import Settings
 from statuspage.storage import agents as agent_store
-from statuspage.storage import audit, overrides
+from statuspage.storage import audit, overrides, sql
 from statuspage.storage import maintenance as maintenance_store
-from statuspage.storage.transaction import immediate
 
 T = TypeVar("T")
 
@@ -73,7 +72,7 @@ def _audited(
     change: Callable[[], T],
 ) -> T:
     """Run `change` and record it in one transaction (the service layer joins the outer one)."""
-    with _translated(), immediate(db):
+    with _translated(), sql.write(db):
         result = change()
         audit.record(db, now, actor.label, action, target, actor.client_address, details)
     return result

@@ -16,11 +16,10 @@ from statuspage.admin.ui import actor, admin_ui, done, parse_form, render
 from statuspage.engine.check_state import CheckState
 from statuspage.notify import subscriptions
 from statuspage.storage import agents as agent_store
-from statuspage.storage import api_tokens, audit, overrides, problems, results
+from statuspage.storage import api_tokens, audit, overrides, problems, results, sql
 from statuspage.storage import incidents as incident_store
 from statuspage.storage import maintenance as maintenance_store
 from statuspage.storage.status import load_computed_status
-from statuspage.storage.transaction import immediate
 from statuspage.web import client_address, get_db, now, settings
 
 STATE_WORDS = {"up": "Up", "down": "Down", "degraded": "Degraded", "unknown": "No data"}
@@ -211,7 +210,7 @@ def create_token() -> tuple[str, int]:
         error = "name: 1-64 letters, digits, '_', '.', '-'"
     else:
         try:
-            with immediate(db):
+            with sql.write(db):
                 token, secret = api_tokens.create_token(db, name, scope, actor().label, now())
                 audit.record(
                     db,
@@ -235,7 +234,7 @@ def create_token() -> tuple[str, int]:
 @admin_ui.post("/tokens/<name>/revoke")
 def revoke_token(name: str) -> WerkzeugResponse:
     db = get_db()
-    with immediate(db):
+    with sql.write(db):
         if not api_tokens.revoke_token(db, name, now()):
             abort(404)
         audit.record(db, now(), actor().label, "token.revoke", f"token:{name}", client_address())

@@ -19,7 +19,7 @@ from sqlite_utils import Database
 
 from statuspage.settings import AdminConfig
 from statuspage.storage import accounts as store
-from statuspage.storage.transaction import immediate
+from statuspage.storage import sql
 
 COOKIE_NAME = "upwatch_session"
 SECURE_COOKIE_NAME = "__Host-upwatch_session"  # browsers enforce Secure, Path=/, no Domain
@@ -45,7 +45,7 @@ def start(
 ) -> tuple[str, store.Session]:
     """Create a session for `user`; return (cookie token, session)."""
     token = secrets.token_urlsafe(32)
-    with immediate(db):
+    with sql.write(db):
         store.insert_session(
             db,
             hash_token(token),
@@ -75,13 +75,13 @@ def resume(db: Database, token: str, config: AdminConfig, now: datetime) -> Acti
     if user is None or user.disabled_at is not None:
         return None
     if now - session.last_seen_at >= TOUCH_EVERY:
-        with immediate(db):
+        with sql.write(db):
             store.touch_session(db, session.id, now)
     return ActiveSession(session, user)
 
 
 def end(db: Database, session_id: int, now: datetime) -> None:
-    with immediate(db):
+    with sql.write(db):
         store.revoke_session(db, session_id, now)
 
 

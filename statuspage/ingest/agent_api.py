@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import fcntl
 import json
 import logging
-import os
 import re
-import sqlite3
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,68 +18,19 @@ from sqlite_utils import Database
 from shared.schema import Report, Result
 from shared.timeutil import from_iso
 from statuspage.assignments import build_assignments, checks_for
-from statuspage.db import BUSY_TIMEOUT_MS, connect
+from statuspage.db import connect
 from statuspage.evaluate import apply_results, evaluate_components
 from statuspage.settings import Settings
+from statuspage.storage import sql
 from statuspage.storage.agents import Agent, authenticate, hash_token, record_declared_labels, record_seen
 from statuspage.storage.drills import running_drills
 from statuspage.storage.results import insert_prepared, prepare_results, state_marks
 from statuspage.storage.sqlite_file import set_autocheckpoint
-from statuspage.storage.transaction import immediate
+from statuspage.storage.transaction import ingest_write
 from statuspage.web import json_error, now, settings
 
 log = logging.getLogger(__name__)
 _local = threading.local()
-# One writer at a time per process, queued on a Python lock: SQLite's own busy
-# handler polls with sleeps of 1, 2, 5, 10 ... ms, so threads of one process
-# contending through it leave the write lock idle between polls. Processes
-# still meet at SQLite's lock (BEGIN IMMEDIATE with the busy timeout).
-_write_lock = threading.Lock()
-# Across processes (gunicorn workers) the same problem: a writer that finds SQLite's
-# lock taken sleeps 1, 2, 5 ... ms. A flock on a file beside the database queues the
-# processes' ingest writers instead (waiting is polled every 0.2 ms, bounded by
-# the busy timeout). One descriptor per process, opened after gunicorn forks.
-_process_locks: dict[tuple[int, str], int] = {}
-LOCK_POLL_S = 0.0002
-
-
-@contextmanager
-def _ingest_write_lock(database: str) -> Iterator[None]:
-    """Hold this process's thread lock and the cross-process ingest flock.
-
-    Raises sqlite3.OperationalError when the flock is not free within the busy timeout
-    (answered 503 like a busy database).
-    """
-    with _write_lock:
-        fd = _process_lock_fd(database)
-        if fd is None:
-            yield
-            return
-        deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise sqlite3.OperationalError("ingest lock busy") from None
-                time.sleep(LOCK_POLL_S)
-        try:
-            yield
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-
-
-def _process_lock_fd(database: str) -> int | None:
-    key = (os.getpid(), database)
-    fd = _process_locks.get(key)
-    if fd is None:
-        try:
-            fd = os.open(database + ".ingest-lock", os.O_RDWR | os.O_CREAT, 0o600)
-        except OSError:
-            return None  # e.g. a read-only folder: SQLite's own locking still holds
-        _process_locks[key] = fd
-    return fd
 
 
 agent_api = Blueprint("agent_api", __name__, url_prefix="/api/v1/agent")
@@ -251,7 +197,7 @@ def reports() -> Response:
     prepared = prepare_results(agent.name, results, received_at)  # outside the write lock
     db = get_db()
     try:
-        with _ingest_write_lock(str(config.database)), immediate(db):
+        with ingest_write(db, str(config.database)):
             new_results = insert_prepared(db, prepared)
             duplicates = len(results) - len(new_results)
             live = record_seen(
@@ -275,7 +221,7 @@ def reports() -> Response:
     except _Revoked:
         _auth_cache.pop(hash_token(g.token), None)
         return _unauthorized("unknown or revoked agent token")
-    except sqlite3.Error as error:
+    except sql.Error as error:
         # Busy beyond the timeout, disk full, I/O error: nothing was committed and
         # the agent keeps the batch; tell it to come back rather than fail it.
         log.error("report not stored agent=%s error=%s", agent.name, error)

@@ -47,7 +47,7 @@ from statuspage.notify.outbox import OutboxRow
 from statuspage.notify.smtp import SmtpPool
 from statuspage.notify.templates import Renderer
 from statuspage.settings import Settings
-from statuspage.storage.transaction import immediate
+from statuspage.storage import sql
 
 log = logging.getLogger(__name__)
 
@@ -258,7 +258,7 @@ class Dispatcher:
         if not self.delivered:
             return
         now = self.ctx.clock()
-        with immediate(self.db):
+        with sql.write(self.db):
             outbox.mark_delivered(self.db, [row.id for row in self.delivered], now)
             for row in self.delivered:
                 if row.destination_key in self.troubled:

@@ -7,14 +7,13 @@ except the TOTP seed, which the server must read back to verify codes.
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlite_utils import Database
-
 from shared.timeutil import from_iso, to_iso
+from statuspage.storage import sql
+from statuspage.storage.sql import Store
 
 
 class UserExists(Exception):
@@ -45,10 +44,8 @@ class Session:
     user_agent: str
 
 
-def _rows(db: Database, sql: str, params: list[Any]) -> list[dict[str, Any]]:
-    cursor = db.execute(sql, params)
-    columns = [c[0] for c in cursor.description]
-    return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+def _rows(db: Store, query: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    return sql.rows(db, query, params)
 
 
 def _time(value: Any) -> datetime | None:
@@ -67,60 +64,79 @@ def _user(row: dict[str, Any]) -> User:
     )
 
 
-def insert_user(db: Database, name: str, password_hash: str, totp_secret: str | None, now: datetime) -> User:
+def insert_user(db: Store, name: str, password_hash: str, totp_secret: str | None, now: datetime) -> User:
     """Store a new operator; raises UserExists."""
     try:
-        cursor = db.execute(
+        user_id = sql.insert_returning_id(
+            db,
             "INSERT INTO users (name, password_hash, totp_secret, created_at, password_changed_at)"
-            " VALUES (?, ?, ?, ?, ?)",
-            [name, password_hash, totp_secret, to_iso(now), to_iso(now)],
+            " VALUES (:name, :password_hash, :totp_secret, :created_at, :password_changed_at) RETURNING id",
+            {
+                "name": name,
+                "password_hash": password_hash,
+                "totp_secret": totp_secret,
+                "created_at": to_iso(now),
+                "password_changed_at": to_iso(now),
+            },
         )
-    except sqlite3.IntegrityError:
+    except sql.IntegrityError:
         raise UserExists(name) from None
-    user = get_user(db, int(cursor.lastrowid or 0))
+    user = get_user(db, user_id)
     assert user is not None
     return user
 
 
-def get_user(db: Database, user_id: int) -> User | None:
-    rows = _rows(db, "SELECT * FROM users WHERE id = ?", [user_id])
+def get_user(db: Store, user_id: int) -> User | None:
+    rows = _rows(db, "SELECT * FROM users WHERE id = :id", {"id": user_id})
     return _user(rows[0]) if rows else None
 
 
-def find_user(db: Database, name: str) -> User | None:
-    rows = _rows(db, "SELECT * FROM users WHERE name = ?", [name])
+def find_user(db: Store, name: str) -> User | None:
+    rows = _rows(db, "SELECT * FROM users WHERE name = :name", {"name": name})
     return _user(rows[0]) if rows else None
 
 
-def list_users(db: Database) -> list[User]:
-    return [_user(row) for row in _rows(db, "SELECT * FROM users ORDER BY name", [])]
+def list_users(db: Store) -> list[User]:
+    return [_user(row) for row in _rows(db, "SELECT * FROM users ORDER BY name", {})]
 
 
-def set_password_hash(db: Database, user_id: int, password_hash: str, now: datetime) -> None:
-    db.execute(
-        "UPDATE users SET password_hash = ?, password_changed_at = ? WHERE id = ?",
-        [password_hash, to_iso(now), user_id],
+def set_password_hash(db: Store, user_id: int, password_hash: str, now: datetime) -> None:
+    sql.run(
+        db,
+        "UPDATE users SET password_hash = :password_hash, password_changed_at = :password_changed_at WHERE"
+        " id = :id",
+        {"password_hash": password_hash, "password_changed_at": to_iso(now), "id": user_id},
     )
 
 
-def set_totp_secret(db: Database, user_id: int, secret: str | None) -> None:
-    db.execute("UPDATE users SET totp_secret = ?, totp_last_step = NULL WHERE id = ?", [secret, user_id])
+def set_totp_secret(db: Store, user_id: int, secret: str | None) -> None:
+    sql.run(
+        db,
+        "UPDATE users SET totp_secret = :totp_secret, totp_last_step = NULL WHERE id = :id",
+        {"totp_secret": secret, "id": user_id},
+    )
 
 
-def claim_totp_step(db: Database, user_id: int, step: int) -> bool:
+def claim_totp_step(db: Store, user_id: int, step: int) -> bool:
     """Record that a code of time step `step` was used; False if it (or a later one) was used already.
 
     A conditional UPDATE, so two simultaneous sign-ins with one code cannot both win.
     """
-    cursor = db.execute(
-        "UPDATE users SET totp_last_step = ? WHERE id = ? AND (totp_last_step IS NULL OR totp_last_step < ?)",
-        [step, user_id, step],
+    changed = sql.run(
+        db,
+        "UPDATE users SET totp_last_step = :totp_last_step WHERE id = :id AND (totp_last_step IS NULL OR"
+        " totp_last_step < :totp_last_step_before)",
+        {"totp_last_step": step, "id": user_id, "totp_last_step_before": step},
     )
-    return cursor.rowcount == 1
+    return changed == 1
 
 
-def set_disabled(db: Database, user_id: int, now: datetime | None) -> None:
-    db.execute("UPDATE users SET disabled_at = ? WHERE id = ?", [to_iso(now) if now else None, user_id])
+def set_disabled(db: Store, user_id: int, now: datetime | None) -> None:
+    sql.run(
+        db,
+        "UPDATE users SET disabled_at = :disabled_at WHERE id = :id",
+        {"disabled_at": to_iso(now) if now else None, "id": user_id},
+    )
 
 
 # -- sessions --------------------------------------------------------------------------------------
@@ -141,7 +157,7 @@ def _session(row: dict[str, Any]) -> Session:
 
 
 def insert_session(
-    db: Database,
+    db: Store,
     token_hash: str,
     user_id: int,
     csrf_token: str,
@@ -150,56 +166,69 @@ def insert_session(
     client_address: str,
     user_agent: str,
 ) -> int:
-    cursor = db.execute(
+    return sql.insert_returning_id(
+        db,
         "INSERT INTO admin_sessions (token_hash, user_id, csrf_token, created_at, last_seen_at, expires_at,"
-        " client_address, user_agent) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            token_hash,
-            user_id,
-            csrf_token,
-            to_iso(now),
-            to_iso(now),
-            to_iso(expires_at),
-            client_address,
-            user_agent[:300],
-        ],
+        " client_address, user_agent) VALUES (:token_hash, :user_id, :csrf_token, :created_at, :last_seen_at,"
+        " :expires_at, :client_address, :user_agent) RETURNING id",
+        {
+            "token_hash": token_hash,
+            "user_id": user_id,
+            "csrf_token": csrf_token,
+            "created_at": to_iso(now),
+            "last_seen_at": to_iso(now),
+            "expires_at": to_iso(expires_at),
+            "client_address": client_address,
+            "user_agent": user_agent[:300],
+        },
     )
-    return int(cursor.lastrowid or 0)
 
 
-def find_session(db: Database, token_hash: str) -> Session | None:
+def find_session(db: Store, token_hash: str) -> Session | None:
     """The live (not revoked) session with this token hash, expired or not."""
-    rows = _rows(db, "SELECT * FROM admin_sessions WHERE token_hash = ? AND revoked_at IS NULL", [token_hash])
+    rows = _rows(
+        db,
+        "SELECT * FROM admin_sessions WHERE token_hash = :token_hash AND revoked_at IS NULL",
+        {"token_hash": token_hash},
+    )
     return _session(rows[0]) if rows else None
 
 
-def touch_session(db: Database, session_id: int, now: datetime) -> None:
-    db.execute("UPDATE admin_sessions SET last_seen_at = ? WHERE id = ?", [to_iso(now), session_id])
-
-
-def revoke_session(db: Database, session_id: int, now: datetime) -> bool:
-    cursor = db.execute(
-        "UPDATE admin_sessions SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
-        [to_iso(now), session_id],
+def touch_session(db: Store, session_id: int, now: datetime) -> None:
+    sql.run(
+        db,
+        "UPDATE admin_sessions SET last_seen_at = :last_seen_at WHERE id = :id",
+        {"last_seen_at": to_iso(now), "id": session_id},
     )
-    return cursor.rowcount > 0
 
 
-def revoke_sessions_of(db: Database, user_id: int, now: datetime, keep_session_id: int | None = None) -> int:
+def revoke_session(db: Store, session_id: int, now: datetime) -> bool:
+    changed = sql.run(
+        db,
+        "UPDATE admin_sessions SET revoked_at = :revoked_at WHERE id = :id AND revoked_at IS NULL",
+        {"revoked_at": to_iso(now), "id": session_id},
+    )
+    return changed > 0
+
+
+def revoke_sessions_of(db: Store, user_id: int, now: datetime, keep_session_id: int | None = None) -> int:
     """Revoke every live session of the user except `keep_session_id`; return how many."""
-    cursor = db.execute(
-        "UPDATE admin_sessions SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL AND id != ?",
-        [to_iso(now), user_id, keep_session_id or 0],
+    changed = sql.run(
+        db,
+        "UPDATE admin_sessions SET revoked_at = :revoked_at WHERE user_id = :user_id AND revoked_at IS NULL"
+        " AND id != :id",
+        {"revoked_at": to_iso(now), "user_id": user_id, "id": keep_session_id or 0},
     )
-    return int(cursor.rowcount)
+    return int(changed)
 
 
-def live_sessions_of(db: Database, user_id: int, now: datetime) -> list[Session]:
+def live_sessions_of(db: Store, user_id: int, now: datetime) -> list[Session]:
     rows = _rows(
         db,
-        "SELECT * FROM admin_sessions WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ?"
+        "SELECT * FROM admin_sessions WHERE user_id = :user_id AND revoked_at IS NULL AND expires_at >"
+        " :expires_at_after"
         " ORDER BY last_seen_at DESC",
-        [user_id, to_iso(now)],
+        {"user_id": user_id, "expires_at_after": to_iso(now)},
     )
     return [_session(row) for row in rows]
 
@@ -207,34 +236,38 @@ def live_sessions_of(db: Database, user_id: int, now: datetime) -> list[Session]
 # -- login failures --------------------------------------------------------------------------------
 
 
-def record_login_failure(db: Database, account: str, client_address: str, now: datetime) -> None:
-    db.execute(
-        "INSERT INTO login_failures (account, client_address, at) VALUES (?, ?, ?)",
-        [account[:200], client_address[:100], to_iso(now)],
+def record_login_failure(db: Store, account: str, client_address: str, now: datetime) -> None:
+    sql.run(
+        db,
+        "INSERT INTO login_failures (account, client_address, at) VALUES (:account, :client_address, :at)",
+        {"account": account[:200], "client_address": client_address[:100], "at": to_iso(now)},
     )
 
 
 def count_failures(
-    db: Database, since: datetime, *, account: str | None = None, address: str | None = None
+    db: Store, since: datetime, *, account: str | None = None, address: str | None = None
 ) -> int:
     """Failures since `since` for the account or the client address."""
     if account is not None:
-        row = db.execute(
-            "SELECT count(*) FROM login_failures WHERE account = ? AND at > ?", [account[:200], to_iso(since)]
-        ).fetchone()
+        count = sql.scalar(
+            db,
+            "SELECT count(*) FROM login_failures WHERE account = :account AND at > :at_after",
+            {"account": account[:200], "at_after": to_iso(since)},
+        )
     else:
-        row = db.execute(
-            "SELECT count(*) FROM login_failures WHERE client_address = ? AND at > ?",
-            [(address or "")[:100], to_iso(since)],
-        ).fetchone()
-    return int(row[0])
+        count = sql.scalar(
+            db,
+            "SELECT count(*) FROM login_failures WHERE client_address = :client_address AND at > :at_after",
+            {"client_address": (address or "")[:100], "at_after": to_iso(since)},
+        )
+    return int(count)
 
 
-def clear_failures(db: Database, account: str) -> None:
+def clear_failures(db: Store, account: str) -> None:
     """A successful login forgets the account's failures (not the address's)."""
-    db.execute("DELETE FROM login_failures WHERE account = ?", [account[:200]])
+    sql.run(db, "DELETE FROM login_failures WHERE account = :account", {"account": account[:200]})
 
 
-def prune_failures(db: Database, before: datetime) -> int:
-    cursor = db.execute("DELETE FROM login_failures WHERE at < ?", [to_iso(before)])
-    return int(cursor.rowcount)
+def prune_failures(db: Store, before: datetime) -> int:
+    changed = sql.run(db, "DELETE FROM login_failures WHERE at < :at_before", {"at_before": to_iso(before)})
+    return int(changed)

@@ -16,14 +16,13 @@ import hashlib
 import hmac
 import json
 import secrets
-import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
-
-from sqlite_utils import Database
+from typing import Any
 
 from shared.timeutil import from_iso, to_iso
 from statuspage.storage import sql
+from statuspage.storage.sql import Store
 
 TOKEN_PREFIX = "uwa_"
 
@@ -70,59 +69,70 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def create_agent(db: Database, name: str, labels: list[str], now: datetime) -> tuple[Agent, str]:
+def create_agent(db: Store, name: str, labels: list[str], now: datetime) -> tuple[Agent, str]:
     """Create an agent with a fresh token; return (agent, token). Raises AgentExists."""
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     try:
-        with db.atomic():
-            cursor = db.execute(
-                "INSERT INTO agents (name, token_hash, labels, created_at) VALUES (?, ?, ?, ?)",
-                [name, hash_token(token), json.dumps(sorted(set(labels))), to_iso(now)],
+        with sql.write(db):
+            agent_id = sql.insert_returning_id(
+                db,
+                "INSERT INTO agents (name, token_hash, labels, created_at)"
+                " VALUES (:name, :token_hash, :labels, :created_at) RETURNING id",
+                {
+                    "name": name,
+                    "token_hash": hash_token(token),
+                    "labels": json.dumps(sorted(set(labels))),
+                    "created_at": to_iso(now),
+                },
             )
-    except sqlite3.IntegrityError:
+    except sql.IntegrityError:
         raise AgentExists(name) from None
-    agent = get_agent(db, int(cursor.lastrowid or 0))
+    agent = get_agent(db, agent_id)
     assert agent is not None
     return agent, token
 
 
-def get_agent(db: Database, agent_id: int) -> Agent | None:
-    found = _select(db, "WHERE id = ?", [agent_id])
+def get_agent(db: Store, agent_id: int) -> Agent | None:
+    found = _select(db, "WHERE id = :id", {"id": agent_id})
     return found[0] if found else None
 
 
-def authenticate(db: Database, token: str) -> Agent | None:
+def authenticate(db: Store, token: str) -> Agent | None:
     """Return the live agent owning `token`, or None (unknown or revoked)."""
     if not token:
         return None
     digest = hash_token(token)
     # One indexed query on the hot path (every report authenticates).
-    cursor = db.conn.execute("SELECT * FROM agents WHERE token_hash = ? AND revoked_at IS NULL", [digest])
-    row = cursor.fetchone()
+    row = sql.one(
+        db,
+        "SELECT * FROM agents WHERE token_hash = :token_hash AND revoked_at IS NULL",
+        {"token_hash": digest},
+    )
     # The index lookup already matched; compare_digest keeps the final check constant-time.
     if row is None:
         return None
-    columns = [c[0] for c in cursor.description]
-    if not hmac.compare_digest(str(row[columns.index("token_hash")]), digest):
+    if not hmac.compare_digest(str(row["token_hash"]), digest):
         return None
-    return _agent(row, columns)
+    return _agent(row)
 
 
-def list_agents(db: Database, include_revoked: bool = False) -> list[Agent]:
+def list_agents(db: Store, include_revoked: bool = False) -> list[Agent]:
     where = "" if include_revoked else "WHERE revoked_at IS NULL"
-    return _select(db, f"{where} ORDER BY name, id", [])
+    return _select(db, f"{where} ORDER BY name, id", {})
 
 
-def revoke_agent(db: Database, name: str, now: datetime) -> bool:
+def revoke_agent(db: Store, name: str, now: datetime) -> bool:
     """Revoke the live token of `name`; return False if there was none."""
-    with db.atomic():
-        cursor = db.execute(
-            "UPDATE agents SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL", [to_iso(now), name]
+    with sql.write(db):
+        changed = sql.run(
+            db,
+            "UPDATE agents SET revoked_at = :revoked_at WHERE name = :name AND revoked_at IS NULL",
+            {"revoked_at": to_iso(now), "name": name},
         )
-    return cursor.rowcount > 0
+    return changed > 0
 
 
-def record_declared_labels(db: Database, agent_id: int, labels: list[str]) -> bool:
+def record_declared_labels(db: Store, agent_id: int, labels: list[str]) -> bool:
     """Store what the agent declares about itself; True when that changed."""
     encoded = json.dumps(sorted(set(labels)))
     with sql.write(db):
@@ -134,7 +144,7 @@ def record_declared_labels(db: Database, agent_id: int, labels: list[str]) -> bo
     return changed > 0
 
 
-def grant_labels(db: Database, name: str, labels: list[str]) -> list[str] | None:
+def grant_labels(db: Store, name: str, labels: list[str]) -> list[str] | None:
     """Add `labels` to the operator-given labels of the live agent `name` (call inside the
     audited transaction); return its labels after, or None when it has no live token."""
     row = sql.one(
@@ -152,7 +162,7 @@ def grant_labels(db: Database, name: str, labels: list[str]) -> list[str] | None
 
 
 def record_seen(
-    db: Database,
+    db: Store,
     agent_id: int,
     now: datetime,
     version: str,
@@ -168,69 +178,82 @@ def record_seen(
     last report is added to `dropped_results` (a replayed report adds nothing);
     a smaller value means a new spool, whose whole count is new.
     """
-    cursor = db.conn.execute(
-        "UPDATE agents SET last_seen_at = ?, agent_version = ?, clock_skew_s = ?,"
-        " duplicate_results = duplicate_results + ?,"
+    changed = sql.run(
+        db,
+        "UPDATE agents SET last_seen_at = :last_seen_at, agent_version = :agent_version, clock_skew_s ="
+        " :clock_skew_s,"
+        " duplicate_results = duplicate_results + :duplicates,"
         " dropped_results = dropped_results"
-        "   + CASE WHEN ? >= dropped_reported THEN ? - dropped_reported ELSE ? END,"
-        " dropped_reported = ? WHERE id = ? AND revoked_at IS NULL",
-        [to_iso(now), version, skew_s, duplicates, dropped, dropped, dropped, dropped, agent_id],
+        "   + CASE WHEN :dropped >= dropped_reported THEN :dropped - dropped_reported ELSE :dropped END,"
+        " dropped_reported = :dropped WHERE id = :id AND revoked_at IS NULL",
+        {
+            "last_seen_at": to_iso(now),
+            "agent_version": version,
+            "clock_skew_s": skew_s,
+            "duplicates": duplicates,
+            "dropped": dropped,
+            "id": agent_id,
+        },
     )
-    return cursor.rowcount == 1
+    return changed == 1
 
 
-def silent_agents(db: Database, cutoff: datetime) -> list[Agent]:
+def silent_agents(db: Store, cutoff: datetime) -> list[Agent]:
     """Live agents that have reported, but not since `cutoff`, and are not marked offline yet."""
     return _select(
         db,
         "WHERE revoked_at IS NULL AND offline_since IS NULL"
-        " AND last_seen_at IS NOT NULL AND last_seen_at < ?",
-        [to_iso(cutoff)],
+        " AND last_seen_at IS NOT NULL AND last_seen_at < :last_seen_at_before",
+        {"last_seen_at_before": to_iso(cutoff)},
     )
 
 
-def claim_offline(db: Database, agent_id: int, cutoff: datetime, now: datetime) -> bool:
+def claim_offline(db: Store, agent_id: int, cutoff: datetime, now: datetime) -> bool:
     """Mark the agent offline if it is still silent and unclaimed; True when this caller won."""
-    cursor = db.conn.execute(
-        "UPDATE agents SET offline_since = ? WHERE id = ? AND offline_since IS NULL"
-        " AND revoked_at IS NULL AND last_seen_at < ?",
-        [to_iso(now), agent_id, to_iso(cutoff)],
+    changed = sql.run(
+        db,
+        "UPDATE agents SET offline_since = :offline_since WHERE id = :id AND offline_since IS NULL"
+        " AND revoked_at IS NULL AND last_seen_at < :last_seen_at_before",
+        {"offline_since": to_iso(now), "id": agent_id, "last_seen_at_before": to_iso(cutoff)},
     )
-    return cursor.rowcount == 1
+    return changed == 1
 
 
-def set_offline_incident(db: Database, agent_id: int, incident_id: int) -> None:
-    db.conn.execute("UPDATE agents SET offline_incident_id = ? WHERE id = ?", [incident_id, agent_id])
+def set_offline_incident(db: Store, agent_id: int, incident_id: int) -> None:
+    sql.run(
+        db,
+        "UPDATE agents SET offline_incident_id = :offline_incident_id WHERE id = :id",
+        {"offline_incident_id": incident_id, "id": agent_id},
+    )
 
 
-def returned_agents(db: Database) -> list[tuple[int, str, int | None, bool]]:
+def returned_agents(db: Store) -> list[tuple[int, str, int | None, bool]]:
     """(id, name, offline incident id, revoked) of agents marked offline that reported since,
     or whose token was revoked."""
-    rows = db.conn.execute(
+    rows = sql.tuples(
+        db,
         "SELECT id, name, offline_incident_id, revoked_at IS NOT NULL FROM agents"
-        " WHERE offline_since IS NOT NULL AND (last_seen_at > offline_since OR revoked_at IS NOT NULL)"
-    ).fetchall()
+        " WHERE offline_since IS NOT NULL AND (last_seen_at > offline_since OR revoked_at IS NOT NULL)",
+    )
     return [(int(r[0]), str(r[1]), int(r[2]) if r[2] is not None else None, bool(r[3])) for r in rows]
 
 
-def claim_online(db: Database, agent_id: int) -> bool:
+def claim_online(db: Store, agent_id: int) -> bool:
     """Clear the offline mark if the agent is back (or revoked); True when this caller won."""
-    cursor = db.conn.execute(
-        "UPDATE agents SET offline_since = NULL, offline_incident_id = NULL WHERE id = ?"
+    changed = sql.run(
+        db,
+        "UPDATE agents SET offline_since = NULL, offline_incident_id = NULL WHERE id = :id"
         " AND offline_since IS NOT NULL AND (last_seen_at > offline_since OR revoked_at IS NOT NULL)",
-        [agent_id],
+        {"id": agent_id},
     )
-    return cursor.rowcount == 1
+    return changed == 1
 
 
-def _select(db: Database, clause: str, params: list[object]) -> list[Agent]:
-    cursor = db.execute(f"SELECT * FROM agents {clause}", params)  # noqa: S608 - clause is ours
-    columns = [c[0] for c in cursor.description]
-    return [_agent(row, columns) for row in cursor.fetchall()]
+def _select(db: Store, clause: str, params: dict[str, object]) -> list[Agent]:
+    return [_agent(row) for row in sql.rows(db, f"SELECT * FROM agents {clause}", params)]  # noqa: S608 - clause is ours
 
 
-def _agent(row: tuple[object, ...], columns: list[str]) -> Agent:
-    data = dict(zip(columns, row, strict=True))
+def _agent(data: dict[str, Any]) -> Agent:
     return Agent(
         id=int(str(data["id"])),
         name=str(data["name"]),
@@ -247,7 +270,7 @@ def _agent(row: tuple[object, ...], columns: list[str]) -> Agent:
     )
 
 
-def recent_clock_skews(db: Database, since: datetime) -> list[tuple[str, float]]:
+def recent_clock_skews(db: Store, since: datetime) -> list[tuple[str, float]]:
     """(name, clock skew s) of live agents seen since `since` that reported a skew."""
     return [
         (str(name), float(skew))
@@ -260,7 +283,7 @@ def recent_clock_skews(db: Database, since: datetime) -> list[tuple[str, float]]
     ]
 
 
-def live_agents_last_seen(db: Database) -> list[tuple[str, str | None]]:
+def live_agents_last_seen(db: Store) -> list[tuple[str, str | None]]:
     """(name, last seen ISO time or None) of every agent with a live token, by name."""
     return [
         (str(name), None if seen is None else str(seen))

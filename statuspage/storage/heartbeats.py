@@ -11,10 +11,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlite_utils import Database
-
 from shared.timeutil import from_iso, to_iso
 from statuspage.storage import sql
+from statuspage.storage.sql import Store
 
 KEY_BYTES = 16
 
@@ -51,23 +50,29 @@ def new_key() -> str:
     return secrets.token_urlsafe(KEY_BYTES)
 
 
-def ensure_keys(db: Database, check_ids: Iterable[str], now: datetime) -> None:
+def ensure_keys(db: Store, check_ids: Iterable[str], now: datetime) -> None:
     """Give every listed heartbeat check a key (once). Call inside a transaction or alone."""
     for check_id in check_ids:
-        db.execute(
-            "INSERT OR IGNORE INTO heartbeats (check_id, ping_key, created_at) VALUES (?, ?, ?)",
-            [check_id, new_key(), to_iso(now)],
+        sql.run(
+            db,
+            "INSERT INTO heartbeats (check_id, ping_key, created_at) VALUES (:check_id, :key, :now)"
+            " ON CONFLICT DO NOTHING",
+            {"check_id": check_id, "key": new_key(), "now": to_iso(now)},
         )
 
 
-def rotate_key(db: Database, check_id: str) -> str | None:
+def rotate_key(db: Store, check_id: str) -> str | None:
     """Replace a check's key; the old one stops working at once. None when the check has no key."""
     key = new_key()
-    cursor = db.execute("UPDATE heartbeats SET ping_key = ? WHERE check_id = ?", [key, check_id])
-    return key if cursor.rowcount else None
+    changed = sql.run(
+        db,
+        "UPDATE heartbeats SET ping_key = :key WHERE check_id = :check_id",
+        {"key": key, "check_id": check_id},
+    )
+    return key if changed else None
 
 
-def ensure_ping_key(db: Database, now: datetime) -> str:
+def ensure_ping_key(db: Store, now: datetime) -> str:
     """The installation's ping key for slug URLs, made (randomly) on first use."""
     sql.run(
         db,
@@ -78,13 +83,13 @@ def ensure_ping_key(db: Database, now: datetime) -> str:
     return str(sql.scalar(db, "SELECT ping_key FROM heartbeat_ping_key WHERE id = 1"))
 
 
-def ping_key(db: Database) -> str | None:
+def ping_key(db: Store) -> str | None:
     """The installation's ping key, or None before it was made."""
     value = sql.scalar(db, "SELECT ping_key FROM heartbeat_ping_key WHERE id = 1")
     return None if value is None else str(value)
 
 
-def rotate_ping_key(db: Database, now: datetime) -> str:
+def rotate_ping_key(db: Store, now: datetime) -> str:
     """Replace the installation's ping key: every slug URL with the old one stops working."""
     key = new_key()
     sql.run(
@@ -116,81 +121,92 @@ def _heartbeat(row: tuple[object, ...]) -> Heartbeat:
 _COLUMNS = "check_id, ping_key, created_at, last_ping_at, last_success_at, missed_deadline, missed_noted_at"
 
 
-def by_key(db: Database, key: str) -> Heartbeat | None:
-    row = db.execute(f"SELECT {_COLUMNS} FROM heartbeats WHERE ping_key = ?", [key]).fetchone()  # noqa: S608
-    return _heartbeat(row) if row else None
+def by_key(db: Store, key: str) -> Heartbeat | None:
+    found = sql.tuples(db, f"SELECT {_COLUMNS} FROM heartbeats WHERE ping_key = :key", {"key": key})  # noqa: S608
+    return _heartbeat(found[0]) if found else None
 
 
-def load_heartbeats(db: Database) -> dict[str, Heartbeat]:
-    rows = db.execute(f"SELECT {_COLUMNS} FROM heartbeats").fetchall()  # noqa: S608
+def load_heartbeats(db: Store) -> dict[str, Heartbeat]:
+    rows = sql.tuples(db, f"SELECT {_COLUMNS} FROM heartbeats")  # noqa: S608
     return {heartbeat.check_id: heartbeat for heartbeat in map(_heartbeat, rows)}
 
 
-def oldest_open_start(db: Database, check_id: str, since: datetime | None) -> datetime | None:
+def oldest_open_start(db: Store, check_id: str, since: datetime | None) -> datetime | None:
     """The earliest start after the last success that no end has paired with yet."""
-    row = db.execute(
-        "SELECT min(at) FROM heartbeat_pings WHERE check_id = ? AND kind = 'start' AND ended_at IS NULL"
-        " AND at > ?",
-        [check_id, to_iso(since) if since else ""],
-    ).fetchone()
-    return from_iso(row[0]) if row and row[0] else None
+    found = sql.scalar(
+        db,
+        "SELECT min(at) FROM heartbeat_pings WHERE check_id = :check_id AND kind = 'start'"
+        " AND ended_at IS NULL AND at > :since",
+        {"check_id": check_id, "since": to_iso(since) if since else ""},
+    )
+    return from_iso(found) if found else None
 
 
-def close_start(db: Database, check_id: str, rid: str | None, at: datetime) -> datetime | None:
+def close_start(db: Store, check_id: str, rid: str | None, at: datetime) -> datetime | None:
     """Pair an end with the latest open start of the same rid; return that start's time."""
-    row = db.execute(
-        "SELECT id, at FROM heartbeat_pings WHERE check_id = ? AND kind = 'start' AND ended_at IS NULL"
-        " AND rid IS ? ORDER BY id DESC LIMIT 1",
-        [check_id, rid],
-    ).fetchone()
+    same_rid = "rid IS NULL" if rid is None else "rid = :rid"  # `rid IS :rid` is SQLite only
+    row = sql.one(
+        db,
+        "SELECT id, at FROM heartbeat_pings WHERE check_id = :check_id AND kind ="  # noqa: S608
+        " 'start'"
+        f" AND ended_at IS NULL AND {same_rid} ORDER BY id DESC LIMIT 1",
+        {"check_id": check_id, "rid": rid},
+    )
     if not row:
         return None
-    db.execute("UPDATE heartbeat_pings SET ended_at = ? WHERE id = ?", [to_iso(at), row[0]])
-    return from_iso(row[1])
+    sql.run(
+        db, "UPDATE heartbeat_pings SET ended_at = :at WHERE id = :id", {"at": to_iso(at), "id": row["id"]}
+    )
+    return from_iso(row["at"])
 
 
-def insert_ping(db: Database, check_id: str, ping: Ping, duration_s: float | None) -> int:
+def insert_ping(db: Store, check_id: str, ping: Ping, duration_s: float | None) -> int:
     """Store a ping and move the check's last-ping markers. Call inside a transaction."""
-    cursor = db.execute(
+    ping_id = sql.insert_returning_id(
+        db,
         "INSERT INTO heartbeat_pings (check_id, at, kind, exit_status, rid, duration_s, method,"
-        " remote_addr, user_agent, body, body_truncated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            check_id,
-            to_iso(ping.at),
-            ping.kind,
-            ping.exit_status,
-            ping.rid,
-            duration_s,
-            ping.method,
-            ping.remote_addr,
-            ping.user_agent,
-            ping.body,
-            int(ping.body_truncated),
-        ],
+        " remote_addr, user_agent, body, body_truncated) VALUES (:check_id, :at, :kind, :exit_status,"
+        " :rid, :duration_s, :method, :remote_addr, :user_agent, :body, :body_truncated) RETURNING id",
+        {
+            "check_id": check_id,
+            "at": to_iso(ping.at),
+            "kind": ping.kind,
+            "exit_status": ping.exit_status,
+            "rid": ping.rid,
+            "duration_s": duration_s,
+            "method": ping.method,
+            "remote_addr": ping.remote_addr,
+            "user_agent": ping.user_agent,
+            "body": ping.body,
+            "body_truncated": int(ping.body_truncated),
+        },
     )
-    db.execute("UPDATE heartbeats SET last_ping_at = ? WHERE check_id = ?", [to_iso(ping.at), check_id])
+    marks = {"at": to_iso(ping.at), "check_id": check_id}
+    sql.run(db, "UPDATE heartbeats SET last_ping_at = :at WHERE check_id = :check_id", marks)
     if ping.kind == "success":
-        db.execute(
-            "UPDATE heartbeats SET last_success_at = ?, missed_deadline = NULL, missed_noted_at = NULL"
-            " WHERE check_id = ?",
-            [to_iso(ping.at), check_id],
+        sql.run(
+            db,
+            "UPDATE heartbeats SET last_success_at = :at, missed_deadline = NULL, missed_noted_at = NULL"
+            " WHERE check_id = :check_id",
+            marks,
         )
-    return int(cursor.lastrowid or 0)
+    return ping_id
 
 
-def note_miss(db: Database, check_id: str, deadline: datetime, now: datetime) -> None:
-    db.execute(
-        "UPDATE heartbeats SET missed_deadline = ?, missed_noted_at = ? WHERE check_id = ?",
-        [to_iso(deadline), to_iso(now), check_id],
+def note_miss(db: Store, check_id: str, deadline: datetime, now: datetime) -> None:
+    sql.run(
+        db,
+        "UPDATE heartbeats SET missed_deadline = :deadline, missed_noted_at = :now WHERE check_id ="
+        " :check_id",
+        {"deadline": to_iso(deadline), "now": to_iso(now), "check_id": check_id},
     )
 
 
-def recent_pings(db: Database, check_id: str, limit: int = 50) -> list[dict[str, object]]:
+def recent_pings(db: Store, check_id: str, limit: int = 50) -> list[dict[str, object]]:
     """The newest pings of a check, newest first (for operators and tests)."""
-    cursor = db.execute(
+    return sql.rows(
+        db,
         "SELECT id, at, kind, exit_status, rid, duration_s, method, remote_addr, body, body_truncated"
-        " FROM heartbeat_pings WHERE check_id = ? ORDER BY id DESC LIMIT ?",
-        [check_id, limit],
+        " FROM heartbeat_pings WHERE check_id = :check_id ORDER BY id DESC LIMIT :limit",
+        {"check_id": check_id, "limit": limit},
     )
-    columns = [c[0] for c in cursor.description]
-    return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]

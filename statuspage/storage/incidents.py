@@ -17,14 +17,13 @@ they never commit on their own.
 from __future__ import annotations
 
 import json
-import sqlite3
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlite_utils import Database
-
 from shared.timeutil import from_iso, to_iso
+from statuspage.storage import sql
+from statuspage.storage.sql import Store
 from statuspage.storage.status import record_shown_history
 
 IncidentStatus = Literal["investigating", "identified", "monitoring", "resolved", "postmortem"]
@@ -111,10 +110,8 @@ def _time(value: object) -> datetime | None:
     return from_iso(str(value)) if value else None
 
 
-def _rows(db: Database, sql: str, params: list[Any]) -> list[dict[str, Any]]:
-    cursor = db.execute(sql, params)
-    columns = [c[0] for c in cursor.description]
-    return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+def _rows(db: Store, query: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    return sql.rows(db, query, params)
 
 
 def _incident(row: dict[str, Any], components: dict[str, str]) -> Incident:
@@ -148,29 +145,31 @@ def _incident(row: dict[str, Any], components: dict[str, str]) -> Incident:
     )
 
 
-def _select(db: Database, clause: str, params: list[Any]) -> list[Incident]:
+def _select(db: Store, clause: str, params: dict[str, Any]) -> list[Incident]:
     rows = _rows(db, f"SELECT * FROM incidents {clause}", params)  # noqa: S608 - clause is ours
     if not rows:
         return []
     ids = [int(r["id"]) for r in rows]
-    marks = ", ".join("?" for _ in ids)
+    marks, id_params = sql.in_list("incident", ids)
     components: dict[int, dict[str, str]] = {i: {} for i in ids}
-    for incident_id, component_id, status in db.execute(
-        f"SELECT incident_id, component_id, status FROM incident_components WHERE incident_id IN ({marks})"  # noqa: S608
+    for incident_id, component_id, status in sql.tuples(
+        db,
+        "SELECT incident_id, component_id, status FROM incident_components WHERE incident_id IN"  # noqa: S608
+        f" ({marks})"
         " ORDER BY component_id",
-        ids,
-    ).fetchall():
+        id_params,
+    ):
         components[int(incident_id)][component_id] = status
     return [_incident(r, components[int(r["id"])]) for r in rows]
 
 
-def get_incident(db: Database, incident_id: int) -> Incident | None:
-    found = _select(db, "WHERE id = ?", [incident_id])
+def get_incident(db: Store, incident_id: int) -> Incident | None:
+    found = _select(db, "WHERE id = :id", {"id": incident_id})
     return found[0] if found else None
 
 
 def list_incidents(
-    db: Database,
+    db: Store,
     *,
     open_only: bool = False,
     public_only: bool = False,
@@ -179,26 +178,34 @@ def list_incidents(
 ) -> list[Incident]:
     """Incidents newest first, optionally only open / only public (drills never public) / one kind."""
     where: list[str] = []
-    params: list[Any] = []
     if open_only:
         where.append("status NOT IN ('resolved', 'postmortem')")
     if public_only:
         where.append("public = 1 AND drill = 0")
     if kind is not None:
-        where.append("kind = ?")
-        params.append(kind)
+        where.append("kind = :kind")
     clause = ("WHERE " + " AND ".join(where)) if where else ""
-    return _select(db, f"{clause} ORDER BY created_at DESC, id DESC LIMIT ?", [*params, limit])
+    return _select(
+        db, f"{clause} ORDER BY created_at DESC, id DESC LIMIT :limit", {"kind": kind, "limit": limit}
+    )
 
 
-def open_incident_for_episode(db: Database, episode_key: str) -> Incident | None:
-    found = _select(db, "WHERE episode_key = ? AND status NOT IN ('resolved', 'postmortem')", [episode_key])
+def open_incident_for_episode(db: Store, episode_key: str) -> Incident | None:
+    found = _select(
+        db,
+        "WHERE episode_key = :episode_key AND status NOT IN ('resolved', 'postmortem')",
+        {"episode_key": episode_key},
+    )
     return found[0] if found else None
 
 
-def latest_incident_for_episode(db: Database, episode_key: str) -> Incident | None:
+def latest_incident_for_episode(db: Store, episode_key: str) -> Incident | None:
     """The newest incident of an episode key, open or not (for reopening within a cooldown)."""
-    found = _select(db, "WHERE episode_key = ? ORDER BY created_at DESC, id DESC LIMIT 1", [episode_key])
+    found = _select(
+        db,
+        "WHERE episode_key = :episode_key ORDER BY created_at DESC, id DESC LIMIT 1",
+        {"episode_key": episode_key},
+    )
     return found[0] if found else None
 
 
@@ -214,7 +221,7 @@ def affected_components(
 
 
 def insert_incident(
-    db: Database,
+    db: Store,
     *,
     title: str,
     impact: str,
@@ -238,35 +245,39 @@ def insert_incident(
     """
     at = to_iso(now)
     try:
-        cursor = db.execute(
+        new_id = sql.insert_returning_id(
+            db,
             "INSERT INTO incidents (title, status, impact, kind, public, auto, drill, created_at, updated_at,"
             " forensics, episode_key, published_at, escalation_policy, next_escalation_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                title,
-                status,
-                impact,
-                kind,
-                int(public),
-                int(auto),
-                int(drill),
-                at,
-                at,
-                json.dumps(forensics or {}, default=str),
-                episode_key,
-                at if public else None,
-                escalation_policy,
-                to_iso(next_escalation_at) if next_escalation_at else None,
-            ],
+            " VALUES (:title, :status, :impact, :kind, :public, :auto, :drill, :created_at, :updated_at,"
+            " :forensics, :episode_key, :published_at, :escalation_policy, :next_escalation_at) RETURNING id",
+            {
+                "title": title,
+                "status": status,
+                "impact": impact,
+                "kind": kind,
+                "public": int(public),
+                "auto": int(auto),
+                "drill": int(drill),
+                "created_at": at,
+                "updated_at": at,
+                "forensics": json.dumps(forensics or {}, default=str),
+                "episode_key": episode_key,
+                "published_at": at if public else None,
+                "escalation_policy": escalation_policy,
+                "next_escalation_at": to_iso(next_escalation_at) if next_escalation_at else None,
+            },
         )
-    except sqlite3.IntegrityError:
+    except sql.IntegrityError:
         existing = open_incident_for_episode(db, episode_key or "")
         raise IncidentAlreadyOpen(episode_key or "", existing.id if existing else None) from None
-    incident_id = int(cursor.lastrowid or 0)
+    incident_id = new_id
     for component_id, component_status in components.items():
-        db.execute(
-            "INSERT INTO incident_components (incident_id, component_id, status) VALUES (?, ?, ?)",
-            [incident_id, component_id, component_status],
+        sql.run(
+            db,
+            "INSERT INTO incident_components (incident_id, component_id, status) VALUES (:incident_id,"
+            " :component_id, :status)",
+            {"incident_id": incident_id, "component_id": component_id, "status": component_status},
         )
     insert_update(db, incident_id, status, body, actor, now, affected_components(components))
     record_event(
@@ -277,7 +288,7 @@ def insert_incident(
 
 
 def insert_update(
-    db: Database,
+    db: Store,
     incident_id: int,
     status: str,
     body: str,
@@ -286,52 +297,73 @@ def insert_update(
     affected: list[dict[str, str]] | None = None,
 ) -> int:
     """Append one public update row; return its id. Does not change the incident row."""
-    cursor = db.execute(
+    new_id = sql.insert_returning_id(
+        db,
         "INSERT INTO incident_updates (incident_id, status, body, created_at, actor, affected_components)"
-        " VALUES (?, ?, ?, ?, ?, ?)",
-        [incident_id, status, body, to_iso(now), actor, json.dumps(affected or [])],
+        " VALUES (:incident_id, :status, :body, :created_at, :actor, :affected_components) RETURNING id",
+        {
+            "incident_id": incident_id,
+            "status": status,
+            "body": body,
+            "created_at": to_iso(now),
+            "actor": actor,
+            "affected_components": json.dumps(affected or []),
+        },
     )
-    return int(cursor.lastrowid or 0)
+    return new_id
 
 
-def keep_last_update_quiet(db: Database, incident_id: int) -> None:
+def keep_last_update_quiet(db: Store, incident_id: int) -> None:
     """Mark the incident's newest public update as not for subscribers (it still shows on the page)."""
-    db.execute(
+    sql.run(
+        db,
         "UPDATE incident_updates SET notify_subscribers = 0"
-        " WHERE id = (SELECT max(id) FROM incident_updates WHERE incident_id = ?)",
-        [incident_id],
+        " WHERE id = (SELECT max(id) FROM incident_updates WHERE incident_id = :incident_id)",
+        {"incident_id": incident_id},
     )
 
 
 def record_event(
-    db: Database, incident_id: int, kind: str, actor: str, now: datetime, data: dict[str, Any] | None = None
+    db: Store, incident_id: int, kind: str, actor: str, now: datetime, data: dict[str, Any] | None = None
 ) -> int:
     """Append one timeline event; return its id."""
-    cursor = db.execute(
-        "INSERT INTO incident_events (incident_id, at, actor, kind, data) VALUES (?, ?, ?, ?, ?)",
-        [incident_id, to_iso(now), actor, kind, json.dumps(data or {}, default=str)],
+    new_id = sql.insert_returning_id(
+        db,
+        "INSERT INTO incident_events (incident_id, at, actor, kind, data) VALUES (:incident_id, :at,"
+        " :actor, :kind, :data) RETURNING id",
+        {
+            "incident_id": incident_id,
+            "at": to_iso(now),
+            "actor": actor,
+            "kind": kind,
+            "data": json.dumps(data or {}, default=str),
+        },
     )
-    return int(cursor.lastrowid or 0)
+    return new_id
 
 
-def set_status(db: Database, incident_id: int, status: str, now: datetime) -> None:
+def set_status(db: Store, incident_id: int, status: str, now: datetime) -> None:
     """Change the status; `resolved` stamps resolved_at and stops escalation, reopening clears both."""
     at = to_iso(now)
     if status in CLOSED_STATUSES:
-        db.execute(
-            "UPDATE incidents SET status = ?, updated_at = ?, resolved_at = COALESCE(resolved_at, ?),"
-            " next_escalation_at = NULL WHERE id = ?",
-            [status, at, at, incident_id],
+        sql.run(
+            db,
+            "UPDATE incidents SET status = :status, updated_at = :updated_at, resolved_at ="
+            " COALESCE(resolved_at, :updated_at),"
+            " next_escalation_at = NULL WHERE id = :id",
+            {"status": status, "updated_at": at, "id": incident_id},
         )
     else:
-        db.execute(
-            "UPDATE incidents SET status = ?, updated_at = ?, resolved_at = NULL WHERE id = ?",
-            [status, at, incident_id],
+        sql.run(
+            db,
+            "UPDATE incidents SET status = :status, updated_at = :updated_at, resolved_at = NULL WHERE id ="
+            " :id",
+            {"status": status, "updated_at": at, "id": incident_id},
         )
     record_shown_history(db, now)
 
 
-def set_fields(db: Database, incident_id: int, now: datetime, **values: Any) -> None:
+def set_fields(db: Store, incident_id: int, now: datetime, **values: Any) -> None:
     """Update plain columns (title, impact, impact_manual, public, published_at, root_cause,
     postmortem, postmortem_published_at, problem_id, forensics, next_escalation_at)."""
     allowed = {
@@ -353,37 +385,43 @@ def set_fields(db: Database, incident_id: int, now: datetime, **values: Any) -> 
     encoded = {k: (to_iso(v) if isinstance(v, datetime) else v) for k, v in values.items()}
     if "forensics" in encoded:
         encoded["forensics"] = json.dumps(encoded["forensics"], default=str)
-    assignments = ", ".join(f"{k} = ?" for k in encoded)
-    db.execute(
-        f"UPDATE incidents SET {assignments}, updated_at = ? WHERE id = ?",  # noqa: S608 - keys allow-listed
-        [*encoded.values(), to_iso(now), incident_id],
+    assignments = ", ".join(f"{k} = :{k}" for k in encoded)
+    sql.run(
+        db,
+        f"UPDATE incidents SET {assignments}, updated_at = :now WHERE id = :incident_id",  # noqa: S608 - keys allow-listed
+        {**encoded, "now": to_iso(now), "incident_id": incident_id},
     )
     if "public" in encoded:
         record_shown_history(db, now)
 
 
-def set_components(db: Database, incident_id: int, components: dict[str, str], now: datetime) -> None:
+def set_components(db: Store, incident_id: int, components: dict[str, str], now: datetime) -> None:
     """Replace the incident's affected components with `components` (what it declares at `now`)."""
-    db.execute("DELETE FROM incident_components WHERE incident_id = ?", [incident_id])
+    sql.run(
+        db, "DELETE FROM incident_components WHERE incident_id = :incident_id", {"incident_id": incident_id}
+    )
     for component_id, component_status in components.items():
-        db.execute(
-            "INSERT INTO incident_components (incident_id, component_id, status) VALUES (?, ?, ?)",
-            [incident_id, component_id, component_status],
+        sql.run(
+            db,
+            "INSERT INTO incident_components (incident_id, component_id, status) VALUES (:incident_id,"
+            " :component_id, :status)",
+            {"incident_id": incident_id, "component_id": component_id, "status": component_status},
         )
     record_shown_history(db, now)
 
 
-def acknowledge(db: Database, incident_id: int, actor: str, now: datetime) -> bool:
+def acknowledge(db: Store, incident_id: int, actor: str, now: datetime) -> bool:
     """Stamp the first acknowledgement and stop escalation; False if already acknowledged."""
-    cursor = db.execute(
-        "UPDATE incidents SET acknowledged_at = ?, acknowledged_by = ?, next_escalation_at = NULL,"
-        " updated_at = ? WHERE id = ? AND acknowledged_at IS NULL",
-        [to_iso(now), actor, to_iso(now), incident_id],
+    changed = sql.run(
+        db,
+        "UPDATE incidents SET acknowledged_at = :now, acknowledged_by = :actor, next_escalation_at = NULL,"
+        " updated_at = :now WHERE id = :id AND acknowledged_at IS NULL",
+        {"now": to_iso(now), "actor": actor, "id": incident_id},
     )
-    return cursor.rowcount == 1
+    return changed == 1
 
 
-def updates_of(db: Database, incident_id: int) -> list[IncidentUpdate]:
+def updates_of(db: Store, incident_id: int) -> list[IncidentUpdate]:
     """Public updates of one incident, oldest first."""
     return [
         IncidentUpdate(
@@ -395,11 +433,15 @@ def updates_of(db: Database, incident_id: int) -> list[IncidentUpdate]:
             actor=r["actor"],
             affected_components=json.loads(r["affected_components"]),
         )
-        for r in _rows(db, "SELECT * FROM incident_updates WHERE incident_id = ? ORDER BY id", [incident_id])
+        for r in _rows(
+            db,
+            "SELECT * FROM incident_updates WHERE incident_id = :incident_id ORDER BY id",
+            {"incident_id": incident_id},
+        )
     ]
 
 
-def events_of(db: Database, incident_id: int) -> list[IncidentEvent]:
+def events_of(db: Store, incident_id: int) -> list[IncidentEvent]:
     """The operator timeline of one incident, oldest first."""
     return [
         IncidentEvent(
@@ -410,22 +452,26 @@ def events_of(db: Database, incident_id: int) -> list[IncidentEvent]:
             kind=r["kind"],
             data=json.loads(r["data"]),
         )
-        for r in _rows(db, "SELECT * FROM incident_events WHERE incident_id = ? ORDER BY id", [incident_id])
+        for r in _rows(
+            db,
+            "SELECT * FROM incident_events WHERE incident_id = :incident_id ORDER BY id",
+            {"incident_id": incident_id},
+        )
     ]
 
 
-def due_escalations(db: Database, now: datetime) -> list[Incident]:
+def due_escalations(db: Store, now: datetime) -> list[Incident]:
     """Open, unacknowledged incidents whose next escalation step is due."""
     return _select(
         db,
-        "WHERE next_escalation_at IS NOT NULL AND next_escalation_at <= ? AND acknowledged_at IS NULL"
+        "WHERE next_escalation_at IS NOT NULL AND next_escalation_at <= :now AND acknowledged_at IS NULL"
         " AND status NOT IN ('resolved', 'postmortem') ORDER BY next_escalation_at",
-        [to_iso(now)],
+        {"now": to_iso(now)},
     )
 
 
 def claim_escalation(
-    db: Database,
+    db: Store,
     incident: Incident,
     level: int,
     round_: int,
@@ -435,28 +481,34 @@ def claim_escalation(
 
     True means this caller owns the step and must write its outbox rows in the same transaction.
     """
-    cursor = db.execute(
-        "UPDATE incidents SET escalation_level = ?, escalation_round = ?, next_escalation_at = ?"
-        " WHERE id = ? AND escalation_level = ? AND escalation_round = ? AND acknowledged_at IS NULL"
+    changed = sql.run(
+        db,
+        "UPDATE incidents SET escalation_level = :level, escalation_round = :round, next_escalation_at ="
+        " :next_at"
+        " WHERE id = :id AND escalation_level = :old_level AND escalation_round = :old_round"
+        " AND acknowledged_at IS NULL"
         " AND status NOT IN ('resolved', 'postmortem')",
-        [
-            level,
-            round_,
-            to_iso(next_at) if next_at else None,
-            incident.id,
-            incident.escalation_level,
-            incident.escalation_round,
-        ],
+        {
+            "level": level,
+            "round": round_,
+            "next_at": to_iso(next_at) if next_at else None,
+            "id": incident.id,
+            "old_level": incident.escalation_level,
+            "old_round": incident.escalation_round,
+        },
     )
-    return cursor.rowcount == 1
+    return changed == 1
 
 
-def paged_destinations(db: Database, incident_id: int) -> list[tuple[str, str]]:
+def paged_destinations(db: Store, incident_id: int) -> list[tuple[str, str]]:
     """(destination_kind, destination) pairs this incident's escalation has paged so far
     (rows stopped before any attempt, such as cancelled personal pages, do not count)."""
-    rows = db.execute(
-        "SELECT DISTINCT destination_kind, destination FROM outbox WHERE idempotency_key LIKE ?"
+    prefix = f"incident:{incident_id}:escalation:"
+    rows = sql.tuples(
+        db,
+        "SELECT DISTINCT destination_kind, destination FROM outbox"
+        " WHERE substr(idempotency_key, 1, :length) = :prefix"
         " AND NOT (failed_at IS NOT NULL AND attempts = 0) ORDER BY destination",
-        [f"incident:{incident_id}:escalation:%"],
-    ).fetchall()
+        {"length": len(prefix), "prefix": prefix},
+    )
     return [(str(kind), str(dest)) for kind, dest in rows]

@@ -13,9 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlite_utils import Database
-
 from shared.timeutil import from_iso, to_iso
+from statuspage.storage import sql
+from statuspage.storage.sql import Store
 
 MAINTENANCE_STATUSES = ("scheduled", "in_progress", "completed")
 
@@ -38,7 +38,7 @@ class Maintenance:
 
 
 def insert_maintenance(
-    db: Database,
+    db: Store,
     *,
     title: str,
     body: str,
@@ -49,20 +49,30 @@ def insert_maintenance(
     source: str = "manual",
 ) -> int | None:
     """Store a window; return its id, or None when this config occurrence already exists."""
-    cursor = db.execute(
-        "INSERT OR IGNORE INTO maintenances (title, body, status, scheduled_for, scheduled_until,"
-        " created_at, updated_at, source) VALUES (?, ?, 'scheduled', ?, ?, ?, ?, ?)",
-        [title, body, to_iso(scheduled_for), to_iso(scheduled_until), to_iso(now), to_iso(now), source],
+    new_id = sql.scalar(
+        db,
+        "INSERT INTO maintenances (title, body, status, scheduled_for, scheduled_until,"
+        " created_at, updated_at, source) VALUES (:title, :body, 'scheduled', :scheduled_for,"
+        " :scheduled_until,"
+        " :now, :now, :source) ON CONFLICT DO NOTHING RETURNING id",
+        {
+            "title": title,
+            "body": body,
+            "scheduled_for": to_iso(scheduled_for),
+            "scheduled_until": to_iso(scheduled_until),
+            "now": to_iso(now),
+            "source": source,
+        },
     )
-    if cursor.rowcount != 1:
+    if new_id is None:
         return None
-    maintenance_id = int(cursor.lastrowid or 0)
+    maintenance_id = int(new_id)
     _set_components(db, maintenance_id, components)
     return maintenance_id
 
 
 def update_maintenance(
-    db: Database,
+    db: Store,
     maintenance_id: int,
     now: datetime,
     *,
@@ -76,111 +86,127 @@ def update_maintenance(
     current = get_maintenance(db, maintenance_id)
     if current is None or current.status == "completed":
         return False
-    db.execute(
-        "UPDATE maintenances SET title = ?, body = ?, scheduled_for = ?, scheduled_until = ?, updated_at = ?"
-        " WHERE id = ?",
-        [
-            title if title is not None else current.title,
-            body if body is not None else current.body,
-            to_iso(scheduled_for or current.scheduled_for),
-            to_iso(scheduled_until or current.scheduled_until),
-            to_iso(now),
-            maintenance_id,
-        ],
+    sql.run(
+        db,
+        "UPDATE maintenances SET title = :title, body = :body, scheduled_for = :scheduled_for,"
+        " scheduled_until = :scheduled_until, updated_at = :updated_at"
+        " WHERE id = :id",
+        {
+            "title": title if title is not None else current.title,
+            "body": body if body is not None else current.body,
+            "scheduled_for": to_iso(scheduled_for or current.scheduled_for),
+            "scheduled_until": to_iso(scheduled_until or current.scheduled_until),
+            "updated_at": to_iso(now),
+            "id": maintenance_id,
+        },
     )
     if components is not None:
         _set_components(db, maintenance_id, components)
     return True
 
 
-def complete_now(db: Database, maintenance_id: int, now: datetime) -> bool:
+def complete_now(db: Store, maintenance_id: int, now: datetime) -> bool:
     """End a window early (or cancel a scheduled one); False when it was already completed."""
-    cursor = db.execute(
-        "UPDATE maintenances SET status = 'completed', completed_at = ?, updated_at = ?"
-        " WHERE id = ? AND status != 'completed'",
-        [to_iso(now), to_iso(now), maintenance_id],
+    changed = sql.run(
+        db,
+        "UPDATE maintenances SET status = 'completed', completed_at = :now, updated_at = :now"
+        " WHERE id = :id AND status != 'completed'",
+        {"now": to_iso(now), "id": maintenance_id},
     )
-    return cursor.rowcount == 1
+    return changed == 1
 
 
-def start_due(db: Database, now: datetime) -> list[int]:
+def start_due(db: Store, now: datetime) -> list[int]:
     """scheduled -> in_progress for windows whose start has come; return the ids this call moved."""
     return _transition(
         db,
         "SELECT id FROM maintenances WHERE status = 'scheduled'"
-        " AND scheduled_for <= ? AND scheduled_until > ?",
-        [to_iso(now), to_iso(now)],
-        "UPDATE maintenances SET status = 'in_progress', started_at = ?, updated_at = ?"
-        " WHERE id = ? AND status = 'scheduled'",
+        " AND scheduled_for <= :now AND scheduled_until > :now",
+        {"now": to_iso(now)},
+        "UPDATE maintenances SET status = 'in_progress', started_at = :now, updated_at = :now"
+        " WHERE id = :id AND status = 'scheduled'",
         now,
     )
 
 
-def complete_due(db: Database, now: datetime) -> list[int]:
+def complete_due(db: Store, now: datetime) -> list[int]:
     """scheduled/in_progress -> completed for windows whose end has passed; return the ids moved."""
     return _transition(
         db,
-        "SELECT id FROM maintenances WHERE status != 'completed' AND scheduled_until <= ?",
-        [to_iso(now)],
-        "UPDATE maintenances SET status = 'completed', completed_at = ?, updated_at = ?"
-        " WHERE id = ? AND status != 'completed'",
+        "SELECT id FROM maintenances WHERE status != 'completed' AND scheduled_until <= :now",
+        {"now": to_iso(now)},
+        "UPDATE maintenances SET status = 'completed', completed_at = :now, updated_at = :now"
+        " WHERE id = :id AND status != 'completed'",
         now,
     )
 
 
-def _transition(db: Database, select: str, params: list[str], update: str, now: datetime) -> list[int]:
+def _transition(db: Store, select: str, params: dict[str, str], update: str, now: datetime) -> list[int]:
     moved = []
-    for (maintenance_id,) in db.execute(select, params).fetchall():
+    for (maintenance_id,) in sql.tuples(db, select, params):
         # The WHERE on the old status is the claim: a second worker updates 0 rows.
-        if db.execute(update, [to_iso(now), to_iso(now), maintenance_id]).rowcount == 1:
+        if sql.run(db, update, {"now": to_iso(now), "id": maintenance_id}) == 1:
             moved.append(int(maintenance_id))
     return moved
 
 
-def get_maintenance(db: Database, maintenance_id: int) -> Maintenance | None:
-    found = _select(db, "WHERE id = ?", [maintenance_id])
+def get_maintenance(db: Store, maintenance_id: int) -> Maintenance | None:
+    found = _select(db, "WHERE id = :id", {"id": maintenance_id})
     return found[0] if found else None
 
 
-def list_maintenances(db: Database, *, status: str | None = None, limit: int = 200) -> list[Maintenance]:
+def list_maintenances(db: Store, *, status: str | None = None, limit: int = 200) -> list[Maintenance]:
     """Windows by start time (soonest first), optionally of one status."""
     if status is not None:
-        return _select(db, "WHERE status = ? ORDER BY scheduled_for LIMIT ?", [status, limit])
-    return _select(db, "ORDER BY scheduled_for LIMIT ?", [limit])
+        return _select(
+            db,
+            "WHERE status = :status ORDER BY scheduled_for LIMIT :limit",
+            {"status": status, "limit": limit},
+        )
+    return _select(db, "ORDER BY scheduled_for LIMIT :limit", {"limit": limit})
 
 
-def active_maintenances(db: Database, now: datetime) -> list[Maintenance]:
+def active_maintenances(db: Store, now: datetime) -> list[Maintenance]:
     """Windows covering `now` that nobody completed early."""
     at = to_iso(now)
     return _select(
-        db, "WHERE status != 'completed' AND scheduled_for <= ? AND scheduled_until > ? ORDER BY id", [at, at]
+        db,
+        "WHERE status != 'completed' AND scheduled_for <= :now AND scheduled_until > :now ORDER BY id",
+        {"now": at},
     )
 
 
-def components_in_maintenance(db: Database, now: datetime) -> set[str]:
+def components_in_maintenance(db: Store, now: datetime) -> set[str]:
     return {cid for m in active_maintenances(db, now) for cid in m.components}
 
 
-def _set_components(db: Database, maintenance_id: int, components: list[str]) -> None:
-    db.execute("DELETE FROM maintenance_components WHERE maintenance_id = ?", [maintenance_id])
+def _set_components(db: Store, maintenance_id: int, components: list[str]) -> None:
+    sql.run(
+        db,
+        "DELETE FROM maintenance_components WHERE maintenance_id = :maintenance_id",
+        {"maintenance_id": maintenance_id},
+    )
     for component_id in sorted(set(components)):
-        db.execute(
-            "INSERT INTO maintenance_components (maintenance_id, component_id) VALUES (?, ?)",
-            [maintenance_id, component_id],
+        sql.run(
+            db,
+            "INSERT INTO maintenance_components (maintenance_id, component_id) VALUES (:maintenance_id,"
+            " :component_id)",
+            {"maintenance_id": maintenance_id, "component_id": component_id},
         )
 
 
-def _select(db: Database, clause: str, params: list[object]) -> list[Maintenance]:
+def _select(db: Store, clause: str, params: dict[str, object]) -> list[Maintenance]:
     columns = "id, title, body, status, scheduled_for, scheduled_until, started_at, completed_at, source"
-    rows = db.execute(f"SELECT {columns} FROM maintenances {clause}", params).fetchall()  # noqa: S608
+    rows = sql.tuples(db, f"SELECT {columns} FROM maintenances {clause}", params)  # noqa: S608
     result = []
     for r in rows:
         components = [
             c
-            for (c,) in db.execute(
-                "SELECT component_id FROM maintenance_components WHERE maintenance_id = ?"
+            for (c,) in sql.tuples(
+                db,
+                "SELECT component_id FROM maintenance_components WHERE maintenance_id = :maintenance_id"
                 " ORDER BY component_id",
-                [r[0]],
+                {"maintenance_id": r[0]},
             )
         ]
         result.append(

@@ -37,6 +37,9 @@ Params = Mapping[str, Any]
 # What a unique or foreign-key constraint violation raises, whichever the engine: storage
 # functions catch this, never a driver's own class.
 IntegrityError = sqlite3.IntegrityError
+# What any database failure raises (busy beyond the timeout, disk full, I/O): callers that
+# answer "try again later" catch this.
+Error = sqlite3.Error
 
 
 def _bound(params: Params | None) -> Mapping[str, Any]:

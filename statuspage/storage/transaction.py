@@ -1,18 +1,41 @@
-"""Write transactions that take SQLite's write lock up front.
+"""Write transactions that take SQLite's write lock up front, and ingest's write queue.
 
 A read-then-write under a plain (deferred) BEGIN can fail with SQLITE_BUSY
 when another connection writes in between: the upgrade to a write lock does
 not wait on the busy timeout in WAL mode (sqlite.org/lang_transaction.html).
 BEGIN IMMEDIATE waits for the lock first, so evaluation in the web process and
 in the worker serialise instead of failing or deciding on stale reads.
+
+Both are named SQLite-specific pieces (issue 13): code above storage opens
+transactions with `sql.write` (and ingest with `ingest_write`), never with
+BEGIN of its own.
 """
 
 from __future__ import annotations
 
+import fcntl
+import os
+import sqlite3
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sqlite_utils import Database
+
+from statuspage.db import BUSY_TIMEOUT_MS
+
+# One ingest writer at a time per process, queued on a Python lock: SQLite's own busy
+# handler polls with sleeps of 1, 2, 5, 10 ... ms, so threads of one process
+# contending through it leave the write lock idle between polls. Processes
+# still meet at SQLite's lock (BEGIN IMMEDIATE with the busy timeout).
+_write_lock = threading.Lock()
+# Across processes (gunicorn workers) the same problem: a writer that finds SQLite's
+# lock taken sleeps 1, 2, 5 ... ms. A flock on a file beside the database queues the
+# processes' ingest writers instead (waiting is polled every 0.2 ms, bounded by
+# the busy timeout). One descriptor per process, opened after gunicorn forks.
+_process_locks: dict[tuple[int, str], int] = {}
+LOCK_POLL_S = 0.0002
 
 
 @contextmanager
@@ -28,3 +51,49 @@ def immediate(db: Database) -> Iterator[Database]:
         db.conn.execute("ROLLBACK")
         raise
     db.conn.execute("COMMIT")
+
+
+@contextmanager
+def ingest_write(db: Database, database: str) -> Iterator[Database]:
+    """Ingest's write transaction: queue on this process's lock and the cross-process flock
+    beside `database`, then BEGIN IMMEDIATE.
+
+    Raises sqlite3.OperationalError when the flock is not free within the busy timeout
+    (answered 503 like a busy database).
+    """
+    with _ingest_write_lock(database), immediate(db):
+        yield db
+
+
+@contextmanager
+def _ingest_write_lock(database: str) -> Iterator[None]:
+    with _write_lock:
+        fd = _process_lock_fd(database)
+        if fd is None:
+            yield
+            return
+        deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise sqlite3.OperationalError("ingest lock busy") from None
+                time.sleep(LOCK_POLL_S)
+        try:
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+def _process_lock_fd(database: str) -> int | None:
+    key = (os.getpid(), database)
+    fd = _process_locks.get(key)
+    if fd is None:
+        try:
+            fd = os.open(database + ".ingest-lock", os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError:
+            return None  # e.g. a read-only folder: SQLite's own locking still holds
+        _process_locks[key] = fd
+    return fd
