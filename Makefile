@@ -2,6 +2,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 PORT ?= 8080
+MAIL_PORT ?= 8025
 BIN := $(VENV)/bin
 
 .PHONY: run test lint typecheck pytest bench clean
@@ -12,15 +13,15 @@ $(BIN)/python:
 
 # Re-install when pyproject.toml changes (stamp files per extra).
 $(VENV)/.installed-run: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e .
+	$(BIN)/python -m pip install --quiet -e '.[demo]'
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,demo]'
 	touch $@ $(VENV)/.installed-run
 
 run: $(VENV)/.installed-run
-	PORT=$(PORT) VENV=$(VENV) ./scripts/run-demo.sh
+	PORT=$(PORT) MAIL_PORT=$(MAIL_PORT) VENV=$(VENV) ./scripts/run-demo.sh
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .

@@ -172,6 +172,9 @@ class Reporter:
         dropped = self._spool.dropped_total
         if dropped:
             head["dropped"] = dropped
+        backlog = max(self._spool.pending - len(batch), 0)
+        if backlog:  # like `dropped`, only when there is one (older collectors do not know it)
+            head["backlog"] = backlog
         text = json.dumps(head)[:-1] + ', "results": [' + ",".join(item.body for item in batch) + "]}"
         return text.encode()
 

@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PORT="${PORT:-8080}"
+MAIL_PORT="${MAIL_PORT:-8025}"
 VENV="${VENV:-.venv}"
 DATA_DIR="${DATA_DIR:-data}"
 mkdir -p "$DATA_DIR"
@@ -12,7 +13,8 @@ mkdir -p "$DATA_DIR"
 export UPWATCH_DATABASE="$DATA_DIR/upwatch.db"
 export UPWATCH_CONFIG="$DATA_DIR/demo.toml"
 # The demo config probes the collector itself, so its port must be the one we bind.
-sed "s/8080/$PORT/g" deploy/examples/demo.toml > "$UPWATCH_CONFIG"
+# Its mail goes to a local sink (mail-sink) whose catch the admin's Subscribers page shows.
+sed -e "s/8080/$PORT/g" -e "s/8025/$MAIL_PORT/g" deploy/examples/demo.toml > "$UPWATCH_CONFIG"
 
 "$VENV/bin/upwatch-statuspage" migrate >/dev/null
 TOKEN="$("$VENV/bin/upwatch-statuspage" agent-token create local --label demo --replace | tail -n 1)"
@@ -33,6 +35,9 @@ cleanup() {
 }
 trap cleanup INT TERM EXIT
 
+"$VENV/bin/upwatch-statuspage" mail-sink --host 127.0.0.1 --port "$MAIL_PORT" &
+pids+=($!)
+
 "$VENV/bin/upwatch-statuspage" serve --host 127.0.0.1 --port "$PORT" &
 pids+=($!)
 
@@ -44,6 +49,8 @@ pids+=($!)
 echo
 echo "  upwatch is running: status page at http://127.0.0.1:$PORT/"
 echo "  operators: http://127.0.0.1:$PORT/admin/  (user admin, password in $ADMIN_PASSWORD_FILE)"
+echo "  subscribe by email at http://127.0.0.1:$PORT/subscribe: the mail is caught locally and"
+echo "  shown under admin → Subscribers (a sink on 127.0.0.1:$MAIL_PORT; nothing leaves this machine)"
 echo "  (Ctrl-C stops the collector, the worker and the agent)"
 echo
 # Wait until any child exits (or a signal arrives), then stop the rest.

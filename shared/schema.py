@@ -60,6 +60,9 @@ class Report(_Strict):
     # has dropped under its size cap since the spool was created. Cumulative, so a
     # replayed report cannot count a drop twice; it falls only when a spool is new.
     dropped: int = Field(default=0, ge=0, le=2**53)
+    # Optional (added compatibly in protocol 1): results still waiting in the agent's spool
+    # after this report's batch (a backlog grows while the collector is unreachable or slow).
+    backlog: int = Field(default=0, ge=0, le=2**53)
 
 
 class ReportAck(_Strict):

@@ -40,6 +40,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("migrate", help="apply pending database migrations")
 
+    sink = sub.add_parser("mail-sink", help="demo only: catch mail on a local port, shown in the admin")
+    sink.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    sink.add_argument("--port", type=int, default=8025, help="port to bind (default 8025)")
+
     token = sub.add_parser("agent-token", help="create, list or revoke agent tokens")
     token_sub = token.add_subparsers(dest="token_command", required=True)
     create = token_sub.add_parser("create", help="create an agent and print its token (last line)")
@@ -145,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
         "serve": _serve,
         "worker": _worker,
         "migrate": _migrate,
+        "mail-sink": _mail_sink,
         "agent-token": _agent_token,
         "user": _user,
         "api-token": _api_token,
@@ -210,6 +215,22 @@ def _worker(settings: Settings, args: argparse.Namespace) -> int:
     worker = Worker(settings)
     install_signal_handlers(worker)
     worker.run_forever(parent_pid=args.parent_pid)
+    return 0
+
+
+def _mail_sink(settings: Settings, args: argparse.Namespace) -> int:
+    try:
+        import aiosmtpd  # noqa: F401 - the demo extra
+
+        from statuspage.mailsink import serve
+    except ImportError:
+        print(
+            "upwatch-statuspage: mail-sink needs the demo extra: pip install 'upwatch[demo]'", file=sys.stderr
+        )
+        return 2
+    from shared.timeutil import utcnow
+
+    serve(settings, args.host, args.port, utcnow)
     return 0
 
 

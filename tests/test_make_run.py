@@ -22,7 +22,8 @@ def statuses(base: str) -> dict[str, str]:
 def test_demo_starts_operational_and_stops_cleanly(tmp_path: Path) -> None:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    env = {"PORT": str(port), "VENV": str(BIN.parent), "DATA_DIR": str(tmp_path / "data")}
+    env = {"PORT": str(port), "MAIL_PORT": str(free_port()), "VENV": str(BIN.parent),
+           "DATA_DIR": str(tmp_path / "data")}  # fmt: skip
     process = start(["bash", str(ROOT / "scripts" / "run-demo.sh")], env, tmp_path / "demo.log")
     # The script runs from the project root (it reads deploy/examples/demo.toml).
     expected = {"web": "operational", "port": "operational", "host-health": "operational"}
@@ -39,6 +40,8 @@ def test_demo_starts_operational_and_stops_cleanly(tmp_path: Path) -> None:
         assert _admin_sign_in(base, "admin", password)
         log = (tmp_path / "demo.log").read_text()
         assert f"http://127.0.0.1:{port}/" in log
+        # its mail goes to the local sink, so /subscribe offers email first
+        assert "By email" in http_get(base + "/subscribe")[1].decode()
     finally:
         # Ctrl-C in a terminal signals the whole foreground process group.
         os.killpg(process.pid, signal.SIGINT)

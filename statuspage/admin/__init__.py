@@ -10,6 +10,7 @@ def init_app(app: Flask) -> None:
     # The view modules attach their routes to the blueprints on import.
     from statuspage.admin import (  # noqa: F401
         auth_views,
+        check_views,
         incident_views,
         oncall_api,
         oncall_views,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -16,7 +17,7 @@ from statuspage.admin.ui import actor, admin_ui, done, parse_form, render
 from statuspage.engine.check_state import CheckState
 from statuspage.notify import subscriptions
 from statuspage.storage import agents as agent_store
-from statuspage.storage import api_tokens, audit, overrides, problems, results, sql
+from statuspage.storage import api_tokens, audit, demo_mail, overrides, problems, results, sql
 from statuspage.storage import incidents as incident_store
 from statuspage.storage import maintenance as maintenance_store
 from statuspage.storage.status import load_computed_status
@@ -59,6 +60,7 @@ def dashboard() -> tuple[str, int]:
         open_incidents=incident_store.list_incidents(db, open_only=True, limit=50),
         statuses=INCIDENT_STATUSES,
         state_words=STATE_WORDS,
+        check_ids=defined,
     )
 
 
@@ -261,7 +263,20 @@ def subscribers() -> tuple[str, int]:
         components=settings().components,
         created=None,
         error=None,
+        caught=demo_mail.recent(db, 20),
     )
+
+
+LINK_RE = re.compile(r"https?://[^\s<>\"')\]]+")
+
+
+@admin_ui.get("/mail/<int:mail_id>")
+def caught_mail(mail_id: int) -> tuple[str, int]:
+    """One message the demo's mail sink caught, with its links clickable."""
+    mail = demo_mail.get(get_db(), mail_id)
+    if mail is None:
+        abort(404)
+    return render("mail.html", mail=mail, links=list(dict.fromkeys(LINK_RE.findall(mail.body))))
 
 
 @admin_ui.post("/subscribers/emails/<int:subscriber_id>/remove")

@@ -207,6 +207,7 @@ def reports() -> Response:
                 report.agent_version,
                 skew_s,
                 dropped=report.dropped,
+                backlog=report.backlog,
                 duplicates=duplicates,
             )
             if not live:

@@ -45,6 +45,7 @@ class Agent:
     dropped_results: int = 0  # results the agent's spool dropped under its size cap (total known)
     duplicate_results: int = 0  # replayed results ingest ignored
     offline_since: datetime | None = None  # set by the liveness rule while the agent is silent
+    spool_backlog: int = 0  # results still in its spool after its last report
 
     @property
     def authorized_labels(self) -> set[str]:
@@ -170,18 +171,20 @@ def record_seen(
     *,
     dropped: int = 0,
     duplicates: int = 0,
+    backlog: int = 0,
 ) -> bool:
     """Note the agent's report (call inside the ingest transaction); False if its token
     was revoked meanwhile (then nothing may be stored: roll back).
 
     `dropped` is the agent spool's cumulative drop counter: the increase since the
     last report is added to `dropped_results` (a replayed report adds nothing);
-    a smaller value means a new spool, whose whole count is new.
+    a smaller value means a new spool, whose whole count is new. `backlog` is what
+    its spool still held after the report (kept as the latest figure).
     """
     changed = sql.run(
         db,
         "UPDATE agents SET last_seen_at = :last_seen_at, agent_version = :agent_version, clock_skew_s ="
-        " :clock_skew_s,"
+        " :clock_skew_s, spool_backlog = :backlog,"
         " duplicate_results = duplicate_results + :duplicates,"
         " dropped_results = dropped_results"
         "   + CASE WHEN :dropped >= dropped_reported THEN :dropped - dropped_reported ELSE :dropped END,"
@@ -192,6 +195,7 @@ def record_seen(
             "clock_skew_s": skew_s,
             "duplicates": duplicates,
             "dropped": dropped,
+            "backlog": backlog,
             "id": agent_id,
         },
     )
@@ -267,6 +271,7 @@ def _agent(data: dict[str, Any]) -> Agent:
         dropped_results=int(str(data.get("dropped_results") or 0)),
         duplicate_results=int(str(data.get("duplicate_results") or 0)),
         offline_since=from_iso(str(data["offline_since"])) if data.get("offline_since") else None,
+        spool_backlog=int(str(data.get("spool_backlog") or 0)),
     )
 
 

@@ -683,6 +683,29 @@ def m0014_oncall(db: Database) -> None:
     )
 
 
+@MIGRATIONS(name="0016_agent_spool_backlog")
+def m0016_agent_spool_backlog(db: Database) -> None:
+    """The agents page shows how many results each agent's spool still holds."""
+    db.execute("ALTER TABLE agents ADD COLUMN spool_backlog INTEGER NOT NULL DEFAULT 0")
+
+
+@MIGRATIONS(name="0016_demo_mail")
+def m0016_demo_mail(db: Database) -> None:
+    """Mail caught by the demo's local sink (`mail-sink`), shown to operators."""
+    db.executescript(
+        """
+        CREATE TABLE demo_mail (
+            id INTEGER PRIMARY KEY,
+            received_at TEXT NOT NULL,
+            sender TEXT NOT NULL,
+            recipients TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            body TEXT NOT NULL
+        );
+        """
+    )
+
+
 @MIGRATIONS(name="0017_heartbeat_ping_key")
 def m0017_heartbeat_ping_key(db: Database) -> None:
     """The installation's ping key for slug URLs (/ping/<ping-key>/<slug>, as healthchecks.io's

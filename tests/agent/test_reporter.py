@@ -81,6 +81,8 @@ async def test_acknowledged_results_leave_the_spool(collector: FakeCollector, ma
     assert spool.pending == 0
     assert [len(r["results"]) for r in collector.reports] == [3, 3, 1]
     assert collector.reports[0]["agent"] == "edge-1" and "dropped" not in collector.reports[0]
+    # What stays in the spool after each batch travels as `backlog` (absent when nothing is left).
+    assert [r.get("backlog") for r in collector.reports] == [4, 1, None]
 
 
 async def test_only_acknowledged_ids_are_deleted(collector: FakeCollector, make_reporter: Any) -> None:

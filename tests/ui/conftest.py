@@ -15,6 +15,7 @@ from statuspage import incidents as service
 from statuspage.admin.accounts import create_user
 from statuspage.db import connect
 from statuspage.settings import load_settings
+from statuspage.storage import demo_mail
 from tests.adminkit import PASSWORD, fast_argon2  # noqa: F401 - fixture
 from tests.browser import CHROMIUM, Browser, Page
 from tests.conftest import FrozenClock
@@ -26,7 +27,9 @@ INCIDENTS = ["API errors", "Checkout slow", "Logins fail", "Search down"]
 
 @pytest.fixture
 def site(tmp_path: Path, clock: FrozenClock) -> Iterator[tuple[str, dict[str, int]]]:
-    config = {**PUBLIC_CONFIG, "subscriptions": {"webhooks": True}}
+    # SMTP configured (never reached: no worker runs here), so /subscribe offers email first.
+    smtp = {"host": "127.0.0.1", "port": 9, "security": "none"}
+    config = {**PUBLIC_CONFIG, "subscriptions": {"webhooks": True}, "smtp": smtp}
     settings = load_settings(environ={}, **config, database=str(tmp_path / "ui.db"))
     app: Flask = create_app(settings)
     app.config["UPWATCH_CLOCK"] = clock
@@ -34,6 +37,8 @@ def site(tmp_path: Path, clock: FrozenClock) -> Iterator[tuple[str, dict[str, in
     try:
         ids = seed(db, clock())
         create_user(db, "alice", PASSWORD, clock())
+        body = "Confirm your subscription: https://status.acme.test/subscribe/confirm/abc\n"
+        ids["mail"] = demo_mail.store(db, "status@localhost", ["bob@example.com"], "Confirm", body, clock())
         for n, title in enumerate(INCIDENTS):
             incident_id = service.create_incident(db, settings, title=title, body="Looking **into** it",
                                                   actor="engine", now=clock(), impact="major",
