@@ -65,13 +65,16 @@ def revealed_values(check: BaseModel, environ: Mapping[str, str]) -> list[str]:
     values = []
     for name in _secret_fields(type(check)):
         value = getattr(check, name)
-        if isinstance(value, SecretStr | SecretSource):
-            try:
-                revealed = reveal(value, name, environ)
-            except SecretUnavailable:
-                continue
-            if revealed:
-                values.append(revealed)
+        # A field holds one secret, or names several (an http check's `secrets` table).
+        named = value.items() if isinstance(value, dict) else [(name, value)]
+        for key, secret in named:
+            if isinstance(secret, SecretStr | SecretSource):
+                try:
+                    revealed = reveal(secret, key, environ)
+                except SecretUnavailable:
+                    continue
+                if revealed:
+                    values.append(revealed)
     return values
 
 

@@ -144,6 +144,80 @@ def _placeholders_allowed(conditions: list[Condition], allowed: frozenset[str]) 
     return conditions
 
 
+# Secrets a check names and the agent reads (http headers and bodies, database passwords, SNMP keys).
+SECRET_ENV_PREFIX = "UPWATCH_SECRET_"
+
+
+class SecretSource(BaseModel):
+    """A secret the agent reads itself: from its environment, or a file in its credentials
+    directory (`$CREDENTIALS_DIRECTORY`, as systemd's `LoadCredential=` provides)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    env: str | None = Field(default=None, max_length=128)
+    credential: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+
+    @field_validator("env")
+    @classmethod
+    def _secret_variable(cls, env: str | None) -> str | None:
+        # A check from the collector names what the agent reads: only variables set aside for
+        # checks, so a tampered assignment cannot send the agent's other environment anywhere.
+        if env is not None and not re.fullmatch(rf"{SECRET_ENV_PREFIX}[A-Za-z0-9_]{{1,100}}", env):
+            raise ValueError(
+                f"must name a variable starting with {SECRET_ENV_PREFIX}, e.g. {SECRET_ENV_PREFIX}PG"
+            )
+        return env
+
+    @field_validator("credential")
+    @classmethod
+    def _not_the_token(cls, credential: str | None) -> str | None:
+        if credential == "token":
+            raise ValueError(
+                "'token' is the agent's collector token; give the check's secret its own credential"
+            )
+        return credential
+
+    @model_validator(mode="after")
+    def _one_source(self) -> SecretSource:
+        if (self.env is None) == (self.credential is None):
+            raise ValueError("give exactly one of env (a variable name) or credential (a file name)")
+        return self
+
+    def __str__(self) -> str:
+        return f"environment variable {self.env}" if self.env else f"credential {self.credential}"
+
+
+def _secret(value: Any) -> SecretStr | SecretSource:
+    if isinstance(value, SecretStr | SecretSource):
+        return value
+    if isinstance(value, str):
+        if not 1 <= len(value) <= 1000:
+            raise ValueError("a secret must have 1 to 1000 characters")
+        return SecretStr(value)
+    if isinstance(value, dict):
+        try:
+            return SecretSource.model_validate(value)
+        except ValidationError as error:
+            first = error.errors()[0]
+            where = ".".join(str(part) for part in first["loc"])
+            reason = first["msg"].removeprefix("Value error, ")
+            raise ValueError(f"{where}: {reason}" if where else reason) from None
+    raise ValueError('give the secret as text, { env = "UPWATCH_SECRET_..." } or { credential = "name" }')
+
+
+def _secret_out(secret: SecretStr | SecretSource) -> Any:
+    # An inline secret travels as its value to the agent that needs it; repr and logs show ***.
+    return (
+        secret.get_secret_value() if isinstance(secret, SecretStr) else secret.model_dump(exclude_none=True)
+    )
+
+
+Secret = Annotated[
+    SecretStr | SecretSource,
+    PlainValidator(_secret, json_schema_input_type=str | dict[str, str]),
+    PlainSerializer(_secret_out),
+]
+
 HTTP_PLACEHOLDERS = frozenset(
     {"STATUS", "RESPONSE_TIME", "BODY", "HEADER", "CERTIFICATE_EXPIRATION", "CONNECTED", "IP"}
 )
@@ -220,13 +294,13 @@ def _suite_problems(check: HttpCheck) -> list[str]:
     if check.method != "GET":
         problems.append("method: set it on the steps of a suite")
     names: set[str] = set()
-    stored: set[str] = set()
+    stored: set[str] = set(check.secrets)
     for index, step in enumerate(check.steps):
         if step.name in names:
             problems.append(f"steps[{index}].name: duplicate step name {step.name!r}")
         names.add(step.name)
         for variable in sorted(step.variables() - stored):
-            problems.append(f"steps[{index}]: {{{variable}}} is not stored by an earlier step")
+            problems.append(f"steps[{index}]: {{{variable}}} is not stored by an earlier step (nor a secret)")
         stored |= set(step.store)
     return problems
 
@@ -250,6 +324,10 @@ class HttpCheck(CheckBase):
     forbidden_keyword: str | None = Field(default=None, min_length=1, max_length=1000)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024, le=64 * 1024 * 1024)
     steps: list[HttpStep] = Field(default_factory=list, max_length=20)
+    # Values for {name} in the url, headers and body (and a suite's steps), read on the agent.
+    secrets: dict[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")], Secret] = Field(
+        default_factory=dict, max_length=20
+    )
 
     ALLOWED: ClassVar[frozenset[str]] = HTTP_PLACEHOLDERS
 
@@ -773,78 +851,6 @@ def cron_longest_gap(expression: str, zone: ZoneInfo, samples: int = 64) -> time
 # extra the agent imports only when such a check runs; secrets may stay on the agent.
 
 
-SECRET_ENV_PREFIX = "UPWATCH_SECRET_"
-
-
-class SecretSource(BaseModel):
-    """A secret the agent reads itself: from its environment, or a file in its credentials
-    directory (`$CREDENTIALS_DIRECTORY`, as systemd's `LoadCredential=` provides)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    env: str | None = Field(default=None, max_length=128)
-    credential: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
-
-    @field_validator("env")
-    @classmethod
-    def _secret_variable(cls, env: str | None) -> str | None:
-        # A check from the collector names what the agent reads: only variables set aside for
-        # checks, so a tampered assignment cannot send the agent's other environment anywhere.
-        if env is not None and not re.fullmatch(rf"{SECRET_ENV_PREFIX}[A-Za-z0-9_]{{1,100}}", env):
-            raise ValueError(
-                f"must name a variable starting with {SECRET_ENV_PREFIX}, e.g. {SECRET_ENV_PREFIX}PG"
-            )
-        return env
-
-    @field_validator("credential")
-    @classmethod
-    def _not_the_token(cls, credential: str | None) -> str | None:
-        if credential == "token":
-            raise ValueError(
-                "'token' is the agent's collector token; give the check's secret its own credential"
-            )
-        return credential
-
-    @model_validator(mode="after")
-    def _one_source(self) -> SecretSource:
-        if (self.env is None) == (self.credential is None):
-            raise ValueError("give exactly one of env (a variable name) or credential (a file name)")
-        return self
-
-    def __str__(self) -> str:
-        return f"environment variable {self.env}" if self.env else f"credential {self.credential}"
-
-
-def _secret(value: Any) -> SecretStr | SecretSource:
-    if isinstance(value, SecretStr | SecretSource):
-        return value
-    if isinstance(value, str):
-        if not 1 <= len(value) <= 1000:
-            raise ValueError("a secret must have 1 to 1000 characters")
-        return SecretStr(value)
-    if isinstance(value, dict):
-        try:
-            return SecretSource.model_validate(value)
-        except ValidationError as error:
-            first = error.errors()[0]
-            where = ".".join(str(part) for part in first["loc"])
-            reason = first["msg"].removeprefix("Value error, ")
-            raise ValueError(f"{where}: {reason}" if where else reason) from None
-    raise ValueError('give the secret as text, { env = "UPWATCH_SECRET_..." } or { credential = "name" }')
-
-
-def _secret_out(secret: SecretStr | SecretSource) -> Any:
-    # An inline secret travels as its value to the agent that needs it; repr and logs show ***.
-    return (
-        secret.get_secret_value() if isinstance(secret, SecretStr) else secret.model_dump(exclude_none=True)
-    )
-
-
-Secret = Annotated[
-    SecretStr | SecretSource,
-    PlainValidator(_secret, json_schema_input_type=str | dict[str, str]),
-    PlainSerializer(_secret_out),
-]
 DATABASE_ALLOWED = frozenset({"RESULT", "ROWS", "RESPONSE_TIME", "CONNECTED"})
 DatabaseName = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[^\x00-\x1f]+$")]
 UserName = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[^\x00-\x1f]+$")]

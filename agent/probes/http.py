@@ -28,7 +28,8 @@ import aiohttp
 from agent.probes import Outcome, register
 from agent.probes.certs import read_certificate
 from agent.probes.context import ProbeContext
-from shared.checks import HttpCheck
+from agent.secrets import SecretUnavailable, reveal
+from shared.checks import VARIABLE_RE, HttpCheck
 from shared.conditions import Facts, failed_conditions
 
 BODY_EXCERPT_CHARS = 512
@@ -110,12 +111,34 @@ def timing_trace_config() -> aiohttp.TraceConfig:
 async def probe_http(check: HttpCheck, context: ProbeContext) -> Outcome:
     """Send the request (or, with `steps`, run the suite) and judge the answer; a refused
     connection or TLS error is `down`."""
+    values: dict[str, str] = {}
+    if check.secrets:
+        try:
+            values = {
+                name: str(reveal(secret, f"secrets.{name}", context.environ))
+                for name, secret in check.secrets.items()
+            }
+        except SecretUnavailable as error:
+            return Outcome("down", str(error))
     if check.steps:
         from agent.probes.http_suite import run_suite  # the suite builds on this module
 
-        return await run_suite(check, context)
+        return await run_suite(check, context, values)
+    if values:
+        check = check.model_copy(
+            update={
+                "url": substitute(check.url or "", values),
+                "headers": {name: substitute(value, values) for name, value in check.headers.items()},
+                "body": None if check.body is None else substitute(check.body, values),
+            }
+        )
     outcome, _facts = await exchange(check, context)
     return outcome
+
+
+def substitute(text: str, values: dict[str, str]) -> str:
+    """`text` with each `{name}` of a known value replaced; other braces stay as written."""
+    return VARIABLE_RE.sub(lambda match: values.get(match.group(1), match.group(0)), text)
 
 
 async def exchange(check: HttpCheck, context: ProbeContext) -> tuple[Outcome, Facts | None]:

@@ -7,7 +7,9 @@ as `{token}` in their url, headers and body. The suite stops at the first step
 that fails and says which (`step 2 "profile": HTTP status 401`); every step run
 is timed (`step1_ms`, `step2_ms`, ...; `total_ms` for the whole suite).
 The check-level `headers` go with every step (a step's own win), as do
-`verify_tls`, `ca_file`, redirects and `max_body_bytes`.
+`verify_tls`, `ca_file`, redirects and `max_body_bytes`. The check's `secrets`
+(`{ password = { env = "UPWATCH_SECRET_API" } }`) are read on the agent and fill
+`{password}` like a stored value; run_check scrubs them from what is reported.
 """
 
 from __future__ import annotations
@@ -17,17 +19,12 @@ import time
 
 from agent.probes import Outcome
 from agent.probes.context import ProbeContext
-from agent.probes.http import exchange
-from shared.checks import VARIABLE_RE, HttpCheck, HttpStep
+from agent.probes.http import exchange, substitute
+from shared.checks import HttpCheck, HttpStep
 from shared.conditions import Facts, value_of
 
 # Stop a step a little before the check's own timeout, so the result can name the step that hung.
 STEP_SHARE_OF_TIMEOUT = 0.9
-
-
-def substitute(text: str, values: dict[str, str]) -> str:
-    """`text` with each `{name}` of a stored value replaced (names not stored stay as written)."""
-    return VARIABLE_RE.sub(lambda match: values.get(match.group(1), match.group(0)), text)
 
 
 def step_check(check: HttpCheck, step: HttpStep, values: dict[str, str]) -> HttpCheck:
@@ -47,11 +44,12 @@ def step_check(check: HttpCheck, step: HttpStep, values: dict[str, str]) -> Http
     )
 
 
-async def run_suite(check: HttpCheck, context: ProbeContext) -> Outcome:
-    """Run the steps in order; down at the first failing one, naming it. Never raises for the target."""
+async def run_suite(check: HttpCheck, context: ProbeContext, secrets: dict[str, str]) -> Outcome:
+    """Run the steps in order (`secrets` are the check's revealed secrets, by name); down at the
+    first failing one, naming it. Never raises for the target."""
     began = time.perf_counter()
     deadline = began + check.timeout.total_seconds() * STEP_SHARE_OF_TIMEOUT
-    values: dict[str, str] = {}
+    values: dict[str, str] = dict(secrets)
     metrics: dict[str, float] = {}
     ran: list[str] = []
     for number, step in enumerate(check.steps, start=1):

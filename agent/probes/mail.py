@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC
 
 from agent.probes import Outcome
-from agent.probes.certs import read_certificate
+from agent.probes.certs import expiry_message, read_certificate
 from agent.probes.context import ProbeContext
 from agent.probes.tls import lax_context, verify_problem, verifying_context
 from agent.probes.verdict import judged
@@ -198,6 +198,9 @@ async def probe_mail(check: MailCheck, context: ProbeContext, dialogue: Dialogue
     if verify_error is not None:
         message = verify_problem(verify_error, info, check.server_name or check.host, now)
         return Outcome("down", message, metrics, detail)
+    expired = expiry_message(info, now)  # with verify_tls = false nothing else would notice
+    if expired:
+        return Outcome("down", expired, metrics, detail)
     facts.certificate_expiration_ms = days_left * 86_400_000
     outcome = judged(Outcome("up", None, metrics, detail), check.conditions, facts)
     if outcome.status == "up" and days_left < check.min_days_left:

@@ -4,6 +4,7 @@ stop at the first failing step and name it; time every step."""
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -206,3 +207,105 @@ def test_an_http_check_needs_a_url_or_steps() -> None:
     assert "checks[0]: url: give the url to request (or steps, for a suite)" in describe_error(
         caught.value, "checks[0]"
     )
+
+
+# ---------------------------------------------------------------------------- secrets
+
+PASSWORD = "s3cr3t-Pa55-71"
+
+
+def echo_api() -> web.Application:
+    """POST /login wants PASSWORD and echoes a wrong one in its error (as careless APIs do)."""
+
+    async def login(request: web.Request) -> web.Response:
+        data = await request.json()
+        if data.get("password") != PASSWORD:
+            return web.json_response({"error": f"bad password {data.get('password')}"}, status=401)
+        return web.json_response({"access_token": TOKEN})
+
+    async def me(request: web.Request) -> web.Response:
+        token = request.headers.get("Authorization", "")
+        return web.json_response({"seen": token}, status=200 if token == f"Bearer {PASSWORD}" else 403)
+
+    app = web.Application()
+    app.add_routes([web.post("/login", login), web.get("/me", me)])
+    return app
+
+
+def secret_suite(base: str, secret: dict[str, str]) -> Any:
+    return parse_check(
+        {
+            "id": "secret-flow",
+            "kind": "http",
+            "secrets": {"password": secret},
+            "steps": [
+                {
+                    "name": "login",
+                    "url": f"{base}/login",
+                    "method": "POST",
+                    "body": '{"user": "ci", "password": "{password}"}',
+                    "conditions": ["[STATUS] == 200"],
+                    "store": {"token": "[BODY].access_token"},
+                }
+            ],
+        }
+    )
+
+
+async def test_suite_secrets_come_from_the_agent_and_never_show(
+    context: ProbeContext, serve: ServeFn, tmp_path: Path
+) -> None:
+    base = f"http://127.0.0.1:{await serve(echo_api())}"
+    env = ProbeContext(session=context.session, environ={"UPWATCH_SECRET_API_PASSWORD": PASSWORD})
+    result = await run_check(secret_suite(base, {"env": "UPWATCH_SECRET_API_PASSWORD"}), env)
+    assert (result.status, result.error) == ("up", None)
+    (tmp_path / "api-password").write_text("wrong-" + PASSWORD + "\n")
+    from_file = ProbeContext(session=context.session, environ={"CREDENTIALS_DIRECTORY": str(tmp_path)})
+    refused = await run_check(secret_suite(base, {"credential": "api-password"}), from_file)
+    assert refused.status == "down"
+    assert refused.error == 'step 1 "login": [STATUS]: expected 200, got 401'
+    assert PASSWORD not in refused.model_dump_json()  # the body excerpt echoed it: scrubbed
+    assert "bad password ***" in str(refused.detail["body_excerpt"])
+    missing = await run_check(secret_suite(base, {"env": "UPWATCH_SECRET_NOT_SET"}), context)
+    assert (missing.status, missing.error) == (
+        "down",
+        "secrets.password: environment variable UPWATCH_SECRET_NOT_SET is not set on this agent",
+    )
+
+
+async def test_a_single_request_uses_secrets_too(context: ProbeContext, serve: ServeFn) -> None:
+    base = f"http://127.0.0.1:{await serve(echo_api())}"
+    check = parse_check(
+        {
+            "id": "me",
+            "kind": "http",
+            "url": f"{base}/me",
+            "headers": {"Authorization": "Bearer {token}"},
+            "body": None,
+            "secrets": {"token": {"env": "UPWATCH_SECRET_TOKEN"}},
+            "conditions": ["[BODY].seen == pat(Bearer *)"],
+        }
+    )
+    env = ProbeContext(session=context.session, environ={"UPWATCH_SECRET_TOKEN": PASSWORD})
+    assert (await run_check(check, env)).status == "up"
+    wrong = ProbeContext(session=context.session, environ={"UPWATCH_SECRET_TOKEN": PASSWORD + "x"})
+    result = await run_check(check, wrong)
+    assert (result.status, result.error) == ("down", "HTTP status 403")
+    assert PASSWORD not in result.model_dump_json()
+
+
+@pytest.mark.parametrize(
+    ("secrets", "message"),
+    [
+        (
+            {"password": {"env": "HOME"}},
+            "checks[0].secrets.password: env: must name a variable starting with UPWATCH_SECRET_",
+        ),
+        ({"password": {"credential": "token"}}, "'token' is the agent's collector token"),
+        ({"bad-name": "x"}, "checks[0].secrets.bad-name.[key]: String should match pattern"),
+    ],
+)
+def test_bad_secrets_name_the_key(secrets: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        parse_check({"id": "s", "kind": "http", "url": "http://x/", "secrets": secrets})
+    assert message in describe_error(caught.value, "checks[0]")
