@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from flask import Response, request
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -209,5 +210,104 @@ def delete_override(override_id: int) -> Response:
         who = _actor()
         service.remove_override(get_db(), override_id, who.label, who.client_address, now())
         return models.Changed(changed=True)
+
+    return _answer(build)
+
+
+class ContactOut(_Out):
+    id: str
+    kind: str
+    to: str | None = None
+    url: str | None = None
+    verified: bool
+
+
+class RuleOut(_Out):
+    contact: str
+    after_s: float
+
+
+class ResponderOut(_Out):
+    name: str
+    display_name: str | None
+    contacts: list[ContactOut]
+    rules: list[RuleOut]
+    edited: bool
+
+
+class ResponderList(_Out):
+    responders: list[ResponderOut]
+
+
+class PersonalSettings(BaseModel):
+    """A responder's own contact methods and rules: the fields of `[[responders]]`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    contacts: list[dict[str, Any]] = Field(default_factory=list, max_length=20)
+    rules: list[dict[str, Any]] = Field(default_factory=list, max_length=50)
+
+
+def _responders() -> ResponderList:
+    db, config = get_db(), settings()
+    verified = {(s.responder, s.contact.id) for s in service.contact_states(db, config) if s.verified}
+    edited = set(store.personal_settings(db))
+    return ResponderList(
+        responders=[
+            ResponderOut(
+                name=r.name,
+                display_name=r.display_name,
+                contacts=[
+                    ContactOut(id=c.id, kind=c.kind, to=c.to, url=c.url, verified=(r.name, c.id) in verified)
+                    for c in r.contacts
+                ],
+                rules=[RuleOut(contact=rule.contact, after_s=rule.after.total_seconds()) for rule in r.rules],
+                edited=r.name in edited,
+            )
+            for r in service.responders(db, config)
+        ]
+    )
+
+
+@endpoint(
+    "GET", "/oncall/responders", "read", "Responders with contacts (verified or not) and rules", ResponderList
+)
+def list_responders() -> Response:
+    return _answer(_responders)
+
+
+@endpoint(
+    "PUT",
+    "/oncall/responders/<name>",
+    "write",
+    "Replace a responder's own contact methods and notification rules",
+    models.Changed,
+    PersonalSettings,
+)
+def put_responder(name: str) -> Response:
+    def build() -> models.Changed:
+        data = _body(PersonalSettings)
+        who = _actor()
+        service.set_personal(
+            get_db(), settings(), name, data.contacts, data.rules, who.label, who.client_address, now()
+        )
+        return models.Changed(changed=True)
+
+    return _answer(build)
+
+
+@endpoint(
+    "DELETE",
+    "/oncall/responders/<name>",
+    "write",
+    "Use the configuration's contact methods and rules for a responder again",
+    models.Changed,
+)
+def reset_responder(name: str) -> Response:
+    def build() -> models.Changed:
+        who = _actor()
+        return models.Changed(
+            changed=service.clear_personal(get_db(), settings(), name, who.label, who.client_address, now())
+        )
 
     return _answer(build)

@@ -7,6 +7,7 @@ next to them); an override's start and end are read in that zone.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -15,6 +16,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from statuspage.admin.ui import NOTICES, actor, admin_ui, done, render
 from statuspage.oncall import paging, service
+from statuspage.oncall.config import ResponderConfig
 from statuspage.oncall.rotation import gaps, shifts
 from statuspage.storage import oncall as store
 from statuspage.storage import sql
@@ -25,6 +27,8 @@ NOTICES.update(
         "override": "Override saved.",
         "override_removed": "Override removed.",
         "verification": "Verification link queued; its owner confirms it from the message.",
+        "contacts": "Contact methods and rules saved. New or changed addresses need verifying.",
+        "contacts_reset": "Back to the contact methods and rules of the configuration.",
     }
 )
 MAX_WEEKS = 12
@@ -56,10 +60,14 @@ def oncall() -> tuple[str, int]:
         )
     states = service.contact_states(db, config)
     feeds = {r.name: service.feed_url(db, config, "responder", r.name) for r in config.responders}
+    people = service.responders(db, config)
+    personal = store.personal_settings(db)
     return render(
         "oncall.html",
         rows=rows,
-        responders=config.responders,
+        responders=people,
+        edited=set(personal),
+        editable={r.name: _editable(r) for r in people},
         states=states,
         feeds=feeds,
         labels=_labels(),
@@ -145,6 +153,41 @@ def send_verification() -> WerkzeugResponse | tuple[str, int]:
     except service.OncallInputError as refused:
         return render("error.html", 422, message=str(refused), back=url_for("admin.oncall"))
     return done("admin.oncall", "verification")
+
+
+@admin_ui.post("/oncall/responders/<name>")
+def edit_responder(name: str) -> WerkzeugResponse | tuple[str, int]:
+    """Save a responder's own contact methods and rules (JSON, the same fields as the config)."""
+    try:
+        data = json.loads(request.form.get("settings", ""))
+        if not isinstance(data, dict) or set(data) - {"contacts", "rules"}:
+            raise service.OncallInputError("settings", 'give {"contacts": [...], "rules": [...]}')
+        service.set_personal(get_db(), settings(), name, data.get("contacts", []), data.get("rules", []),
+                             actor().label, client_address(), now())  # fmt: skip
+    except ValueError as refused:  # OncallInputError and bad JSON alike
+        message = (
+            str(refused)
+            if isinstance(refused, service.OncallInputError)
+            else f"settings: not JSON: {refused}"
+        )
+        return render("error.html", 422, message=message, back=url_for("admin.oncall"))
+    except service.OncallNotFound:
+        abort(404)
+    return done("admin.oncall", "contacts")
+
+
+@admin_ui.post("/oncall/responders/<name>/reset")
+def reset_responder(name: str) -> WerkzeugResponse:
+    try:
+        cleared = service.clear_personal(get_db(), settings(), name, actor().label, client_address(), now())
+    except service.OncallNotFound:
+        abort(404)
+    return done("admin.oncall", "contacts_reset" if cleared else "already")
+
+
+def _editable(responder: ResponderConfig) -> str:
+    fields = responder.model_dump(mode="json", exclude_none=True, include={"contacts", "rules"})
+    return json.dumps(fields, indent=2)
 
 
 def _labels() -> dict[str, str]:

@@ -58,7 +58,7 @@ def _notify(
     now: datetime,
 ) -> int:  # fmt: skip
     schedule = settings.schedule(schedule_id)
-    responder = settings.responder(responder_name)
+    responder = service.responder(db, settings, responder_name)
     if schedule is None or responder is None:
         return 0
     zone = schedule.to_schedule().zone

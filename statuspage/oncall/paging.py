@@ -92,7 +92,7 @@ def page_target(
 ) -> tuple[Page, int]:
     """Resolve a `schedule:`/`user:` target and queue its pages; return (what happened, rows queued)."""
     name, reason = resolve_target(db, settings, target, now)
-    responder = settings.responder(name) if name else None
+    responder = service.responder(db, settings, name) if name else None
     if responder is None:
         return Page(target, None, reason), 0
     queued, contacts = page_responder(
@@ -144,7 +144,7 @@ def send_verification(
     db: Store, settings: Settings, responder_name: str, contact_id: str, now: datetime
 ) -> str:
     """Queue a verification link to a contact method; return the link (the CLI prints nothing secret)."""
-    responder, contact = service.contact_of(settings, responder_name, contact_id)
+    responder, contact = service.contact_of(db, settings, responder_name, contact_id)
     url = service.verify_link(db, settings, responder.name, contact, now)
     store.request_verification(db, responder.name, contact.id, contact.address, now)
     store.enqueue_page(

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import ValidationError
 
 from statuspage.oncall import links
 from statuspage.oncall.config import ContactConfig, ResponderConfig, ScheduleConfig
@@ -152,11 +155,70 @@ def remove_override(db: Store, override_id: int, actor: str, client: str, now: d
         audit.record(db, now, actor, "oncall.override.delete", f"override:{override_id}", client, details)
 
 
+def responder(db: Store, settings: Settings, name: str) -> ResponderConfig | None:
+    """A responder with the contacts and rules they edited in the admin UI/API, if any
+    (those replace the configuration's); None for a name not in `[[responders]]`."""
+    base = settings.responder(name)
+    if base is None:
+        return None
+    personal = store.personal_settings(db).get(name)
+    if personal is None:
+        return base
+    try:
+        return ResponderConfig.model_validate({**base.model_dump(), **personal})
+    except ValidationError:
+        return base  # stored before a stricter check: the configuration's still works
+
+
+def responders(db: Store, settings: Settings) -> list[ResponderConfig]:
+    return [found for r in settings.responders if (found := responder(db, settings, r.name)) is not None]
+
+
+def set_personal(
+    db: Store,
+    settings: Settings,
+    name: str,
+    contacts: list[dict[str, Any]],
+    rules: list[dict[str, Any]],
+    actor: str,
+    client: str,
+    now: datetime,
+) -> ResponderConfig:
+    """Replace a responder's contacts and rules (validated as in the config, errors naming the
+    field); changed addresses need a new verification. Returns the responder as it now is."""
+    base = settings.responder(name)
+    if base is None:
+        raise OncallNotFound(f"no responder {name!r} in [[responders]]")
+    try:
+        updated = ResponderConfig.model_validate({**base.model_dump(), "contacts": contacts, "rules": rules})
+    except ValidationError as error:
+        first = error.errors(include_url=False, include_input=False)[0]
+        field = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in first["loc"]).lstrip(".")
+        raise OncallInputError(field or "contacts", first["msg"]) from None
+    clean = updated.model_dump(mode="json", exclude_none=True)
+    with sql.write(db):
+        store.set_personal(db, name, clean["contacts"], clean["rules"], actor, now)
+        details = {"contacts": [c["id"] for c in clean["contacts"]], "rules": len(clean["rules"])}
+        audit.record(db, now, actor, "oncall.responder.update", name, client, details)
+    return updated
+
+
+def clear_personal(db: Store, settings: Settings, name: str, actor: str, client: str, now: datetime) -> bool:
+    """Back to the configuration's contacts and rules; False when there was nothing to clear."""
+    if settings.responder(name) is None:
+        raise OncallNotFound(f"no responder {name!r} in [[responders]]")
+    with sql.write(db):
+        cleared = store.clear_personal(db, name)
+        if cleared:
+            audit.record(db, now, actor, "oncall.responder.reset", name, client, {})
+    return cleared
+
+
 def contact_states(db: Store, settings: Settings) -> list[ContactState]:
     verified = store.verified_contacts(db)
     return [
         ContactState(r.name, c, (r.name, c.id, store.address_hash(c.address)) in verified)
-        for r in settings.responders
+        for r in responders(db, settings)
         for c in r.contacts
     ]
 
@@ -169,15 +231,15 @@ def verified_contact_ids(db: Store, responder: ResponderConfig) -> set[str]:
 
 
 def contact_of(
-    settings: Settings, responder_name: str, contact_id: str
+    db: Store, settings: Settings, responder_name: str, contact_id: str
 ) -> tuple[ResponderConfig, ContactConfig]:
-    responder = settings.responder(responder_name)
-    if responder is None:
+    found = responder(db, settings, responder_name)
+    if found is None:
         raise OncallInputError("responder", f"unknown responder {responder_name!r}")
-    contact = responder.contact(contact_id)
+    contact = found.contact(contact_id)
     if contact is None:
         raise OncallInputError("contact", f"{responder_name} has no contact {contact_id!r}")
-    return responder, contact
+    return found, contact
 
 
 def verify_link(db: Store, settings: Settings, responder: str, contact: ContactConfig, now: datetime) -> str:

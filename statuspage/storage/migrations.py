@@ -683,6 +683,23 @@ def m0014_oncall(db: Database) -> None:
     )
 
 
+@MIGRATIONS(name="0014_oncall_personal")
+def m0014_oncall_personal(db: Database) -> None:
+    """A responder's own contact methods and notification rules, edited in the admin UI/API;
+    they replace the configuration's for that responder while the row exists."""
+    db.executescript(
+        """
+        CREATE TABLE oncall_personal (
+            responder TEXT PRIMARY KEY,
+            contacts TEXT NOT NULL,                        -- JSON list, as [[responders]] contacts
+            rules TEXT NOT NULL,                           -- JSON list, as [[responders]] rules
+            updated_by TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        """
+    )
+
+
 @MIGRATIONS(name="0016_agent_spool_backlog")
 def m0016_agent_spool_backlog(db: Database) -> None:
     """The agents page shows how many results each agent's spool still holds."""

@@ -234,3 +234,39 @@ def cancel_pending_pages(db: Store, incident_id: int, reason: str, now: datetime
             "prefix": PAGE_KEY_PREFIX.format(incident_id=incident_id) + "%",
         },
     )
+
+
+def personal_settings(db: Store) -> dict[str, dict[str, Any]]:
+    """Responder -> {"contacts": [...], "rules": [...]} for responders who edited theirs."""
+    rows = sql.rows(db, "SELECT responder, contacts, rules FROM oncall_personal")
+    return {
+        r["responder"]: {"contacts": json.loads(r["contacts"]), "rules": json.loads(r["rules"])} for r in rows
+    }
+
+
+def set_personal(
+    db: Store,
+    responder: str,
+    contacts: list[dict[str, Any]],
+    rules: list[dict[str, Any]],
+    by: str,
+    now: datetime,
+) -> None:
+    sql.run(
+        db,
+        "INSERT INTO oncall_personal (responder, contacts, rules, updated_by, updated_at)"
+        " VALUES (:responder, :contacts, :rules, :by, :now) ON CONFLICT (responder) DO UPDATE SET"
+        " contacts = excluded.contacts, rules = excluded.rules, updated_by = excluded.updated_by,"
+        " updated_at = excluded.updated_at",
+        {
+            "responder": responder,
+            "contacts": json.dumps(contacts),
+            "rules": json.dumps(rules),
+            "by": by,
+            "now": to_iso(now),
+        },
+    )
+
+
+def clear_personal(db: Store, responder: str) -> bool:
+    return sql.run(db, "DELETE FROM oncall_personal WHERE responder = :r", {"r": responder}) == 1

@@ -185,3 +185,59 @@ def test_gaps_are_warned_in_admin_and_doctor(
     assert len(gap) == 1 and gap[0].status == "warn" and "schedule primary" in gap[0].message
     assert any("alice has no verified contact method" in f.message for f in findings)
     assert service.upcoming_gaps(db, gappy, clock() + timedelta(days=1))["primary"]
+
+
+def test_responders_edit_their_contacts_in_api_and_ui(
+    client: FlaskClient,
+    api_token: Headers,
+    operator: Operator,
+    db: Any,
+    settings: Settings,
+    clock: FrozenClock,
+) -> None:
+    write, read = api_token("write"), api_token("read")
+    mine = {
+        "contacts": [{"id": "sms", "kind": "apprise", "url": "json://127.0.0.1:9/sms"}],
+        "rules": [{"contact": "sms", "after": "1m"}],
+    }
+    assert client.put("/api/v1/admin/oncall/responders/alice", json=mine, headers=read).status_code == 403
+    assert client.put("/api/v1/admin/oncall/responders/alice", json=mine, headers=write).json == {
+        "changed": True
+    }
+    [alice] = [
+        r
+        for r in client.get("/api/v1/admin/oncall/responders", headers=read).json["responders"]
+        if r["name"] == "alice"
+    ]
+    assert alice["edited"] and alice["contacts"] == [
+        {"id": "sms", "kind": "apprise", "to": None, "url": "json://127.0.0.1:9/sms", "verified": False}
+    ]
+    assert alice["rules"] == [{"contact": "sms", "after_s": 60.0}]
+    effective = service.responder(db, settings, "alice")
+    assert effective is not None and [c.id for c in effective.contacts] == ["sms"]
+
+    for bad, status, text in [
+        ({"contacts": [{"id": "m", "kind": "email"}]}, 422, "to is required"),
+        ({"contacts": [{"id": "m", "kind": "pager", "to": "x"}]}, 422, "contacts[0].kind"),
+        ({"contacts": [], "rules": [{"contact": "nope"}]}, 422, "unknown contact 'nope'"),
+        ({"contacts": [], "extra": 1}, 422, "extra"),
+    ]:
+        response = client.put("/api/v1/admin/oncall/responders/alice", json=bad, headers=write)
+        assert response.status_code == status and text in response.json["error"] + str(
+            response.json.get("details")
+        ), response.json
+    assert client.put("/api/v1/admin/oncall/responders/zoe", json=mine, headers=write).status_code == 404
+    assert [c.id for c in service.responder(db, settings, "alice").contacts] == ["sms"]  # type: ignore[union-attr]
+
+    page = operator.client.get("/admin/oncall").text
+    assert "(edited here)" in page and "json://127.0.0.1:9/sms" in page
+    assert operator.post("/admin/oncall/responders/alice", {"settings": "{not json"}).status_code == 422
+    saved = operator.post(
+        "/admin/oncall/responders/alice",
+        {"settings": '{"contacts": [{"id": "mail", "kind": "email", "to": "a2@example.test"}]}'},
+    )
+    assert saved.status_code == 303
+    assert service.responder(db, settings, "alice").contacts[0].to == "a2@example.test"  # type: ignore[union-attr]
+    assert operator.post("/admin/oncall/responders/alice/reset").status_code == 303
+    assert service.responder(db, settings, "alice") == settings.responder("alice")
+    assert client.delete("/api/v1/admin/oncall/responders/alice", headers=write).json == {"changed": False}

@@ -1,8 +1,8 @@
 """`responder_email`, `responder_apprise`, `responder_webhook`: pages and notices to one person.
 
 The row's destination is `<responder>/<contact id>`; the address is looked up
-in `[[responders]]` when the row is sent (a contact removed from the config
-is a permanent failure). The message carries the signed action links of
+when the row is sent, in `[[responders]]` or the responder's own edited
+contacts (a contact removed since is a permanent failure). The message carries the signed action links of
 `payload["actions"]` (acknowledge, resolve, open) in its text; a webhook gets
 the whole payload, `actions` included, signed with the contact's secret, so a
 chat bot can render buttons. Sending reuses the email, apprise and webhook kinds.
@@ -21,11 +21,12 @@ from statuspage.notify.channels.email import EmailChannel, Mail, _derived_id, ma
 from statuspage.notify.channels.webhook import WebhookChannel, WebhookRequest
 from statuspage.notify.outbox import OutboxRow
 from statuspage.oncall.config import ContactConfig
+from statuspage.oncall.service import responder as effective_responder
 
 
-def responder_contact(ctx: DeliveryContext, row: OutboxRow, kind: str) -> ContactConfig:
+def responder_contact(ctx: DeliveryContext, row: OutboxRow, kind: str, db: Database) -> ContactConfig:
     name, _, contact_id = row.destination.partition("/")
-    responder = ctx.settings.responder(name)
+    responder = effective_responder(db, ctx.settings, name)
     contact = responder.contact(contact_id) if responder else None
     if contact is None:
         raise DeliveryError(f"no contact {row.destination!r} in [[responders]]", permanent=True)
@@ -53,7 +54,7 @@ class ResponderEmail(ChannelKind):
     lane = "smtp"
 
     def prepare(self, row: OutboxRow, ctx: DeliveryContext, db: Database) -> Mail:
-        contact = responder_contact(ctx, row, "email")
+        contact = responder_contact(ctx, row, "email", db)
         title, names = page_text(row, ctx)
         text = ctx.renderer.render("responder.txt", **names).strip()
         html = ctx.renderer.render("responder.html", **names)
@@ -70,7 +71,7 @@ class ResponderApprise(ChannelKind):
     lane = "apprise"
 
     def prepare(self, row: OutboxRow, ctx: DeliveryContext, db: Database) -> AppriseMessage:
-        contact = responder_contact(ctx, row, "apprise")
+        contact = responder_contact(ctx, row, "apprise", db)
         title, names = page_text(row, ctx)
         return AppriseMessage(str(contact.url), title, ctx.renderer.render("responder.txt", **names).strip())
 
@@ -82,7 +83,7 @@ class ResponderWebhook(ChannelKind):
     lane = "http"
 
     def prepare(self, row: OutboxRow, ctx: DeliveryContext, db: Database) -> WebhookRequest:
-        contact = responder_contact(ctx, row, "webhook")
+        contact = responder_contact(ctx, row, "webhook", db)
         body = json.dumps({"type": row.event, **row.payload}, separators=(",", ":"), ensure_ascii=False)
         return WebhookRequest(str(contact.url), contact.secret, False, row.idempotency_key, body.encode())
 

@@ -312,3 +312,17 @@ def test_who_and_gaps(db: Any, settings: Settings, clock: FrozenClock) -> None:
     assert service.who(db, settings, "primary", clock()).responder == "alice"
     assert service.who(db, settings, "primary", clock() + timedelta(days=3)).responder == "bob"
     assert service.upcoming_gaps(db, settings, clock()) == {}
+
+
+def test_pages_use_the_contacts_a_responder_edited(db: Any, settings: Settings, clock: FrozenClock) -> None:
+    contacts = [{"id": "bot", "kind": "webhook", "url": "http://127.0.0.1:9/alice"}]
+    service.set_personal(db, settings, "alice", contacts, [], "user:alice", "", clock())
+    with immediate(db):
+        oncall_store.mark_verified(
+            db, "alice", "bot", oncall_store.address_hash("http://127.0.0.1:9/alice"), clock()
+        )
+    incident_id = open_incident(db, clock())
+    escalate(db, settings, clock())
+    assert [(r.destination_kind, r.destination) for r in pages(db, incident_id)] == [
+        ("responder_webhook", "alice/bot")
+    ]
