@@ -21,6 +21,10 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     """
     settings = config if isinstance(config, Settings) else load_settings(**(config or {}))
     app = Flask(__name__, static_folder="public/static", template_folder="public/templates")
+    # Before any route is added: every <int:...> is bounded to what SQL can store (a 404 past it).
+    from statuspage.bounded import BoundedIntConverter
+
+    app.url_map.converters["int"] = BoundedIntConverter
     app.config["UPWATCH_SETTINGS"] = settings
     app.config["UPWATCH_CLOCK"] = utcnow
     # Flask refuses bigger bodies with 413 before the handler reads them.

@@ -19,6 +19,7 @@ from sqlite_utils import Database
 
 from statuspage.admin import models, operations
 from statuspage.admin.operations import Actor
+from statuspage.bounded import query_int
 from statuspage.notify import destinations, subscriptions
 from statuspage.settings import Settings
 from statuspage.storage import agents as agent_store
@@ -536,7 +537,7 @@ def approve_agent_labels(name: str) -> Response:
 
 @endpoint("GET", "/audit", "read", "The audit log, newest first", models.AuditList)
 def audit_log() -> Response:
-    before = request.args.get("before", type=int)
+    before = query_int("before", minimum=1)
     entries = audit.recent(get_db(), limit=200, before_id=before)
     return _ok(models.AuditList(entries=[models.AuditOut(**e.__dict__) for e in entries]))
 

@@ -14,6 +14,7 @@ from statuspage.admin import models, operations
 from statuspage.admin.api import channel_views
 from statuspage.admin.incident_views import STATUSES as INCIDENT_STATUSES
 from statuspage.admin.ui import actor, admin_ui, done, parse_form, render
+from statuspage.bounded import query_int
 from statuspage.engine.check_state import CheckState
 from statuspage.notify import subscriptions
 from statuspage.storage import agents as agent_store
@@ -245,7 +246,7 @@ def revoke_token(name: str) -> WerkzeugResponse:
 
 @admin_ui.get("/audit")
 def audit_log() -> tuple[str, int]:
-    before = request.args.get("before", type=int)
+    before = query_int("before", minimum=1)
     return render("audit.html", entries=audit.recent(get_db(), limit=200, before_id=before))
 
 
