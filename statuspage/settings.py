@@ -155,8 +155,12 @@ class AdminConfig(_Section):
     session_max_age: Duration = timedelta(hours=12)
     session_idle_timeout: Duration = timedelta(hours=1)
     require_totp: bool = False
-    login_max_failures_per_account: int = Field(default=5, ge=1, le=1000)
+    # OWASP's device-cookie scheme: failures count per (account, address) and per device
+    # cookie; the per-account count is a far higher backstop for clients without one.
+    login_max_failures_per_client: int = Field(default=5, ge=1, le=1000)
+    login_max_failures_per_account: int = Field(default=100, ge=1, le=100_000)
     login_max_failures_per_address: int = Field(default=20, ge=1, le=10_000)
+    login_device_max_age: Duration = timedelta(days=180)
     login_failure_window: Duration = timedelta(minutes=15)
     cookie_secure: bool | None = None
 

@@ -21,6 +21,7 @@ from sqlite_utils import Database
 
 from statuspage.settings import AdminConfig
 from statuspage.storage import accounts as store
+from statuspage.storage import login_throttle as throttle
 from statuspage.storage import sql
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
@@ -47,6 +48,7 @@ class LoginResult:
 
     user: store.User | None
     refusal: str | None = None
+    new_device_token: str | None = None  # set the device cookie to this (a successful login)
 
     @property
     def ok(self) -> bool:
@@ -122,14 +124,38 @@ def totp_uri(user: store.User) -> str:
 
 
 def login(
-    db: Database, config: AdminConfig, name: str, password: str, code: str, client_address: str, now: datetime
+    db: Database,
+    config: AdminConfig,
+    name: str,
+    password: str,
+    code: str,
+    client_address: str,
+    now: datetime,
+    device_token: str = "",
 ) -> LoginResult:
-    """Decide a login attempt; record failures. Refusals: rate_limited, invalid, totp_required."""
+    """Decide a login attempt; record failures. Refusals: rate_limited, invalid, totp_required.
+
+    Throttling follows OWASP's device cookies: a browser holding a device cookie
+    of this account (`device_token`, from an earlier sign-in) is limited by its
+    own failures only; any other client by its (account, address) failures, by
+    its address's failures across accounts, and by the account's failures from
+    all such clients (a much higher backstop). So an attacker's guesses lock the
+    attacker out, not the operator. On success `LoginResult.new_device_token`
+    is set when the browser needs a (new) device cookie.
+    """
     since = now - config.login_failure_window
-    if (
-        store.count_failures(db, since, account=name) >= config.login_max_failures_per_account
-        or store.count_failures(db, since, address=client_address) >= config.login_max_failures_per_address
-    ):
+    device_id = throttle.find_device(db, name, device_token) if device_token else None
+    if device_id is not None:
+        limited = throttle.device_failures(db, device_id, since) >= config.login_max_failures_per_client
+    else:
+        limited = (
+            throttle.untrusted_failures(db, since, account=name, address=client_address)
+            >= config.login_max_failures_per_client
+            or throttle.untrusted_failures(db, since, address=client_address)
+            >= config.login_max_failures_per_address
+            or throttle.untrusted_failures(db, since, account=name) >= config.login_max_failures_per_account
+        )
+    if limited:
         return LoginResult(None, "rate_limited")
     user = store.find_user(db, name) if NAME_RE.match(name) else None
     valid = verify_password(user, password) and user is not None and user.disabled_at is None
@@ -140,15 +166,21 @@ def login(
             valid = step is not None and store.claim_totp_step(db, user.id, step)
     if not valid or user is None:
         with sql.write(db):
-            store.record_login_failure(db, name, client_address, now)
+            throttle.record_failure(db, name, client_address, device_id, now)
         return LoginResult(None, "invalid")
     if config.require_totp and not user.totp_secret:
         return LoginResult(None, "totp_required")
     with sql.write(db):
-        store.clear_failures(db, name)
+        throttle.clear_failures(db, name)
+        if device_id is not None:
+            throttle.touch_device(db, device_id, now)
+            new_device = None
+        else:
+            new_device = throttle.issue_device(db, user.name, now)
+        throttle.prune(db, since, now - config.login_device_max_age)
         if _hasher.check_needs_rehash(user.password_hash):
             store.set_password_hash(db, user.id, hash_password(password), user.password_changed_at)
-    return LoginResult(user)
+    return LoginResult(user, new_device_token=new_device)
 
 
 def change_password(

@@ -7,6 +7,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from statuspage.admin import accounts, sessions
 from statuspage.admin.ui import (
+    DEVICE_COOKIE,
     LOGIN_CSRF_COOKIE,
     actor,
     admin_ui,
@@ -15,6 +16,7 @@ from statuspage.admin.ui import (
     new_login_csrf,
     render,
     safe_next,
+    secure_cookies,
     session_cookie_name,
     set_cookie,
 )
@@ -57,6 +59,7 @@ def login() -> WerkzeugResponse:
         request.form.get("code", ""),
         address,
         now(),
+        device_token=request.cookies.get(DEVICE_COOKIE, ""),
     )
     if result.user is None:
         with sql.write(db):
@@ -81,6 +84,16 @@ def login() -> WerkzeugResponse:
         response, session_cookie_name(), token, max_age=int(settings().admin.session_max_age.total_seconds())
     )
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/")
+    if result.new_device_token:
+        response.set_cookie(
+            DEVICE_COOKIE,
+            result.new_device_token,
+            max_age=int(settings().admin.login_device_max_age.total_seconds()),
+            path="/admin/",
+            secure=secure_cookies(),
+            httponly=True,
+            samesite="Strict",
+        )
     return response
 
 

@@ -34,6 +34,9 @@ admin_ui = Blueprint(
 
 OPEN_ENDPOINTS = {"admin.login", "admin.static"}
 LOGIN_CSRF_COOKIE = "upwatch_login_csrf"
+# A browser that signed in before (OWASP device cookie): keeps signing in while attackers
+# elsewhere are throttled. Path /admin/ only; HttpOnly, SameSite=Strict like the session.
+DEVICE_COOKIE = "upwatch_device"
 STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
 M = TypeVar("M", bound=BaseModel)
 

@@ -1,4 +1,5 @@
-"""Operator accounts, their server-side sessions and login failures: all the SQL.
+"""Operator accounts and their server-side sessions: all the SQL (login failures and device
+cookies: `statuspage.storage.login_throttle`).
 
 Passwords arrive here already hashed (argon2, `statuspage.admin.accounts`);
 session tokens arrive as their SHA-256. Nothing secret is stored in clear
@@ -231,43 +232,3 @@ def live_sessions_of(db: Store, user_id: int, now: datetime) -> list[Session]:
         {"user_id": user_id, "expires_at_after": to_iso(now)},
     )
     return [_session(row) for row in rows]
-
-
-# -- login failures --------------------------------------------------------------------------------
-
-
-def record_login_failure(db: Store, account: str, client_address: str, now: datetime) -> None:
-    sql.run(
-        db,
-        "INSERT INTO login_failures (account, client_address, at) VALUES (:account, :client_address, :at)",
-        {"account": account[:200], "client_address": client_address[:100], "at": to_iso(now)},
-    )
-
-
-def count_failures(
-    db: Store, since: datetime, *, account: str | None = None, address: str | None = None
-) -> int:
-    """Failures since `since` for the account or the client address."""
-    if account is not None:
-        count = sql.scalar(
-            db,
-            "SELECT count(*) FROM login_failures WHERE account = :account AND at > :at_after",
-            {"account": account[:200], "at_after": to_iso(since)},
-        )
-    else:
-        count = sql.scalar(
-            db,
-            "SELECT count(*) FROM login_failures WHERE client_address = :client_address AND at > :at_after",
-            {"client_address": (address or "")[:100], "at_after": to_iso(since)},
-        )
-    return int(count)
-
-
-def clear_failures(db: Store, account: str) -> None:
-    """A successful login forgets the account's failures (not the address's)."""
-    sql.run(db, "DELETE FROM login_failures WHERE account = :account", {"account": account[:200]})
-
-
-def prune_failures(db: Store, before: datetime) -> int:
-    changed = sql.run(db, "DELETE FROM login_failures WHERE at < :at_before", {"at_before": to_iso(before)})
-    return int(changed)

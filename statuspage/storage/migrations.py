@@ -635,6 +635,27 @@ def m0012_totp_replay(db: Database) -> None:
     db.executescript("ALTER TABLE users ADD COLUMN totp_last_step INTEGER;")
 
 
+@MIGRATIONS(name="0013_login_devices")
+def m0013_login_devices(db: Database) -> None:
+    """Device cookies of browsers that signed in before (OWASP), and which device a failed
+    login came from: failures lock out (account, address) and that device, not the account."""
+    db.executescript(
+        """
+        CREATE TABLE login_devices (
+            id INTEGER PRIMARY KEY,
+            account TEXT NOT NULL,
+            token_hash TEXT NOT NULL UNIQUE,
+            created_at TEXT NOT NULL,
+            last_used_at TEXT NOT NULL
+        );
+        CREATE INDEX login_devices_last_used ON login_devices(last_used_at);
+        ALTER TABLE login_failures ADD COLUMN device_id INTEGER;
+        CREATE INDEX login_failures_device ON login_failures(device_id, at);
+        CREATE INDEX login_failures_account_address ON login_failures(account, client_address, at);
+        """
+    )
+
+
 @MIGRATIONS(name="0014_oncall")
 def m0014_oncall(db: Database) -> None:
     """On call: schedule overrides, contact verifications, used action links, the link signing key."""
