@@ -97,6 +97,8 @@ class SmtpConfig(_Section):
     timeout_s: float = Field(default=10.0, gt=0, le=120)
     max_connections: int = Field(default=4, ge=1, le=64)
     ca_file: str | None = Field(default=None, max_length=500)
+    # AUTH over security = "none" sends the password in clear: only when said explicitly.
+    allow_unencrypted_auth: bool = False
 
     @field_validator("from_address")
     @classmethod
@@ -110,6 +112,11 @@ class SmtpConfig(_Section):
     def _credentials_pair(self) -> SmtpConfig:
         if (self.username is None) != (self.password is None):
             raise ValueError("username and password go together")
+        if self.username is not None and self.security == "none" and not self.allow_unencrypted_auth:
+            raise ValueError(
+                'username: security = "none" would send the password unencrypted; use "starttls" or'
+                ' "tls", or set smtp.allow_unencrypted_auth = true for a relay on a trusted network'
+            )
         return self
 
 

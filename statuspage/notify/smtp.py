@@ -96,6 +96,12 @@ class SmtpPool:
             if config.security == "starttls":
                 connection.starttls(context=context)
         if config.username is not None and config.password is not None:
+            if config.security == "none" and not config.allow_unencrypted_auth:
+                # Validation refuses this config; a pool built past it must not leak the password.
+                connection.close()
+                raise smtplib.SMTPException(
+                    "refusing SMTP AUTH over an unencrypted connection (smtp.allow_unencrypted_auth is false)"
+                )
             connection.login(config.username, config.password)
         return connection
 
