@@ -21,7 +21,8 @@ gunicorn is given the same list, so both agree on the scheme.
 
 import os
 
-from shared.logging_setup import ACCESS_LOG_FORMAT, logging_dict
+from shared.logging_setup import ACCESS_LOG_FORMAT
+from statuspage.log_redaction import collector_logging_dict
 from statuspage.reload import settings_for_gunicorn_config
 
 # A bad file stops the first start (naming the key); on SIGHUP gunicorn runs this file
@@ -41,13 +42,16 @@ keepalive = 5
 # Recycle workers now and then so a slow leak never grows without bound.
 max_requests = 20_000
 max_requests_jitter = 2_000
-# One list of trusted proxies for gunicorn (wsgi.url_scheme) and the app (client addresses).
+# One list of trusted proxies for gunicorn (wsgi.url_scheme) and the app (client addresses,
+# HSTS, Secure cookies); empty means nobody's X-Forwarded-* is believed, not gunicorn's
+# loopback default. (Over a UNIX socket gunicorn believes every peer: bind to TCP.)
 forwarded_allow_ips = ",".join(_settings.security.trusted_proxies)
 # Agents post reports up to max_report_bytes; headers stay small.
 limit_request_field_size = 8190
 # One format for the app, gunicorn's error log and its access log (text or JSON
 # lines, per the `log_format` setting); access lines carry the request id.
-logconfig_dict = logging_dict(_settings.log_format, _settings.log_level)
+# Access lines have ping keys, subscription tokens and query-string tokens cut to a prefix.
+logconfig_dict = collector_logging_dict(_settings.log_format, _settings.log_level)
 access_log_format = ACCESS_LOG_FORMAT
 proc_name = "upwatch-web"
 control_socket_disable = True

@@ -50,10 +50,23 @@ def _valid_or(hop: str, fallback: str) -> str:
         return fallback  # garbage in the header: do not key rate limits on attacker text
 
 
+# The headers gunicorn's secure_scheme_headers reads, with the values meaning "https".
+TLS_HEADERS = {"X-Forwarded-Proto": "https", "X-Forwarded-Ssl": "on", "X-Forwarded-Protocol": "ssl"}
+
+
 def arrived_over_tls(request: Request, trusted: tuple[IPNetwork, ...]) -> bool:
-    """True for a direct https request, or when a trusted proxy says it terminated TLS."""
+    """True for a direct https request, or when a trusted proxy says it terminated TLS.
+
+    `request.scheme` is https also when gunicorn believed a forwarded header; it
+    is given the same list (`forwarded_allow_ips`, under `serve` and in
+    deploy/gunicorn.conf.py), so both decide alike.
+    """
     if request.scheme == "https":
         return True
     peer = request.remote_addr or ""
-    forwarded = request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower()
-    return bool(trusted) and _is_trusted(peer, trusted) and forwarded == "https"
+    if not trusted or not _is_trusted(peer, trusted):
+        return False
+    return any(
+        request.headers.get(name, "").split(",")[0].strip().lower() == value
+        for name, value in TLS_HEADERS.items()
+    )

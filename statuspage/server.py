@@ -14,7 +14,8 @@ from typing import Any
 from flask import Flask
 from gunicorn.app.base import BaseApplication
 
-from shared.logging_setup import ACCESS_LOG_FORMAT, logging_dict
+from shared.logging_setup import ACCESS_LOG_FORMAT
+from statuspage.log_redaction import collector_logging_dict
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +69,7 @@ def serve(app: Flask, host: str, port: int, workers: int, threads: int, with_wor
         "graceful_timeout": 10,
         # One format for the app, gunicorn's error log and its access log
         # (text or JSON lines, per `log_format`); access lines carry the request id.
-        "logconfig_dict": logging_dict(settings.log_format, settings.log_level),
+        "logconfig_dict": collector_logging_dict(settings.log_format, settings.log_level),
         "access_log_format": ACCESS_LOG_FORMAT,
         "proc_name": "upwatch-statuspage",
         # SIGHUP: gunicorn calls this in the master, then replaces its workers.
@@ -76,6 +77,9 @@ def serve(app: Flask, host: str, port: int, workers: int, threads: int, with_wor
         # gunicorn's control socket lives in $HOME, shared by every gunicorn of
         # the user; upwatch does not use it.
         "control_socket_disable": True,
+        # gunicorn believes X-Forwarded-Proto/-Ssl (wsgi.url_scheme) from these peers only:
+        # the app's own list, not gunicorn's loopback default (or $FORWARDED_ALLOW_IPS).
+        "forwarded_allow_ips": ",".join(settings.security.trusted_proxies),
     }
     try:
         GunicornServer(app, options).run()

@@ -15,6 +15,7 @@ from werkzeug.exceptions import HTTPException
 from shared.logging_setup import REQUEST_ID_HEADER, accept_request_id, request_id_var
 from statuspage import proxies
 from statuspage.db import connect, migrate
+from statuspage.log_redaction import redact_url
 from statuspage.markdown import install_filter
 from statuspage.settings import Settings
 
@@ -160,7 +161,7 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(Exception)
     def unexpected(error: Exception) -> Any:
         # Logged with the traceback for operators; the client gets a plain message.
-        log.exception("unhandled error path=%s", request.path)
+        log.exception("unhandled error path=%s", redact_url(request.path))
         if _is_api():
             return json_error(500, "internal error; the collector logged the details")
         return Response("Internal error", status=500, mimetype="text/plain")
