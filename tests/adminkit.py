@@ -88,7 +88,7 @@ def api_token(db: Any, clock: Any) -> Callable[[str], dict[str, str]]:
 
 def sample_value(converter: str, name: str) -> str:
     """A plausible value for a URL argument, so every rule can be requested."""
-    if converter == "IntegerConverter":
+    if converter in ("IntegerConverter", "BoundedIntConverter"):
         return "1"
     return {"component_id": "api", "channel_id": "ops-log", "name": "edge-1", "token": "x"}.get(name, "x")
 
