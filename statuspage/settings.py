@@ -19,7 +19,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from shared.checks import ID_PATTERN, AnyCheck, Check, Duration, HeartbeatCheck, describe_error
@@ -33,6 +41,7 @@ from statuspage.notify.config import (
 )
 from statuspage.oncall.config import OncallConfig, ResponderConfig, ScheduleConfig, oncall_problems
 from statuspage.respond_config import EscalationPolicyConfig, MaintenanceConfig, respond_problems
+from statuspage.weburl import site_url_or_path, web_url
 
 DEFAULT_DATABASE = Path("data/upwatch.db")
 
@@ -60,23 +69,18 @@ class PageConfig(_Section):
     @field_validator("url")
     @classmethod
     def _http_url(cls, url: str) -> str:
-        if not url.startswith(("http://", "https://")):
-            raise ValueError("url must start with http:// or https://")
-        return url.rstrip("/")
+        # Shown in links, feeds and mails: parsed as browsers parse it (WHATWG), normalised.
+        return web_url(url).rstrip("/")
 
     @field_validator("logo")
     @classmethod
-    def _logo_url(cls, logo: str | None) -> str | None:
-        # It lands in <img src>: only web URLs or site paths, never javascript:/data: or "//host".
+    def _logo_url(cls, logo: str | None, info: ValidationInfo) -> str | None:
+        # It lands in <img src>: an http(s) URL, or a path that a browser resolves onto this
+        # site (so "/\\evil.example/x.png", which browsers read as //evil.example, is refused).
         if logo is None:
             return None
-        if any(ch.isspace() or ord(ch) < 0x20 for ch in logo):
-            raise ValueError("logo must not contain spaces or control characters")
-        if not (
-            logo.startswith(("http://", "https://")) or (logo.startswith("/") and not logo.startswith("//"))
-        ):
-            raise ValueError("logo must be an http(s) URL or a path starting with /")
-        return logo
+        base = info.data.get("url") or PageConfig.model_fields["url"].default
+        return site_url_or_path(logo, str(base))
 
 
 class GroupConfig(_Section):

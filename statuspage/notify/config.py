@@ -17,6 +17,7 @@ from email_validator import EmailNotValidError, validate_email
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from shared.checks import ID_PATTERN
+from statuspage.weburl import web_url
 
 CHANNEL_KINDS = ("log", "webhook", "apprise", "email")
 
@@ -67,8 +68,11 @@ class ChannelConfig(_Section):
     def _fields_of_kind(self) -> ChannelConfig:
         if self.kind in ("webhook", "apprise") and not self.url:
             raise ValueError(f"url is required for a {self.kind} channel")
-        if self.kind == "webhook" and not str(self.url).startswith(("http://", "https://")):
-            raise ValueError("url of a webhook channel must start with http:// or https://")
+        if self.kind == "webhook":
+            try:
+                web_url(str(self.url), allow_credentials=True)  # as a WHATWG parser reads it
+            except ValueError as error:
+                raise ValueError(f"url of a webhook channel {error}") from None
         if self.kind == "apprise" and "://" not in str(self.url):
             raise ValueError("url of an apprise channel must be an apprise URL like slack://...")
         if self.kind == "email" and not self.to:
