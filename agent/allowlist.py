@@ -1,10 +1,13 @@
 """What this host lets the collector make it do: the `[allow]` table of the agent's own TOML.
 
 The trust model (docs/configuration.md, "What a collector can make an agent do"):
-network probes (http, tcp, icmp, dns, tls) and host metrics run whatever the
-collector assigns; an assigned `command` check runs, and an assigned `file`
-check is read, only when this host's own config allows it, by argv (with its
-cwd and env) or by path, optionally for one check id. Local `[[checks]]` in the
+network probes (http, tcp, icmp, dns, tls, and the service kinds with inline
+credentials) and host metrics run whatever the collector assigns; an assigned
+`command` check runs, and an assigned `file` check is read, only when this
+host's own config allows it, by argv (with its cwd and env) or by path,
+optionally for one check id; and an assigned check uses one of this host's own
+secrets (`{ env = "UPWATCH_SECRET_..." }`, `{ credential = "..." }`) only
+towards the server `[[allow.secrets]]` names for it. Local `[[checks]]` in the
 same TOML are the host owner's own and always run. Everything else is refused
 with a result that says why and how to allow it; it never runs.
 
@@ -21,9 +24,9 @@ import json
 import posixpath
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from shared.checks import AnyCheck, CommandCheck, FileCheck
+from shared.checks import AnyCheck, CommandCheck, FileCheck, SecretSource
 
 # Kinds whose assigned checks this host must allow; every other kind runs as assigned.
 GUARDED_KINDS = frozenset({"command", "file"})
@@ -73,13 +76,41 @@ class AllowedPath(BaseModel):
         return wanted == self.path or wanted.startswith(self.path.rstrip("/") + "/")
 
 
+class AllowedSecret(BaseModel):
+    """A secret of this host (an `UPWATCH_SECRET_*` variable or a credential file) that an
+    assigned check may use, and the one server it may be sent to."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    env: str | None = Field(default=None, min_length=1, max_length=128)
+    credential: str | None = Field(default=None, min_length=1, max_length=128)
+    host: str = Field(min_length=1, max_length=253)
+    port: int | None = Field(default=None, ge=1, le=65535)
+    check: str | None = Field(default=None, min_length=1, max_length=200)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> AllowedSecret:
+        if (self.env is None) == (self.credential is None):
+            raise ValueError("give exactly one of env (a variable name) or credential (a file name)")
+        return self
+
+    def allows(self, check: AnyCheck, source: SecretSource) -> bool:
+        return (
+            (self.check is None or self.check == check.id)
+            and (self.env, self.credential) == (source.env, source.credential)
+            and self.host.lower().rstrip(".") == str(getattr(check, "host", "")).lower().rstrip(".")
+            and (self.port is None or self.port == getattr(check, "port", None))
+        )
+
+
 class AllowConfig(BaseModel):
-    """The `[allow]` table: `[[allow.commands]]` and `[[allow.files]]` entries."""
+    """The `[allow]` table: `[[allow.commands]]`, `[[allow.files]]` and `[[allow.secrets]]`."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     commands: list[AllowedCommand] = Field(default_factory=list, max_length=10_000)
     files: list[AllowedPath] = Field(default_factory=list, max_length=10_000)
+    secrets: list[AllowedSecret] = Field(default_factory=list, max_length=10_000)
 
 
 class AllowList:
@@ -105,10 +136,19 @@ class AllowList:
 
     def refusal(self, check: AnyCheck) -> str | None:
         """None when the check may run; else the reason, naming the TOML that would allow it."""
-        if check.kind not in GUARDED_KINDS:
+        sources = host_secrets(check)
+        if check.kind not in GUARDED_KINDS and not sources:
             return None
         if self._local.get(check.id) == check:
             return None  # the host owner's own check, unchanged by the collector
+        for source in sources:
+            if not any(entry.allows(check, source) for entry in self.config.secrets):
+                return (
+                    f"refused: this check would send this agent's {source} to"
+                    f" {getattr(check, 'host', '?')}; the agent uses its own secrets only where its"
+                    f" config allows; to allow this one, add to {self._where()} a"
+                    f" {allow_secret_toml(check, source)}"
+                )
         if isinstance(check, CommandCheck):
             if any(entry.allows(check) for entry in self.config.commands):
                 return None
@@ -137,6 +177,25 @@ def allow_command_toml(check: CommandCheck) -> str:
     if check.env:
         parts.append("env = {" + ", ".join(f"{_toml(k)} = {_toml(v)}" for k, v in check.env.items()) + "}")
     return "[[allow.commands]] entry with " + ", ".join(parts)
+
+
+def host_secrets(check: AnyCheck) -> list[SecretSource]:
+    """The secrets of this host (environment or credential file) the check would use.
+
+    Inline secrets come from the collector itself and reveal nothing of the host.
+    """
+    return [
+        value for name in type(check).model_fields if isinstance(value := getattr(check, name), SecretSource)
+    ]
+
+
+def allow_secret_toml(check: AnyCheck, source: SecretSource) -> str:
+    """The `[[allow.secrets]]` entry that allows exactly this use, described on one line."""
+    which = f"env = {_toml(source.env)}" if source.env else f"credential = {_toml(source.credential)}"
+    parts = [f"check = {_toml(check.id)}", which, f"host = {_toml(str(getattr(check, 'host', '')))}"]
+    if getattr(check, "port", None) is not None:
+        parts.append(f"port = {check.port}")  # type: ignore[union-attr]
+    return "[[allow.secrets]] entry with " + ", ".join(parts)
 
 
 def allow_file_toml(check: FileCheck) -> str:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
-from agent.allowlist import AllowConfig, AllowedCommand, AllowedPath
+from agent.allowlist import AllowConfig, AllowedCommand, AllowedPath, AllowedSecret
 from agent.settings import AgentSettings
 from shared.checks import CHECK_MODELS, KINDS, FailureRate
 from statuspage.cli import build_parser
@@ -83,6 +83,7 @@ SECTIONS: list[tuple[str, type[BaseModel]]] = [
     ("allow", AllowConfig),
     ("allow_commands", AllowedCommand),
     ("allow_files", AllowedPath),
+    ("allow_secrets", AllowedSecret),
     ("sla", SlaConfig),
     ("channels", ChannelConfig),
     ("smtp", SmtpConfig),
