@@ -3,7 +3,8 @@
 What a URL can carry that must not sit in a log file anyone with log access
 reads: heartbeat ping keys (`/ping/<key>`), subscription confirm, verify and
 unsubscribe tokens, and tokens a client wrongly put in the query string
-(`?token=`, `?access_token=`, `?api_key=` ...). Each is cut to a short prefix
+(`?token=`, `?access_token=`, `?api_key=` ...), and on-call action links,
+contact verification links and calendar feed secrets. Each is cut to a short prefix
 plus `***`, enough to tell two log lines of the same key apart, far too little
 to use it.
 
@@ -23,7 +24,11 @@ from shared.logging_setup import logging_dict
 
 PREFIX_CHARS = 4
 # Path segments that are secrets: the segment after these prefixes.
-_SECRET_PATH = re.compile(r"(/(?:ping|subscribe/verify|subscribe/confirm|unsubscribe)/)([^/?#\s\"]+)")
+_SECRET_PATH = re.compile(
+    r"(/(?:ping|subscribe/verify|subscribe/confirm|unsubscribe|oncall/act|oncall/verify)/)([^/?#\s\"]+)"
+)
+# On-call calendar feeds: /oncall/feeds/<kind>/<name>/<secret>.ics
+_SECRET_FEED = re.compile(r"(/oncall/feeds/[^/?#\s\"]+/[^/?#\s\"]+/)([^/?#\s\"]+?)(\.ics)")
 # Query parameter names whose value is a credential (lower-cased comparison).
 SECRET_PARAMS = frozenset(
     {
@@ -78,6 +83,7 @@ def redact_url(text: str) -> str:
     if not text:
         return text
     text = _SECRET_PATH.sub(lambda m: m.group(1) + mask(m.group(2)), text)
+    text = _SECRET_FEED.sub(lambda m: m.group(1) + mask(m.group(2)) + m.group(3), text)
     return _QUERY.sub(lambda m: "?" + redact_query(m.group(1)), text)
 
 

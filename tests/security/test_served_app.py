@@ -104,6 +104,8 @@ SECRETS = {
     "/unsubscribe/us_0123456789abcdef": "us_0123456789abcdef",
     "/api/v1/admin/incidents?token=uwt_0123456789abcdef&page=2": "uwt_0123456789abcdef",
     "/?access_token=at_0123456789abcdef": "at_0123456789abcdef",
+    "/oncall/act/oa_0123456789abcdef": "oa_0123456789abcdef",
+    "/oncall/feeds/responder/alice/of_0123456789abcdef.ics": "of_0123456789abcdef",
 }
 
 
