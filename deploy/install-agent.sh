@@ -23,7 +23,7 @@
 #   --labels L1,L2        labels this agent declares
 #   --source SRC          what pip installs: a wheel, an sdist or a source folder
 #                         (default: the upwatch checkout this script is in)
-#   --extras LIST         optional probe kinds to install with it: postgresql,mysql,redis,snmp
+#   --extras LIST         optional probe kinds to install with it: postgresql,mysql,redis,snmp,ssh,grpc
 #                         (pip's upwatch[LIST]; docs/configuration.md, "Service kinds")
 #   --pip-args "ARGS"     extra pip arguments (e.g. "--no-index --find-links /srv/wheels")
 #   --python PYTHON       the interpreter for the virtualenv (default: python3; 3.11+)
@@ -140,8 +140,8 @@ validate() {
     [[ "$TOKEN" =~ ^[A-Za-z0-9_-]{8,500}$ ]] ||
         die "the token must be the single word printed by 'upwatch-statuspage agent-token create'"
     if [[ -n "$EXTRAS" ]]; then
-        [[ "$EXTRAS" =~ ^(postgresql|mysql|redis|snmp)(,(postgresql|mysql|redis|snmp))*$ ]] ||
-            die "--extras: a comma-separated list of postgresql, mysql, redis, snmp"
+        [[ "$EXTRAS" =~ ^(postgresql|mysql|redis|snmp|ssh|grpc)(,(postgresql|mysql|redis|snmp|ssh|grpc))*$ ]] ||
+            die "--extras: a comma-separated list of postgresql, mysql, redis, snmp, ssh, grpc"
     fi
 }
 
