@@ -6,7 +6,8 @@
 #   nginx            `nginx -t` the reverse-proxy example (package nginx-light)
 #   openssl          a throw-away certificate for that example
 #   postgresql, mariadb-server, redis-server, snmpd, snmp (snmpget)
-#                    real servers the postgresql/mysql/redis/snmp probe tests start on loopback
+#                    real servers the postgresql/mysql/redis/snmp probe tests start on loopback;
+#                    postgresql is also the second storage engine (tests/pg.py starts its own servers)
 #   openssh-server   a throwaway sshd for the ssh probe's tests (tests/agent/loopback_servers.py)
 #   dovecot-imapd, dovecot-pop3d   a throwaway dovecot for the imap and pop3 probes' tests
 set -euo pipefail

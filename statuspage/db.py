@@ -1,4 +1,8 @@
-"""SQLite connections: WAL, a busy timeout, and migrations applied on open.
+"""Opening the database: SQLite connections (WAL, a busy timeout) and migrations applied on open.
+
+A `postgresql://` URL in the `database` setting opens PostgreSQL instead
+(`statuspage.storage.postgres`); the same migration list applies there
+(`statuspage.storage.postgres_schema`), with the same rules.
 
 Each web request gets its own connection (closed at teardown); the worker
 holds one for its lifetime. sqlite-utils wraps the connection so storage
@@ -19,6 +23,7 @@ from pathlib import Path
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
+from statuspage.storage import sql
 from statuspage.storage.migrations import MIGRATIONS
 
 BUSY_TIMEOUT_MS = 10_000
@@ -61,30 +66,42 @@ def known_migrations(migrations: Migrations = MIGRATIONS) -> list[str]:
     return [migration.name for migration in migrations.pending(sqlite_utils.Database(memory=True))]
 
 
-def applied_migrations(db: sqlite_utils.Database, migrations: Migrations = MIGRATIONS) -> list[str]:
+def applied_migrations(db: sql.Store, migrations: Migrations = MIGRATIONS) -> list[str]:
     """Names of the upwatch migrations recorded in the database, in the order applied."""
+    if not isinstance(db, sqlite_utils.Database):
+        from statuspage.storage import postgres_schema
+
+        return postgres_schema.applied(db, migrations)
     return [migration.name for migration in migrations.applied(db)]
 
 
-def check_not_newer(db: sqlite_utils.Database, migrations: Migrations = MIGRATIONS) -> None:
+def too_new_message(where: str, unknown: list[str]) -> str:
+    return (
+        f"database {where} was written by a newer upwatch: it has migration(s) "
+        f"{', '.join(unknown)} that this version ({_version()}) does not know. Refusing to use it: "
+        "install the newer upwatch again, or restore a backup taken before the upgrade "
+        "(upwatch-statuspage restore FILE --force)."
+    )
+
+
+def check_not_newer(db: sql.Store, migrations: Migrations = MIGRATIONS) -> None:
     """Raise DatabaseTooNew when the database records migrations this version does not have."""
     known = set(known_migrations(migrations))
     unknown = [name for name in applied_migrations(db, migrations) if name not in known]
     if unknown:
-        raise DatabaseTooNew(
-            f"database {_describe_path(db)} was written by a newer upwatch: it has migration(s) "
-            f"{', '.join(unknown)} that this version ({_version()}) does not know. Refusing to use it: "
-            "install the newer upwatch again, or restore a backup taken before the upgrade "
-            "(upwatch-statuspage restore FILE --force)."
-        )
+        raise DatabaseTooNew(too_new_message(describe(db), unknown))
 
 
-def migrate(db: sqlite_utils.Database, migrations: Migrations = MIGRATIONS) -> list[str]:
+def migrate(db: sql.Store, migrations: Migrations = MIGRATIONS) -> list[str]:
     """Apply pending migrations; return the names applied.
 
     Raises DatabaseTooNew (nothing is changed) or MigrationFailed (everything
     pending is rolled back; the database is as it was before the call).
     """
+    if not isinstance(db, sqlite_utils.Database):
+        from statuspage.storage import postgres_schema
+
+        return postgres_schema.migrate(db, migrations)
     check_not_newer(db, migrations)
     if not migrations.pending(db):
         return []
@@ -106,7 +123,7 @@ def migrate(db: sqlite_utils.Database, migrations: Migrations = MIGRATIONS) -> l
         if isinstance(error, SchemaError):
             raise
         raise MigrationFailed(
-            f"migration {failed} failed on {_describe_path(db)}: {error!r}. "
+            f"migration {failed} failed on {describe(db)}: {error!r}. "
             "Nothing was changed: the database is as it was before the upgrade. "
             "Keep running the previous upwatch version and report the error."
         ) from error
@@ -121,7 +138,12 @@ def _first_pending(db: sqlite_utils.Database, migrations: Migrations) -> str:
     return pending[0].name if pending else "(unknown)"
 
 
-def _describe_path(db: sqlite_utils.Database) -> str:
+def describe(db: sql.Store) -> str:
+    """The SQLite file's path, or the PostgreSQL URL without its password."""
+    if not isinstance(db, sqlite_utils.Database):
+        from statuspage.storage.postgres import redacted
+
+        return redacted(db.url)
     row = db.execute("PRAGMA database_list").fetchone()
     return str(row[2]) if row and row[2] else ":memory:"
 
@@ -135,4 +157,15 @@ def _version() -> str:
 def open_and_migrate(path: Path | str) -> sqlite_utils.Database:
     db = connect(path)
     migrate(db)
+    return db
+
+
+def open_store_and_migrate(location: Path | str) -> sql.Store:
+    """Open the SQLite file or PostgreSQL URL a `database` setting names, and migrate it."""
+    db = sql.open_store(location)
+    try:
+        migrate(db)
+    except BaseException:
+        sql.close(db)
+        raise
     return db

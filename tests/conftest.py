@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -12,9 +14,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from statuspage import create_app
-from statuspage.db import connect
+from statuspage.db import connect, migrate
 from statuspage.settings import Settings, load_settings
+from statuspage.storage import sql
 from statuspage.storage.agents import create_agent
+from tests.pg import PostgresServer
 
 T0 = datetime(2026, 11, 27, 12, 0, 0, tzinfo=UTC)
 
@@ -60,6 +64,47 @@ class FrozenClock:
         from datetime import timedelta
 
         self.now += timedelta(**kwargs)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """One throwaway PostgreSQL server for the whole run (started on first use)."""
+    # Not under pytest's tmp dirs: those are root-only (0700) and the server runs as nobody.
+    root = Path(tempfile.mkdtemp(prefix="upwatch-pg-"))
+    server = PostgresServer(root)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+ENGINES = ["sqlite", "postgresql"]
+
+
+@pytest.fixture(params=ENGINES)
+def engine(request: pytest.FixtureRequest) -> str:
+    """The storage engine a dual-engine test runs on (each such test runs once per engine)."""
+    return str(request.param)
+
+
+@pytest.fixture
+def database_location(engine: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    """A fresh empty database on `engine`: a SQLite file path or a PostgreSQL URL."""
+    if engine == "sqlite":
+        return str(tmp_path / "upwatch.db")
+    server: PostgresServer = request.getfixturevalue("postgres")
+    return server.new_database()
+
+
+@pytest.fixture
+def store(database_location: str) -> Iterator[sql.Store]:
+    """A migrated store on each engine in turn."""
+    handle = sql.open_store(database_location)
+    migrate(handle)
+    yield handle
+    sql.close(handle)
 
 
 @pytest.fixture

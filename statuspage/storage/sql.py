@@ -12,12 +12,15 @@ without touching the queries. The rules for the SQL text handed in:
   `julianday()` or `datetime('now')`: times are ISO 8601 UTC text from
   `shared.timeutil.to_iso`, passed in and compared as strings;
 - a read-then-write runs inside `write(db)`, which takes the write lock up
-  front (BEGIN IMMEDIATE on SQLite; on PostgreSQL a claim is a conditional
-  UPDATE with its row count, or `FOR UPDATE SKIP LOCKED`).
+  front (BEGIN IMMEDIATE on SQLite; on PostgreSQL BEGIN plus one advisory
+  lock, see `write`); a claim is a conditional UPDATE with its row count, or
+  `FOR UPDATE SKIP LOCKED` (`skip_locked`) inside `transaction`.
 
-`Store` is the handle a storage function takes. Today it is the sqlite-utils
-`Database` every process already opens; the PostgreSQL engine puts its own
-handle behind the same name and the same functions.
+`Store` is the handle a storage function takes: the sqlite-utils `Database`
+every process opens on a SQLite file (its raw sqlite3 connection runs the SQL,
+so SQLite's hot path costs what it did before), or a `PostgresStore`
+(`statuspage.storage.postgres`: SQLAlchemy Core `text()` over psycopg 3).
+`open_store(location)` opens either from the `database` setting.
 """
 
 from __future__ import annotations
@@ -26,20 +29,48 @@ import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from sqlite_utils import Database
 
 from statuspage.storage.transaction import immediate
 
-Store = Database
+if TYPE_CHECKING:
+    from statuspage.storage.postgres import PostgresStore
+
+Store: TypeAlias = "Database | PostgresStore"
 Params = Mapping[str, Any]
 # What a unique or foreign-key constraint violation raises, whichever the engine: storage
-# functions catch this, never a driver's own class.
+# functions catch this, never a driver's own class (PostgreSQL's is translated at the seam).
 IntegrityError = sqlite3.IntegrityError
 # What any database failure raises (busy beyond the timeout, disk full, I/O): callers that
 # answer "try again later" catch this.
 Error = sqlite3.Error
+
+
+def open_store(location: Path | str) -> Store:
+    """Open the database a `database` setting names: a `postgresql://` URL or a SQLite file path.
+
+    Opens only; `statuspage.db.open_store_and_migrate` also applies migrations.
+    """
+    from statuspage.storage.locations import is_postgres_url
+
+    if is_postgres_url(location):
+        from statuspage.storage.postgres import PostgresStore
+
+        return PostgresStore(str(location))
+    from statuspage.db import connect
+
+    return connect(location)
+
+
+def close(db: Store) -> None:
+    """Close the SQLite connection, or return the PostgreSQL connection to its pool."""
+    if isinstance(db, Database):
+        db.conn.close()
+    else:
+        db.close()
 
 
 def _bound(params: Params | None) -> Mapping[str, Any]:
@@ -51,6 +82,8 @@ def _bound(params: Params | None) -> Mapping[str, Any]:
 
 def rows(db: Store, sql: str, params: Params | None = None) -> list[dict[str, Any]]:
     """Every row of a query, each a dict keyed by column name."""
+    if not isinstance(db, Database):
+        return [dict(row) for row in db.execute(sql, _bound(params)).mappings()]
     cursor = db.conn.execute(sql, _bound(params))
     names = [column[0] for column in cursor.description or ()]
     return [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
@@ -58,6 +91,9 @@ def rows(db: Store, sql: str, params: Params | None = None) -> list[dict[str, An
 
 def one(db: Store, sql: str, params: Params | None = None) -> dict[str, Any] | None:
     """The first row of a query as a dict, or None when there is none."""
+    if not isinstance(db, Database):
+        row = db.execute(sql, _bound(params)).mappings().first()
+        return None if row is None else dict(row)
     cursor = db.conn.execute(sql, _bound(params))
     values = cursor.fetchone()
     if values is None:
@@ -68,18 +104,28 @@ def one(db: Store, sql: str, params: Params | None = None) -> dict[str, Any] | N
 
 def scalar(db: Store, sql: str, params: Params | None = None) -> Any:
     """The first column of the first row, or None when the query returns no row."""
+    if not isinstance(db, Database):
+        found = db.execute(sql, _bound(params)).first()
+        return None if found is None else found[0]
     values = db.conn.execute(sql, _bound(params)).fetchone()
     return None if values is None else values[0]
 
 
 def run(db: Store, sql: str, params: Params | None = None) -> int:
     """Run one statement; return the number of rows it changed (the claim's row count)."""
+    if not isinstance(db, Database):
+        return int(db.execute(sql, _bound(params)).rowcount)
     return int(db.conn.execute(sql, _bound(params)).rowcount)
 
 
 def run_many(db: Store, sql: str, params: Iterable[Params]) -> int:
     """Run one statement once per parameter set (a batch insert); return the rows changed in all."""
-    return int(db.conn.executemany(sql, [dict(p) for p in params]).rowcount)
+    batch = [dict(p) for p in params]
+    if not isinstance(db, Database):
+        if not batch:
+            return 0
+        return max(0, int(db.execute(sql, batch).rowcount))
+    return int(db.conn.executemany(sql, batch).rowcount)
 
 
 def insert_many(db: Store, table: str, columns: Sequence[str], values: Iterable[Sequence[Any]]) -> int:
@@ -89,9 +135,35 @@ def insert_many(db: Store, table: str, columns: Sequence[str], values: Iterable[
     own names, never input. On SQLite the statement is positional, the driver's
     fast path for tuples; the placeholder style is this module's business.
     """
+    if not isinstance(db, Database):
+        names = [f"p{index}" for index in range(len(columns))]
+        statement = (
+            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(':' + n for n in names)})"  # noqa: S608
+        )
+        return run_many(db, statement, [dict(zip(names, row, strict=True)) for row in values])
     marks = ", ".join("?" for _ in columns)
     statement = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"  # noqa: S608 - names are ours
     return int(db.conn.executemany(statement, values).rowcount)
+
+
+def batches(db: Store, sql: str, params: Params | None, size: int) -> Iterator[list[dict[str, Any]]]:
+    """The rows of a large query, `size` at a time, without holding them all in memory.
+
+    PostgreSQL reads through a server-side cursor inside its own transaction.
+    """
+    if isinstance(db, Database):
+        cursor = db.conn.execute(sql, _bound(params))
+        names = [column[0] for column in cursor.description or ()]
+        while chunk := cursor.fetchmany(size):
+            yield [dict(zip(names, values, strict=True)) for values in chunk]
+        return
+    from statuspage.storage.postgres import statement
+
+    with db.transaction(lock=None):
+        options = {"yield_per": size}
+        result = db.connection().execute(statement(sql), dict(_bound(params)), execution_options=options)
+        for part in result.mappings().partitions(size):
+            yield [dict(row) for row in part]
 
 
 def insert_returning_id(db: Store, sql: str, params: Params | None = None) -> int:
@@ -104,13 +176,58 @@ def insert_returning_id(db: Store, sql: str, params: Params | None = None) -> in
 
 @contextmanager
 def write(db: Store) -> Iterator[Store]:
-    """One write transaction that holds the write lock from its start; nested use joins the outer one."""
-    with immediate(db) as handle:
-        yield handle
+    """One write transaction that holds the write lock from its start; nested use joins the outer one.
+
+    SQLite: BEGIN IMMEDIATE. PostgreSQL: BEGIN, then the transaction-scoped
+    advisory lock every write() takes (postgres.WRITE_LOCK): the same one
+    writer at a time, across every process on the database.
+    """
+    if isinstance(db, Database):
+        with immediate(db) as handle:
+            yield handle
+        return
+    with db.transaction() as store:
+        yield store
+
+
+@contextmanager
+def transaction(db: Store) -> Iterator[Store]:
+    """A transaction without the global write lock, for claims that lock their own rows.
+
+    SQLite has only one writer anyway (BEGIN IMMEDIATE); on PostgreSQL this is
+    a plain BEGIN, for `SELECT ... FOR UPDATE SKIP LOCKED` claims and
+    `try_task_lock`, so workers claiming different rows do not wait on each other.
+    """
+    if isinstance(db, Database):
+        with immediate(db) as handle:
+            yield handle
+        return
+    with db.transaction(lock=None) as store:
+        yield store
+
+
+def try_task_lock(db: Store, key: int) -> bool:
+    """Inside `transaction`/`write`: True when this process may run task `key` now.
+
+    PostgreSQL: `pg_try_advisory_xact_lock(key)`, held until the transaction
+    ends, so exactly one worker runs a rollup, prune or fan-out pass at a time
+    and the others skip it instead of waiting. SQLite: always True (BEGIN
+    IMMEDIATE already made this the only writer).
+    """
+    if isinstance(db, Database):
+        return True
+    return bool(scalar(db, "SELECT pg_try_advisory_xact_lock(:key)", {"key": key}))
+
+
+def skip_locked(db: Store) -> str:
+    """The row-lock clause a claim's SELECT ends with: FOR UPDATE SKIP LOCKED on PostgreSQL, '' on SQLite."""
+    return "" if isinstance(db, Database) else " FOR UPDATE SKIP LOCKED"
 
 
 def tuples(db: Store, sql: str, params: Params | None = None) -> list[tuple[Any, ...]]:
     """Every row of a query as a plain tuple, in column order: for hot loops, where a dict per row costs."""
+    if not isinstance(db, Database):
+        return [tuple(values) for values in db.execute(sql, _bound(params))]
     # sqlite3 rows are tuples already: no copy.
     return db.conn.execute(sql, _bound(params)).fetchall()
 
@@ -136,12 +253,14 @@ def arrival_column(db: Store) -> str:
     """The column numbering `results` rows in arrival order, for the rollup and prune watermarks.
 
     A named engine-specific piece: on SQLite the rowid (the table's own b-tree
-    key, so free and always increasing while the newest row is kept); the
-    PostgreSQL schema gives `results` a BIGINT identity column for the same job.
+    key, so free and always increasing while the newest row is kept); on
+    PostgreSQL the `seq` identity column (migration 0018_results_arrival_order).
+    Rows commit in that order because every results insert holds the write
+    lock (`write`), so a watermark on it never skips a row that commits later.
     """
-    return "rowid"
+    return "rowid" if isinstance(db, Database) else "seq"
 
 
 def engine_name(db: Store) -> str:
     """'sqlite' or 'postgresql': for the few named engine-specific pieces, never for SQL text."""
-    return "sqlite"
+    return "sqlite" if isinstance(db, Database) else "postgresql"

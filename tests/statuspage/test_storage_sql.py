@@ -1,18 +1,24 @@
-"""The storage seam (statuspage.storage.sql): named parameters, dict rows, row counts, write transactions."""
+"""The storage seam (statuspage.storage.sql) on both engines: named parameters, dict rows,
+row counts, write transactions, the PostgreSQL claims and task locks."""
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
-from statuspage.db import connect
 from statuspage.storage import sql
+from statuspage.storage.postgres_schema import postgres_ddl
+
+ITEMS = "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, n INTEGER, x REAL)"
 
 
 @pytest.fixture
-def db(tmp_path):
-    handle = connect(tmp_path / "seam.db")
-    handle.execute("CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, n INTEGER)")
-    return handle
+def db(database_location, engine):
+    handle = sql.open_store(database_location)
+    sql.run(handle, postgres_ddl(ITEMS) if engine == "postgresql" else ITEMS)
+    yield handle
+    sql.close(handle)
 
 
 def test_insert_returning_and_read_back_as_dicts(db):
@@ -51,4 +57,95 @@ def test_write_rolls_back_on_error(db):
         sql.run(db, "INSERT INTO items (name) VALUES (:name)", {"name": "lost"})
         raise RuntimeError("boom")
     assert sql.scalar(db, "SELECT count(*) FROM items") == 0
-    assert sql.engine_name(db) == "sqlite"
+
+
+def test_engine_name(db, engine):
+    assert sql.engine_name(db) == engine
+
+
+def test_aggregates_come_back_as_python_numbers(db):
+    sql.run_many(
+        db,
+        "INSERT INTO items (name, n, x) VALUES (:name, :n, :x)",
+        [{"name": "a", "n": 2, "x": 0.1}, {"name": "b", "n": 5, "x": 0.2}],
+    )
+    assert sql.one(db, "SELECT SUM(n) AS total, MAX(n) AS top, SUM(x) AS xs FROM items") == {
+        "total": 7,
+        "top": 5,
+        "xs": pytest.approx(0.3),
+    }
+    assert type(sql.scalar(db, "SELECT SUM(n) FROM items")) is int
+    assert sql.scalar(db, "SELECT AVG(n) FROM items") == 3.5
+    big = 1 << 40  # 64-bit integers survive on both engines
+    sql.run(db, "UPDATE items SET n = :n WHERE name = 'a'", {"n": big})
+    assert sql.scalar(db, "SELECT n FROM items WHERE name = 'a'") == big
+
+
+def test_nested_write_joins_the_outer_transaction(db):
+    with pytest.raises(RuntimeError), sql.write(db):
+        with sql.write(db):
+            sql.run(db, "INSERT INTO items (name) VALUES (:name)", {"name": "inner"})
+        raise RuntimeError("outer fails")
+    assert sql.scalar(db, "SELECT count(*) FROM items") == 0
+
+
+def test_statements_outside_write_commit_on_their_own(db, database_location):
+    sql.run(db, "INSERT INTO items (name) VALUES (:name)", {"name": "seen"})
+    other = sql.open_store(database_location)
+    try:
+        assert sql.scalar(other, "SELECT count(*) FROM items") == 1
+    finally:
+        sql.close(other)
+
+
+def test_skip_locked_claims_give_each_row_to_one_claimer(db, database_location, engine):
+    if engine != "postgresql":
+        pytest.skip("row locks are PostgreSQL's; SQLite serialises claims with BEGIN IMMEDIATE")
+    sql.run_many(db, "INSERT INTO items (name, n) VALUES (:name, 0)", [{"name": f"job{i}"} for i in range(4)])
+    other = sql.open_store(database_location)
+    claim = "SELECT id FROM items WHERE n = 0 ORDER BY id LIMIT 2" + sql.skip_locked(db)
+    try:
+        with sql.transaction(db):
+            mine = [row["id"] for row in sql.rows(db, claim)]
+            with sql.transaction(other):
+                theirs = [row["id"] for row in sql.rows(other, claim)]
+        assert len(mine) == 2 and len(theirs) == 2 and not set(mine) & set(theirs)
+    finally:
+        sql.close(other)
+
+
+def test_task_lock_lets_exactly_one_process_run_a_task(db, database_location, engine):
+    other = sql.open_store(database_location)
+    try:
+        with sql.transaction(db):
+            assert sql.try_task_lock(db, 42)
+            if engine == "postgresql":
+                with sql.transaction(other):
+                    assert not sql.try_task_lock(other, 42)
+                    assert sql.try_task_lock(other, 43)
+        with sql.transaction(other):
+            assert sql.try_task_lock(other, 42)  # released when the first transaction ended
+    finally:
+        sql.close(other)
+
+
+def test_write_transactions_of_two_connections_serialise(db, database_location, engine):
+    """Read-then-write under write() never interleaves: the counter ends at exactly 2 x 25."""
+    sql.run(db, "INSERT INTO items (name, n) VALUES ('counter', 0)")
+
+    def bump(times: int) -> None:
+        handle = sql.open_store(database_location)
+        try:
+            for _ in range(times):
+                with sql.write(handle):
+                    value = sql.scalar(handle, "SELECT n FROM items WHERE name = 'counter'")
+                    sql.run(handle, "UPDATE items SET n = :n WHERE name = 'counter'", {"n": value + 1})
+        finally:
+            sql.close(handle)
+
+    threads = [threading.Thread(target=bump, args=(25,)) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sql.scalar(db, "SELECT n FROM items WHERE name = 'counter'") == 50

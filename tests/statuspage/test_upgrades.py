@@ -22,6 +22,7 @@ from statuspage.db import (
     migrate,
 )
 from statuspage.settings import load_settings
+from statuspage.storage import sql
 from statuspage.storage.migrations import MIGRATIONS
 
 FIRST = known_migrations()[0]
@@ -202,3 +203,114 @@ def test_failed_migration_leaves_the_database_as_it_was(tmp_path: Path, good_ext
         migrate(db, broken_migrations(good_extra))
     db.conn.close()
     assert snapshot(path) == before
+
+
+# PostgreSQL: the same list, the same rules, on a real server (tests/pg.py).
+
+
+def pg_snapshot(store: Any) -> dict[str, Any]:
+    tables = [
+        row["table_name"]
+        for row in sql.rows(
+            store,
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name",
+        )
+    ]
+    return {
+        table: sorted((tuple(row.values()) for row in sql.rows(store, f'SELECT * FROM "{table}"')), key=repr)
+        for table in tables
+    }
+
+
+def columns_by_table(store: Any) -> dict[str, list[str]]:
+    if sql.engine_name(store) == "sqlite":
+        tables = [
+            row["name"]
+            for row in sql.rows(
+                store,
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '\\_%' ESCAPE '\\'",
+            )
+        ]
+        return {
+            t: [c["name"] for c in sql.rows(store, f'SELECT name FROM pragma_table_info("{t}")')]
+            for t in tables
+        }
+    listed = sql.rows(
+        store,
+        "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'public'"
+        " AND table_name <> 'upwatch_migrations' ORDER BY table_name, ordinal_position",
+    )
+    found: dict[str, list[str]] = {}
+    for row in listed:
+        found.setdefault(row["table_name"], []).append(row["column_name"])
+    return found
+
+
+def test_postgres_gets_the_same_tables_and_columns_as_sqlite(postgres: Any, tmp_path: Path) -> None:
+    lite = connect(tmp_path / "same.db")
+    migrate(lite)
+    pg = sql.open_store(postgres.new_database())
+    try:
+        assert migrate(pg) == known_migrations()
+        assert applied_migrations(pg) == known_migrations()
+        assert migrate(pg) == []  # nothing pending: a no-op
+        assert columns_by_table(pg) == columns_by_table(lite)
+    finally:
+        sql.close(pg)
+        lite.conn.close()
+
+
+def subset(count: int) -> Migrations:
+    migrations = Migrations("upwatch")
+    for migration in MIGRATIONS.pending(Database(memory=True))[:count]:
+        migrations(name=migration.name)(migration.fn)
+    return migrations
+
+
+def test_postgres_upgrade_keeps_every_row_and_refuses_newer(postgres: Any) -> None:
+    pg = sql.open_store(postgres.new_database())
+    try:
+        assert migrate(pg, subset(1)) == [FIRST]
+        sql.run(
+            pg,
+            "INSERT INTO agents (name, token_hash, created_at) VALUES ('edge-1', 'h1', '2025-01-01T00:00:00Z')",
+        )
+        sql.run_many(
+            pg,
+            "INSERT INTO results (id, check_id, agent, started_at, received_at, latency_ms, status)"
+            " VALUES (:id, 'api', 'edge-1', :at, :at, 1.5, 'up')",
+            [{"id": f"r{i}", "at": f"2025-06-01T00:{i:02d}:00Z"} for i in range(20)],
+        )
+        before = pg_snapshot(pg)
+        assert migrate(pg) == known_migrations()[1:]
+        after = pg_snapshot(pg)
+        for table in ("agents", "results"):
+            width = len(before[table][0])
+            assert sorted((row[:width] for row in after[table]), key=repr) == before[table]
+
+        sql.run(
+            pg,
+            "INSERT INTO upwatch_migrations (migration_set, name, applied_at)"
+            " VALUES ('upwatch', '9999_from_the_future', '2030-01-01')",
+        )
+        with pytest.raises(DatabaseTooNew, match="9999_from_the_future"):
+            migrate(pg)
+    finally:
+        sql.close(pg)
+
+
+def test_postgres_failed_migration_leaves_the_database_as_it_was(postgres: Any) -> None:
+    pg = sql.open_store(postgres.new_database())
+    try:
+        migrate(pg)
+        sql.run(
+            pg,
+            "INSERT INTO agents (name, token_hash, created_at) VALUES ('edge-1', 'h1', '2025-01-01T00:00:00Z')",
+        )
+        before = pg_snapshot(pg)
+        with pytest.raises(MigrationFailed, match="0091_broken"):
+            migrate(pg, broken_migrations(good_extra=True))
+        assert pg_snapshot(pg) == before
+        assert migrate(pg) == []
+    finally:
+        sql.close(pg)

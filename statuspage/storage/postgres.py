@@ -1,0 +1,163 @@
+"""The PostgreSQL engine under the storage seam: SQLAlchemy 2 Core over psycopg 3.
+
+`PostgresStore` is what `sql.Store` is on PostgreSQL: one connection from a
+process-wide pool (SQLAlchemy's QueuePool, `pool_pre_ping` so a restarted or
+failed-over server costs one failed check, not a failed request), checked out
+when the store is first used and returned by `close()`. The connection runs in
+autocommit, as the SQLite connections do (`isolation_level=None`): a statement
+outside `write()` commits on its own. `write()` opens one transaction on the
+psycopg connection (`Connection.transaction()` issues BEGIN even in autocommit)
+and takes `WRITE_LOCK` with `pg_advisory_xact_lock` first, so read-then-write
+code written for SQLite's single writer (BEGIN IMMEDIATE) keeps its guarantee
+across every collector and worker process; the lock ends with the transaction.
+
+Statements are `sqlalchemy.text()` with `:name` parameters, compiled once per
+SQL string. NUMERIC results (`SUM` over BIGINT, `AVG`) load as int when whole
+and float otherwise, the types the same SQL returns on SQLite.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from decimal import Decimal
+from functools import lru_cache
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+from psycopg.adapt import Loader
+from sqlalchemy import Connection, CursorResult, Engine, TextClause, create_engine, event, text
+
+SCHEMES = ("postgresql://", "postgres://", "postgresql+psycopg://")
+
+# pg_advisory_xact_lock keys (64-bit): one per task that exactly one process may run at a time.
+WRITE_LOCK = 0x75707761_00000001  # every write() transaction: SQLite's single-writer guarantee
+
+_engines: dict[str, Engine] = {}
+_engines_lock = threading.Lock()
+
+
+def is_postgres_url(location: object) -> bool:
+    """True when a `database` setting names a PostgreSQL server rather than a SQLite file."""
+    return isinstance(location, str) and location.startswith(SCHEMES)
+
+
+def redacted(url: str) -> str:
+    """The URL without its password, for logs and messages."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)
+    return urlunsplit(parts._replace(netloc=netloc[0].split(":", 1)[0] + ":***@" + netloc[1]))
+
+
+class _WholeOrFloat(Loader):
+    """NUMERIC -> int when integral, else float (what SQLite returns for the same aggregate)."""
+
+    def load(self, data: Any) -> int | float:
+        value = Decimal(bytes(data).decode())
+        return int(value) if value == value.to_integral_value() else float(value)
+
+
+def engine_for(url: str) -> Engine:
+    """The process-wide engine (and pool) for a URL; created on first use."""
+    with _engines_lock:
+        engine = _engines.get(url)
+        if engine is None:
+            engine = _new_engine(url)
+            _engines[url] = engine
+        return engine
+
+
+def _new_engine(url: str) -> Engine:
+    driver_url = "postgresql+psycopg://" + url.split("://", 1)[1]
+    engine = create_engine(
+        driver_url,
+        pool_size=5,
+        max_overflow=20,
+        pool_pre_ping=True,
+        pool_recycle=3600,
+        isolation_level="AUTOCOMMIT",
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: psycopg.Connection[Any], _record: Any) -> None:
+        dbapi_connection.adapters.register_loader("numeric", _WholeOrFloat)
+
+    return engine
+
+
+def dispose_all() -> None:
+    """Close every pooled connection (tests, and a process about to fork)."""
+    with _engines_lock:
+        for engine in _engines.values():
+            engine.dispose()
+        _engines.clear()
+
+
+@lru_cache(maxsize=2048)
+def statement(sql: str) -> TextClause:
+    """The compiled `text()` of a SQL string (parsed once per distinct string)."""
+    return text(sql)
+
+
+class PostgresStore:
+    """One PostgreSQL connection for one request or one worker; see the module docstring."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self.engine = engine_for(url)
+        self._connection: Connection | None = None
+        self._depth = 0
+
+    def connection(self) -> Connection:
+        """The store's connection, checked out of the pool on first use (again after a disconnect)."""
+        connection = self._connection
+        if connection is not None and (connection.closed or connection.invalidated) and not self._depth:
+            connection.close()
+            connection = None
+        if connection is None:
+            connection = self.engine.connect()
+            self._connection = connection
+        return connection
+
+    def execute(
+        self, sql: str, params: Mapping[str, Any] | list[dict[str, Any]] | None = None
+    ) -> CursorResult[Any]:
+        return self.connection().execute(statement(sql), params)
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._depth > 0
+
+    @contextmanager
+    def transaction(self, lock: int | None = WRITE_LOCK) -> Iterator[PostgresStore]:
+        """One transaction holding advisory lock `lock` from its start; nested use joins the outer one."""
+        if self._depth:
+            self._depth += 1
+            try:
+                yield self
+            finally:
+                self._depth -= 1
+            return
+        driver = self.connection().connection.driver_connection
+        assert isinstance(driver, psycopg.Connection)
+        self._depth = 1
+        try:
+            with driver.transaction():
+                if lock is not None:
+                    self.execute("SELECT pg_advisory_xact_lock(:key)", {"key": lock})
+                yield self
+        finally:
+            self._depth = 0
+
+    def close(self) -> None:
+        """Return the connection to the pool."""
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+    def __repr__(self) -> str:
+        return f"PostgresStore({redacted(self.url)})"
