@@ -116,6 +116,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--force", action="store_true", help="overwrite an existing (possibly live) database"
     )
 
+    copy = sub.add_parser(
+        "copy-database", help="copy every row into an empty database (SQLite <-> PostgreSQL)"
+    )
+    copy.add_argument("source", help="a SQLite file or postgresql:// URL, at this version's schema")
+    copy.add_argument("target", help="an empty SQLite file or postgresql:// URL (migrated first)")
+
     sub.add_parser("doctor", help="check config, database, disk, clock, SMTP and agents; say what to fix")
 
     config = sub.add_parser("config", help="configuration tools")
@@ -136,6 +142,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     if args.command == "config":
         return _config_check(args.file)
+    if args.command == "copy-database":
+        from statuspage.copy_database import command as copy_command
+
+        configure_logging("text", "WARNING")
+        return copy_command(args.source, args.target)
     try:
         settings = load_settings()
     except ConfigError as error:
