@@ -246,9 +246,14 @@ def _mail_sink(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _migrate(settings: Settings, _args: argparse.Namespace) -> int:
-    from statuspage.db import connect, migrate
+    from statuspage.db import migrate
+    from statuspage.storage import sql
 
-    applied = migrate(connect(settings.database))
+    db = sql.open_store(settings.database)
+    try:
+        applied = migrate(db)
+    finally:
+        sql.close(db)
     print(f"applied {len(applied)} migration(s): {', '.join(applied) or 'none pending'}")
     return 0
 
@@ -269,9 +274,18 @@ def _export_static(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+_POSTGRES_BACKUP = (
+    "upwatch-statuspage: backup and restore are for the SQLite file; on PostgreSQL use the server's"
+    " own tools (pg_dump / pg_restore, or the provider's snapshots): see docs/operations.md"
+)
+
+
 def _backup(settings: Settings, args: argparse.Namespace) -> int:
     from statuspage.backup import BackupError, backup_database
 
+    if isinstance(settings.database, str):
+        print(_POSTGRES_BACKUP, file=sys.stderr)
+        return 1
     try:
         info = backup_database(settings.database, args.file, overwrite=args.force)
     except BackupError as error:
@@ -287,6 +301,9 @@ def _backup(settings: Settings, args: argparse.Namespace) -> int:
 def _restore(settings: Settings, args: argparse.Namespace) -> int:
     from statuspage.backup import BackupError, restore_database
 
+    if isinstance(settings.database, str):
+        print(_POSTGRES_BACKUP, file=sys.stderr)
+        return 1
     try:
         info = restore_database(args.file, settings.database, force=args.force)
     except BackupError as error:

@@ -54,7 +54,7 @@ class CopySummary:
 
 
 def _open_source(location: str) -> sql.Store:
-    from statuspage.storage.postgres import is_postgres_url
+    from statuspage.storage.locations import is_postgres_url
 
     if not is_postgres_url(location) and not Path(location).is_file():
         raise CopyError(f"source {location} does not exist")

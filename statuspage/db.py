@@ -24,13 +24,23 @@ import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
 from statuspage.storage import sql
+from statuspage.storage.locations import is_postgres_url, redacted
 from statuspage.storage.migrations import MIGRATIONS
 
 BUSY_TIMEOUT_MS = 10_000
 
 
 def connect(path: Path | str) -> sqlite_utils.Database:
-    """Open the database file (creating its folder), tuned for one writer and many readers."""
+    """Open the database file (creating its folder), tuned for one writer and many readers.
+
+    Raises EngineNotReady for a `postgresql://` URL: the caller must open it
+    with `sql.open_store` (the storage functions it calls take `sql.Store`).
+    """
+    if is_postgres_url(path):
+        raise EngineNotReady(
+            f"database {redacted(str(path))}: this part of upwatch still runs on SQLite only; "
+            "the PostgreSQL engine runs `migrate`, `doctor` and `copy-database` (docs/storage.md)"
+        )
     if str(path) != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     # isolation_level=None: sqlite-utils' atomic() issues BEGIN/COMMIT itself.
@@ -54,6 +64,10 @@ class SchemaError(Exception):
 
 class DatabaseTooNew(SchemaError):
     """The database has migrations this version does not know: a newer upwatch wrote it."""
+
+
+class EngineNotReady(SchemaError):
+    """A PostgreSQL URL reached code that opens SQLite files only."""
 
 
 class MigrationFailed(SchemaError):
@@ -141,7 +155,7 @@ def _first_pending(db: sqlite_utils.Database, migrations: Migrations) -> str:
 def describe(db: sql.Store) -> str:
     """The SQLite file's path, or the PostgreSQL URL without its password."""
     if not isinstance(db, sqlite_utils.Database):
-        from statuspage.storage.postgres import redacted
+        from statuspage.storage.locations import redacted
 
         return redacted(db.url)
     row = db.execute("PRAGMA database_list").fetchone()

@@ -59,6 +59,14 @@ def run_checks(
 ) -> list[Finding]:
     """Every check, in the order they are printed. Never raises for what it finds."""
     findings = [Finding("ok", "config", _config_summary(settings))]
+    if isinstance(settings.database, str):  # a postgresql:// URL (settings.PostgresURL)
+        from statuspage.doctor_postgres import check_postgres
+
+        return [
+            *findings,
+            *check_postgres(settings.database),
+            *check_smtp(settings, smtp_probe or smtp_reachable),
+        ]
     db = _open_existing(settings.database)
     if db is None:
         findings.append(

@@ -44,6 +44,9 @@ from statuspage.respond_config import EscalationPolicyConfig, MaintenanceConfig,
 from statuspage.weburl import site_url_or_path, web_url
 
 DEFAULT_DATABASE = Path("data/upwatch.db")
+# `database = "postgresql://user@host/db"` selects PostgreSQL; anything else is a SQLite file path.
+POSTGRES_URL = r"^(postgresql|postgres|postgresql\+psycopg)://[^\s]+$"
+PostgresURL = Annotated[str, Field(pattern=POSTGRES_URL, max_length=2000)]
 
 
 class ConfigError(Exception):
@@ -186,7 +189,7 @@ class Settings(BaseSettings):
         env_prefix="UPWATCH_", env_nested_delimiter="__", extra="forbid", frozen=True
     )
 
-    database: Path = DEFAULT_DATABASE
+    database: PostgresURL | Path = DEFAULT_DATABASE
     config: Path | None = None
     secret_key: str | None = Field(default=None, min_length=16, max_length=500)
     max_report_bytes: int = Field(default=2 * 1024 * 1024, ge=1024, le=64 * 1024 * 1024)

@@ -24,33 +24,18 @@ from contextlib import contextmanager
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from psycopg.adapt import Loader
 from sqlalchemy import Connection, CursorResult, Engine, TextClause, create_engine, event, text
 
-SCHEMES = ("postgresql://", "postgres://", "postgresql+psycopg://")
+from statuspage.storage.locations import redacted
 
 # pg_advisory_xact_lock keys (64-bit): one per task that exactly one process may run at a time.
 WRITE_LOCK = 0x75707761_00000001  # every write() transaction: SQLite's single-writer guarantee
 
 _engines: dict[str, Engine] = {}
 _engines_lock = threading.Lock()
-
-
-def is_postgres_url(location: object) -> bool:
-    """True when a `database` setting names a PostgreSQL server rather than a SQLite file."""
-    return isinstance(location, str) and location.startswith(SCHEMES)
-
-
-def redacted(url: str) -> str:
-    """The URL without its password, for logs and messages."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)
-    return urlunsplit(parts._replace(netloc=netloc[0].split(":", 1)[0] + ":***@" + netloc[1]))
 
 
 class _WholeOrFloat(Loader):
@@ -161,3 +146,12 @@ class PostgresStore:
 
     def __repr__(self) -> str:
         return f"PostgresStore({redacted(self.url)})"
+
+
+MINIMUM_SERVER_VERSION = 130000  # PostgreSQL 13: identity columns, SKIP LOCKED, transactional DDL we use
+
+
+def server_version(store: PostgresStore) -> tuple[int, str]:
+    """(server_version_num, the server's version string), e.g. (150018, 'PostgreSQL 15.18 ...')."""
+    number = int(store.execute("SELECT current_setting('server_version_num')").scalar_one())
+    return number, str(store.execute("SELECT version()").scalar_one())

@@ -27,7 +27,8 @@ from typing import Any, cast
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
-from statuspage.storage.postgres import PostgresStore, redacted
+from statuspage.storage.locations import redacted
+from statuspage.storage.postgres import PostgresStore
 
 MIGRATIONS_TABLE = "upwatch_migrations"
 MIGRATE_LOCK = 0x75707761_00000002

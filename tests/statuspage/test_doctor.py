@@ -185,3 +185,45 @@ def test_cli_exit_status_and_advice(
     monkeypatch.setenv("UPWATCH_CONFIG", str(Path(settings.database).parent / "missing.toml"))
     assert main(["doctor"]) == 1
     assert "FAIL  config" in capsys.readouterr().err
+
+
+def test_postgres_connection_version_and_migrations(make_settings: Callable[..., Settings], postgres: Any) -> None:
+    url = postgres.new_database()
+    settings = make_settings(database=url)
+    assert isinstance(settings.database, str)
+    findings = doctor(settings)
+    assert [f.status for f in by_check(findings, "database")] == ["ok"]
+    assert "PostgreSQL" in by_check(findings, "database")[0].message
+    assert by_check(findings, "schema")[0].status == "warn"  # nothing migrated yet
+    assert main_with(url, ["migrate"]) == 0
+    assert by_check(doctor(settings), "schema")[0].status == "ok"
+
+    unreachable = make_settings(database=f"postgresql://upwatch@127.0.0.1:{free_port()}/none")
+    failed = by_check(doctor(unreachable), "database")
+    assert failed[0].status == "fail" and "cannot connect" in failed[0].message
+
+
+def main_with(database: str, argv: list[str]) -> int:
+    import os
+
+    old = os.environ.get("UPWATCH_DATABASE")
+    os.environ["UPWATCH_DATABASE"] = database
+    try:
+        return main(argv)
+    finally:
+        if old is None:
+            del os.environ["UPWATCH_DATABASE"]
+        else:
+            os.environ["UPWATCH_DATABASE"] = old
+
+
+def test_sqlite_only_commands_refuse_a_postgres_url_clearly(
+    postgres: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("UPWATCH_CONFIG", raising=False)
+    url = postgres.new_database()
+    assert main_with(url, ["backup", "/tmp/never.db"]) == 1  # noqa: S108 - refused before any file is touched
+    assert "pg_dump" in capsys.readouterr().err
+    assert main_with(url, ["agent-token", "list"]) == 2
+    err = capsys.readouterr().err
+    assert "SQLite only" in err and "Traceback" not in err
