@@ -187,7 +187,9 @@ def test_cli_exit_status_and_advice(
     assert "FAIL  config" in capsys.readouterr().err
 
 
-def test_postgres_connection_version_and_migrations(make_settings: Callable[..., Settings], postgres: Any) -> None:
+def test_postgres_connection_version_and_migrations(
+    make_settings: Callable[..., Settings], postgres: Any
+) -> None:
     url = postgres.new_database()
     settings = make_settings(database=url)
     assert isinstance(settings.database, str)

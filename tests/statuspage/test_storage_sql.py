@@ -149,3 +149,16 @@ def test_write_transactions_of_two_connections_serialise(db, database_location, 
     for thread in threads:
         thread.join()
     assert sql.scalar(db, "SELECT n FROM items WHERE name = 'counter'") == 50
+
+
+def test_run_many_counts_and_tuples(db):
+    changed = sql.run_many(
+        db, "INSERT INTO items (name, n) VALUES (:name, :n)", [{"name": "a", "n": 1}, {"name": "b", "n": 2}]
+    )
+    assert changed == 2
+    assert (
+        sql.run_many(db, "UPDATE items SET n = n + 1 WHERE name = :name", [{"name": "a"}, {"name": "b"}]) == 2
+    )
+    assert sql.tuples(db, "SELECT name, n FROM items ORDER BY name") == [("a", 2), ("b", 3)]
+    names, params = sql.in_list("n", ["a", "b"])
+    assert sql.scalar(db, f"SELECT count(*) FROM items WHERE name IN ({names})", params) == 2
