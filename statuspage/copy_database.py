@@ -119,7 +119,7 @@ def _copy(source: sql.Store, target: sql.Store, progress: TextIO | None) -> Copy
         for table in order:
             if table not in available:
                 raise CopyError(f"source has no table {table}: is it an upwatch database?")
-            names = tables.columns(target, table)
+            names = tables.copy_columns(source, target, table)
             total = tables.count(source, table)
             done = 0
             for batch in tables.read_batches(source, table, names, BATCH_ROWS):

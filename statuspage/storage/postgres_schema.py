@@ -58,6 +58,8 @@ class MigrationHandle:
     sqlite-utils (table.transform, insert_all) fails on PostgreSQL in the tests.
     """
 
+    engine = "postgresql"  # the one per-engine branch a migration may take (0018)
+
     def __init__(self, store: PostgresStore):
         self._store = store
 

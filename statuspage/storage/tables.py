@@ -118,22 +118,46 @@ def primary_key(db: sql.Store, table: str) -> list[str]:
     ]
 
 
+# Tables whose rows carry an arrival number beside their columns (rollup watermarks
+# point into it): SQLite's rowid, PostgreSQL's `seq`; the copy keeps it.
+ARRIVAL_ORDERED = {"results"}
+ARRIVAL_KEY = "__arrival"
+
+
+def arrival_column(db: sql.Store) -> str:
+    return "rowid" if isinstance(db, sqlite_utils.Database) else "seq"
+
+
+def copy_columns(source: sql.Store, target: sql.Store, table: str) -> list[str]:
+    """The columns both sides have (the arrival column travels separately)."""
+    present = set(columns(source, table))
+    return [name for name in columns(target, table) if name in present and name != arrival_column(target)]
+
+
 def read_batches(db: sql.Store, table: str, names: list[str], size: int) -> Iterator[list[dict[str, Any]]]:
-    """Every row of `table`, ordered by its primary key (or all columns), `size` rows at a time."""
-    order = primary_key(db, table) or names
-    select = (
-        f"SELECT {', '.join(_quoted(n) for n in names)} FROM {_quoted(table)}"  # noqa: S608 - our own names
-        f" ORDER BY {', '.join(_quoted(n) for n in order)}"
-    )
+    """Every row of `table` (its `names`, plus the arrival number where kept), `size` rows at a time.
+
+    Ordered by arrival where kept, else by the primary key (or all columns).
+    """
+    selected = [_quoted(n) for n in names]
+    if table in ARRIVAL_ORDERED:
+        selected.append(f"{arrival_column(db)} AS {ARRIVAL_KEY}")
+        order = [arrival_column(db)]
+    else:
+        order = [_quoted(n) for n in primary_key(db, table) or names]
+    select = f"SELECT {', '.join(selected)} FROM {_quoted(table)} ORDER BY {', '.join(order)}"  # noqa: S608
     yield from sql.batches(db, select, None, size)
 
 
 def insert_rows(db: sql.Store, table: str, names: list[str], batch: list[dict[str, Any]]) -> None:
-    placeholders = ", ".join(f":p{index}" for index in range(len(names)))
-    statement = (
-        f"INSERT INTO {_quoted(table)} ({', '.join(_quoted(n) for n in names)}) VALUES ({placeholders})"  # noqa: S608
-    )
-    sql.run_many(db, statement, [{f"p{i}": row[n] for i, n in enumerate(names)} for row in batch])
+    targets = [_quoted(n) for n in names]
+    keys = list(names)
+    if table in ARRIVAL_ORDERED:
+        targets.append(arrival_column(db))
+        keys.append(ARRIVAL_KEY)
+    placeholders = ", ".join(f":p{index}" for index in range(len(keys)))
+    statement = f"INSERT INTO {_quoted(table)} ({', '.join(targets)}) VALUES ({placeholders})"  # noqa: S608
+    sql.run_many(db, statement, [{f"p{i}": row[k] for i, k in enumerate(keys)} for row in batch])
 
 
 def clear(db: sql.Store, table: str) -> None:
@@ -142,15 +166,19 @@ def clear(db: sql.Store, table: str) -> None:
 
 
 def reset_identity(db: sql.Store, table: str) -> None:
-    """PostgreSQL: move an identity `id` column's counter past the copied ids (SQLite needs nothing)."""
-    if sql.engine_name(db) != "postgresql" or "id" not in columns(db, table):
+    """PostgreSQL: move identity counters (`id`, `seq`) past the copied values (SQLite needs nothing)."""
+    if sql.engine_name(db) != "postgresql":
         return
-    sequence = sql.scalar(db, "SELECT pg_get_serial_sequence(:t, 'id')", {"t": _quoted(table)})
-    if sequence is None:
-        return
-    highest = sql.scalar(db, f"SELECT MAX(id) FROM {_quoted(table)}")  # noqa: S608 - our own table names
-    sql.scalar(
-        db,
-        "SELECT setval(CAST(:s AS regclass), :v, :called)",
-        {"s": sequence, "v": highest or 1, "called": highest is not None},
-    )
+    present = columns(db, table)
+    for column in ("id", "seq"):
+        if column not in present:
+            continue
+        sequence = sql.scalar(db, "SELECT pg_get_serial_sequence(:t, :c)", {"t": _quoted(table), "c": column})
+        if sequence is None:
+            continue
+        highest = sql.scalar(db, f"SELECT MAX({column}) FROM {_quoted(table)}")  # noqa: S608 - our own names
+        sql.scalar(
+            db,
+            "SELECT setval(CAST(:s AS regclass), :v, :called)",
+            {"s": sequence, "v": highest or 1, "called": highest is not None},
+        )
