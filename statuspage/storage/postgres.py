@@ -18,6 +18,7 @@ and float otherwise, the types the same SQL returns on SQLite.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -72,6 +73,19 @@ def _new_engine(url: str) -> Engine:
         dbapi_connection.adapters.register_loader("numeric", _WholeOrFloat)
 
     return engine
+
+
+def _forget_engines_after_fork() -> None:
+    # A forked child (gunicorn workers after the master migrated, multiprocessing)
+    # must not use the parent's pooled sockets: two processes on one connection
+    # corrupt the protocol. dispose(close=False) drops them without closing the
+    # parent's; the child opens its own on first use.
+    for engine in _engines.values():
+        engine.dispose(close=False)
+    _engines.clear()
+
+
+os.register_at_fork(after_in_child=_forget_engines_after_fork)
 
 
 def dispose_all() -> None:
@@ -129,12 +143,20 @@ class PostgresStore:
             return
         driver = self.connection().connection.driver_connection
         assert isinstance(driver, psycopg.Connection)
+        # BEGIN and the lock in one round trip (a parameterless simple query may hold
+        # several statements); the connection is in autocommit, so psycopg passes
+        # BEGIN/COMMIT through and every statement in between is in the transaction.
+        begin = "BEGIN" if lock is None else f"BEGIN; SELECT pg_advisory_xact_lock({int(lock)})"
         self._depth = 1
         try:
-            with driver.transaction():
-                if lock is not None:
-                    self.execute("SELECT pg_advisory_xact_lock(:key)", {"key": lock})
+            driver.execute(begin.encode())
+            try:
                 yield self
+            except BaseException:
+                if not driver.closed:
+                    driver.execute(b"ROLLBACK")
+                raise
+            driver.execute(b"COMMIT")
         finally:
             self._depth = 0
 
