@@ -19,6 +19,7 @@ and float otherwise, the types the same SQL returns on SQLite.
 from __future__ import annotations
 
 import os
+import sqlite3
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -28,7 +29,7 @@ from typing import Any
 
 import psycopg
 from psycopg.adapt import Loader
-from sqlalchemy import Connection, CursorResult, Engine, TextClause, create_engine, event, text
+from sqlalchemy import Connection, CursorResult, Engine, TextClause, create_engine, event, exc, text
 
 from statuspage.storage.locations import redacted
 
@@ -125,7 +126,11 @@ class PostgresStore:
     def execute(
         self, sql: str, params: Mapping[str, Any] | list[dict[str, Any]] | None = None
     ) -> CursorResult[Any]:
-        return self.connection().execute(statement(sql), params)
+        """Run one statement. A broken constraint raises `sql.IntegrityError`, as on SQLite."""
+        try:
+            return self.connection().execute(statement(sql), params)
+        except exc.IntegrityError as error:
+            raise sqlite3.IntegrityError(str(error.orig)) from error
 
     @property
     def in_transaction(self) -> bool:

@@ -124,14 +124,10 @@ ARRIVAL_ORDERED = {"results"}
 ARRIVAL_KEY = "__arrival"
 
 
-def arrival_column(db: sql.Store) -> str:
-    return "rowid" if isinstance(db, sqlite_utils.Database) else "seq"
-
-
 def copy_columns(source: sql.Store, target: sql.Store, table: str) -> list[str]:
     """The columns both sides have (the arrival column travels separately)."""
     present = set(columns(source, table))
-    return [name for name in columns(target, table) if name in present and name != arrival_column(target)]
+    return [name for name in columns(target, table) if name in present and name != sql.arrival_column(target)]
 
 
 def read_batches(db: sql.Store, table: str, names: list[str], size: int) -> Iterator[list[dict[str, Any]]]:
@@ -141,8 +137,8 @@ def read_batches(db: sql.Store, table: str, names: list[str], size: int) -> Iter
     """
     selected = [_quoted(n) for n in names]
     if table in ARRIVAL_ORDERED:
-        selected.append(f"{arrival_column(db)} AS {ARRIVAL_KEY}")
-        order = [arrival_column(db)]
+        selected.append(f"{sql.arrival_column(db)} AS {ARRIVAL_KEY}")
+        order = [sql.arrival_column(db)]
     else:
         order = [_quoted(n) for n in primary_key(db, table) or names]
     select = f"SELECT {', '.join(selected)} FROM {_quoted(table)} ORDER BY {', '.join(order)}"  # noqa: S608
@@ -153,7 +149,7 @@ def insert_rows(db: sql.Store, table: str, names: list[str], batch: list[dict[st
     targets = [_quoted(n) for n in names]
     keys = list(names)
     if table in ARRIVAL_ORDERED:
-        targets.append(arrival_column(db))
+        targets.append(sql.arrival_column(db))
         keys.append(ARRIVAL_KEY)
     placeholders = ", ".join(f":p{index}" for index in range(len(keys)))
     statement = f"INSERT INTO {_quoted(table)} ({', '.join(targets)}) VALUES ({placeholders})"  # noqa: S608

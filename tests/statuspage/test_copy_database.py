@@ -30,7 +30,7 @@ def fingerprint(location: str) -> dict[str, tuple[int, str]]:
                 repr(tuple(row[n] for n in names)) for row in sql.rows(store, f'SELECT * FROM "{table}"')
             )
             found[table] = (len(rows), hashlib.sha256("\n".join(rows).encode()).hexdigest())
-        arrival = tables.arrival_column(store)
+        arrival = sql.arrival_column(store)
         in_order = [
             row["id"] for row in sql.rows(store, f"SELECT id, {arrival} AS n FROM results ORDER BY n")
         ]

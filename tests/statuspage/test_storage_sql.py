@@ -162,3 +162,10 @@ def test_run_many_counts_and_tuples(db):
     assert sql.tuples(db, "SELECT name, n FROM items ORDER BY name") == [("a", 2), ("b", 3)]
     names, params = sql.in_list("n", ["a", "b"])
     assert sql.scalar(db, f"SELECT count(*) FROM items WHERE name IN ({names})", params) == 2
+
+
+def test_a_broken_constraint_raises_the_seams_integrity_error(db):
+    sql.run(db, "INSERT INTO items (name) VALUES ('once')")
+    with pytest.raises(sql.IntegrityError):
+        sql.run(db, "INSERT INTO items (name) VALUES ('once')")
+    assert sql.arrival_column(db) in ("rowid", "seq")
