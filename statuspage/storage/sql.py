@@ -137,9 +137,7 @@ def insert_many(db: Store, table: str, columns: Sequence[str], values: Iterable[
     """
     if not isinstance(db, Database):
         names = [f"p{index}" for index in range(len(columns))]
-        statement = (
-            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(':' + n for n in names)})"  # noqa: S608
-        )
+        statement = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(':' + n for n in names)})"  # noqa: S608
         return run_many(db, statement, [dict(zip(names, row, strict=True)) for row in values])
     marks = ", ".join("?" for _ in columns)
     statement = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"  # noqa: S608 - names are ours
