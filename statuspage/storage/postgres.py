@@ -103,6 +103,24 @@ def statement(sql: str) -> TextClause:
     return text(sql)
 
 
+@contextmanager
+def translated_errors() -> Iterator[None]:
+    """Raise the driver's errors as the sqlite3 classes the storage code already catches.
+
+    A broken constraint becomes `sqlite3.IntegrityError` (`sql.IntegrityError`);
+    an unreachable, restarting or failed-over server, a lock timeout or any
+    other database error becomes `sqlite3.OperationalError` (a `sql.Error`),
+    so ingest answers 503 and the worker's loop logs and retries, on both engines.
+    """
+    try:
+        yield
+    except (exc.IntegrityError, psycopg.IntegrityError) as error:
+        raise sqlite3.IntegrityError(str(getattr(error, "orig", error))) from error
+    except (exc.DBAPIError, psycopg.Error) as error:
+        first = str(getattr(error, "orig", error)).splitlines()
+        raise sqlite3.OperationalError(first[0] if first else type(error).__name__) from error
+
+
 class PostgresStore:
     """One PostgreSQL connection for one request or one worker; see the module docstring."""
 
@@ -119,18 +137,17 @@ class PostgresStore:
             connection.close()
             connection = None
         if connection is None:
-            connection = self.engine.connect()
+            with translated_errors():
+                connection = self.engine.connect()
             self._connection = connection
         return connection
 
     def execute(
         self, sql: str, params: Mapping[str, Any] | list[dict[str, Any]] | None = None
     ) -> CursorResult[Any]:
-        """Run one statement. A broken constraint raises `sql.IntegrityError`, as on SQLite."""
-        try:
+        """Run one statement. Errors come as SQLite's classes (`sql.IntegrityError`, `sql.Error`)."""
+        with translated_errors():
             return self.connection().execute(statement(sql), params)
-        except exc.IntegrityError as error:
-            raise sqlite3.IntegrityError(str(error.orig)) from error
 
     @property
     def in_transaction(self) -> bool:
@@ -154,14 +171,17 @@ class PostgresStore:
         begin = "BEGIN" if lock is None else f"BEGIN; SELECT pg_advisory_xact_lock({int(lock)})"
         self._depth = 1
         try:
-            driver.execute(begin.encode())
+            with translated_errors():
+                driver.execute(begin.encode())
             try:
                 yield self
             except BaseException:
                 if not driver.closed:
-                    driver.execute(b"ROLLBACK")
+                    with translated_errors():
+                        driver.execute(b"ROLLBACK")
                 raise
-            driver.execute(b"COMMIT")
+            with translated_errors():
+                driver.execute(b"COMMIT")
         finally:
             self._depth = 0
 

@@ -44,8 +44,7 @@ Params = Mapping[str, Any]
 # What a unique or foreign-key constraint violation raises, whichever the engine: storage
 # functions catch this, never a driver's own class (PostgreSQL's is translated at the seam).
 IntegrityError = sqlite3.IntegrityError
-# What any database failure raises (busy beyond the timeout, disk full, I/O): callers that
-# answer "try again later" catch this.
+# What any other database failure raises on either engine (busy, unreachable, I/O).
 Error = sqlite3.Error
 
 

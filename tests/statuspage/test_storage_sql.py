@@ -169,3 +169,12 @@ def test_a_broken_constraint_raises_the_seams_integrity_error(db):
     with pytest.raises(sql.IntegrityError):
         sql.run(db, "INSERT INTO items (name) VALUES ('once')")
     assert sql.arrival_column(db) in ("rowid", "seq")
+
+
+def test_an_unreachable_server_is_a_storage_error(postgres):
+    from tests.helpers import free_port
+
+    store = sql.open_store(f"postgresql://upwatch@127.0.0.1:{free_port()}/nowhere")
+    with pytest.raises(sql.Error):
+        sql.scalar(store, "SELECT 1")
+    sql.close(store)
