@@ -14,8 +14,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 
-from sqlite_utils import Database
-
 from shared.timeutil import to_iso
 from statuspage.settings import Settings
 from statuspage.storage import incidents as store
@@ -23,6 +21,7 @@ from statuspage.storage import oncall as oncall_store
 from statuspage.storage import problems as problem_store
 from statuspage.storage import sql
 from statuspage.storage.outbox import enqueue
+from statuspage.storage.sql import Store  # noqa: I001
 
 MAX_BODY_CHARS = 20_000
 MAX_TITLE_CHARS = 200
@@ -44,7 +43,7 @@ class IncidentNotFound(LookupError):
 
 
 def create_incident(
-    db: Database,
+    db: Store,
     settings: Settings,
     *,
     title: str,
@@ -79,7 +78,7 @@ def create_incident(
         )
 
 
-def acknowledge(db: Database, incident_id: int, actor: str, now: datetime) -> bool:
+def acknowledge(db: Store, incident_id: int, actor: str, now: datetime) -> bool:
     """Acknowledge: stops escalation. Returns False (and changes nothing) if already acknowledged."""
     _actor(actor)
     with sql.write(db):
@@ -92,7 +91,7 @@ def acknowledge(db: Database, incident_id: int, actor: str, now: datetime) -> bo
 
 
 def post_update(
-    db: Database,
+    db: Store,
     incident_id: int,
     status: str,
     body: str,
@@ -124,14 +123,14 @@ def post_update(
         return _post(db, incident, status, body.strip(), actor, now, new_components)
 
 
-def resolve(db: Database, incident_id: int, actor: str, now: datetime, body: str | None = None) -> int:
+def resolve(db: Store, incident_id: int, actor: str, now: datetime, body: str | None = None) -> int:
     """Resolve with a closing update (default text when `body` is None); return the update's id."""
     text = body if body is not None else "This incident has been resolved."
     return post_update(db, incident_id, "resolved", text, actor, now)
 
 
 def change_impact(
-    db: Database, incident_id: int, impact: str, actor: str, now: datetime, body: str | None = None
+    db: Store, incident_id: int, impact: str, actor: str, now: datetime, body: str | None = None
 ) -> int:
     """Set the impact by hand (the engine no longer changes it); return the public update's id."""
     _choice("impact", impact, store.IMPACTS)
@@ -151,7 +150,7 @@ def change_impact(
 
 
 def set_components(
-    db: Database,
+    db: Store,
     settings: Settings,
     incident_id: int,
     components: Mapping[str, str],
@@ -183,7 +182,7 @@ def set_components(
         )
 
 
-def publish(db: Database, incident_id: int, actor: str, now: datetime) -> bool:
+def publish(db: Store, incident_id: int, actor: str, now: datetime) -> bool:
     """Make a waiting incident public; its current state becomes a fresh public update.
 
     Returns False when it was already public. Drills can never be published.
@@ -205,7 +204,7 @@ def publish(db: Database, incident_id: int, actor: str, now: datetime) -> bool:
         return True
 
 
-def set_root_cause(db: Database, incident_id: int, markdown: str, actor: str, now: datetime) -> None:
+def set_root_cause(db: Store, incident_id: int, markdown: str, actor: str, now: datetime) -> None:
     """Record the root cause (markdown; empty clears it)."""
     _text("root_cause", markdown, MAX_MARKDOWN_CHARS, allow_empty=True)
     _actor(actor)
@@ -216,7 +215,7 @@ def set_root_cause(db: Database, incident_id: int, markdown: str, actor: str, no
 
 
 def set_postmortem(
-    db: Database, incident_id: int, markdown: str, actor: str, now: datetime, publish: bool = False
+    db: Store, incident_id: int, markdown: str, actor: str, now: datetime, publish: bool = False
 ) -> None:
     """Save the postmortem (markdown). `publish=True` (only once resolved) moves the incident to
     `postmortem` and posts a public update saying so."""
@@ -241,7 +240,7 @@ def set_postmortem(
             )
 
 
-def create_problem(db: Database, title: str, description: str, actor: str, now: datetime) -> int:
+def create_problem(db: Store, title: str, description: str, actor: str, now: datetime) -> int:
     """Open a problem record that incidents can be linked to; return its id."""
     _text("title", title, MAX_TITLE_CHARS)
     _text("description", description, MAX_MARKDOWN_CHARS, allow_empty=True)
@@ -250,7 +249,7 @@ def create_problem(db: Database, title: str, description: str, actor: str, now: 
         return problem_store.insert_problem(db, title.strip(), description, actor, now)
 
 
-def link_problem(db: Database, incident_id: int, problem_id: int | None, actor: str, now: datetime) -> None:
+def link_problem(db: Store, incident_id: int, problem_id: int | None, actor: str, now: datetime) -> None:
     """Link the incident to a problem record (None unlinks)."""
     _actor(actor)
     with sql.write(db):
@@ -264,7 +263,7 @@ def link_problem(db: Database, incident_id: int, problem_id: int | None, actor: 
 
 
 def _post(
-    db: Database,
+    db: Store,
     incident: store.Incident,
     status: str,
     body: str,
@@ -285,7 +284,7 @@ def _post(
     return update_id
 
 
-def tell_paged(db: Database, incident: store.Incident, event: str, message: str, now: datetime) -> int:
+def tell_paged(db: Store, incident: store.Incident, event: str, message: str, now: datetime) -> int:
     """Enqueue `event` for every channel this incident has paged; return how many rows were new.
 
     Personal pages still waiting for their rule's delay are cancelled first: nobody is paged
@@ -305,7 +304,7 @@ def tell_paged(db: Database, incident: store.Incident, event: str, message: str,
     return count
 
 
-def _get(db: Database, incident_id: int) -> store.Incident:
+def _get(db: Store, incident_id: int) -> store.Incident:
     incident = store.get_incident(db, incident_id)
     if incident is None:
         raise IncidentNotFound(f"incident {incident_id}")
