@@ -19,13 +19,17 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
-from statuspage.storage import sql
 from statuspage.storage.locations import is_postgres_url, redacted
 from statuspage.storage.migrations import MIGRATIONS
+
+if TYPE_CHECKING:
+    # Only for annotations: sql imports storage.transaction, which imports this module.
+    from statuspage.storage import sql
 
 BUSY_TIMEOUT_MS = 10_000
 
@@ -176,6 +180,8 @@ def open_and_migrate(path: Path | str) -> sqlite_utils.Database:
 
 def open_store_and_migrate(location: Path | str) -> sql.Store:
     """Open the SQLite file or PostgreSQL URL a `database` setting names, and migrate it."""
+    from statuspage.storage import sql
+
     db = sql.open_store(location)
     try:
         migrate(db)
