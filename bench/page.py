@@ -9,14 +9,22 @@ report every 30 s, and measures p50/p95 latency of `/`, `/api/v2/summary.json`
 and `/history`: served normally (the render cache valid) and forced to render
 (a unique query string per request defeats the cache).
 
-    .venv/bin/python bench/page.py [--raw-days 14] [--requests 300] [--keep DIR [--reuse]]
+    .venv/bin/python bench/page.py [--raw-days 14] [--history-days 400] [--requests 300]
+                                   [--keep DIR [--reuse]] [--lighthouse]
 
 Requests send `Accept-Encoding: gzip` as browsers do; the table shows the bytes on the wire.
+It also reports `/`'s uncompressed HTML bytes, its element count (every start tag, SVG
+included: what Lighthouse's `dom-size` counts) and the CPU time one forced render costs
+the server (load-independent, unlike the wall-clock percentiles). `--lighthouse` adds
+Lighthouse performance scores, mobile and desktop, when `npx lighthouse` and Chromium
+(CHROME_PATH, default /usr/bin/chromium) are present. A quick run on a small data set:
+`--raw-days 1 --history-days 100 --requests 100` (the 90-day bars need only 90 days).
 """
 
 from __future__ import annotations
 
 import argparse
+import html.parser
 import http.client
 import json
 import os
@@ -63,7 +71,7 @@ def write_config(path: Path) -> None:
     path.write_text("\n".join(lines))
 
 
-def seed(db_path: Path, now: datetime, raw_days: int) -> dict[str, str]:
+def seed(db_path: Path, now: datetime, raw_days: int, history_days: int = 400) -> dict[str, str]:
     """Create the schema, the agents and every table the page reads; return agent tokens."""
     db = open_and_migrate(db_path)
     tokens = {name: create_agent(db, name, ["bench"], now)[1] for name in AGENTS}
@@ -112,9 +120,10 @@ def seed(db_path: Path, now: datetime, raw_days: int) -> dict[str, str]:
         " FROM k CROSS JOIN a CROSS JOIN t"
     )
     for table, buckets, step, cut in (
-        ("rollups_minute", 7 * 1440, 60, 16),
-        ("rollups_hour", 400 * 24, 3600, 13),
-        ("rollups_day", 400, 86400, 10),
+        # A week of minutes (fewer when fewer raw days are asked for: a quick small run).
+        ("rollups_minute", min(7, max(1, raw_days)) * 1440, 60, 16),
+        ("rollups_hour", history_days * 24, 3600, 13),
+        ("rollups_day", history_days, 86400, 10),
     ):
         per = step // INTERVAL_S
         timed(
@@ -128,7 +137,7 @@ def seed(db_path: Path, now: datetime, raw_days: int) -> dict[str, str]:
         " CASE s.status WHEN 'up' THEN 1150000 ELSE 1150 END"
         " FROM k CROSS JOIN a CROSS JOIN (SELECT 'up' AS status UNION ALL SELECT 'down') s",
     )
-    start = to_iso(now - timedelta(days=400))
+    start = to_iso(now - timedelta(days=history_days))
     timed(
         "component_status",
         "INSERT INTO component_status (component_id, status, updated_at)"
@@ -144,12 +153,12 @@ def seed(db_path: Path, now: datetime, raw_days: int) -> dict[str, str]:
     # Daily uptime: mostly clean days, an outage of 10-60 minutes every ~40 days per component.
     timed(
         "component_days",
-        "WITH RECURSIVE d(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM d WHERE i < 399)"
+        "WITH RECURSIVE d(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM d WHERE i < ?)"
         " INSERT INTO component_days (component_id, day, operational_s, major_s)"
         " SELECT printf('c%03d', k.n), date(?, 'unixepoch', -d.i || ' days'),"
         "  86400 - CASE WHEN (d.i + k.n) % 40 = 0 THEN 600 * (1 + k.n % 6) ELSE 0 END,"
         "  CASE WHEN (d.i + k.n) % 40 = 0 THEN 600 * (1 + k.n % 6) ELSE 0 END FROM d CROSS JOIN k",
-        (now_ts,),
+        (history_days - 1, now_ts),
     )
     timed(
         "check_states",
@@ -158,7 +167,7 @@ def seed(db_path: Path, now: datetime, raw_days: int) -> dict[str, str]:
         " last_result_at, last_latency_ms) SELECT k.id, a.name, 'up', ?, 0, 10, ?, 42 FROM k CROSS JOIN a",
         (start, to_iso(now)),
     )
-    _seed_incidents(conn, now)
+    _seed_incidents(conn, now, history_days)
     top = conn.execute("SELECT max(rowid) FROM results").fetchone()[0]
     conn.execute("BEGIN")
     for name, value in (
@@ -174,11 +183,12 @@ def seed(db_path: Path, now: datetime, raw_days: int) -> dict[str, str]:
     return tokens
 
 
-def _seed_incidents(conn: sqlite3.Connection, now: datetime) -> None:
-    """Two incidents per component over 400 days (about 400), two of them still open."""
+def _seed_incidents(conn: sqlite3.Connection, now: datetime, history_days: int) -> None:
+    """Two incidents per component over the history (400 days: about one a day), two still open."""
     conn.execute("BEGIN")
     for n in range(COMPONENTS * 2):
-        created = now - timedelta(days=400) + timedelta(hours=n * 24 + (n * 7) % 24)
+        step_h = history_days * 24 / (COMPONENTS * 2)
+        created = now - timedelta(days=history_days) + timedelta(hours=n * step_h + (n * 7) % 24)
         is_open = n >= COMPONENTS * 2 - 2
         created = now - timedelta(minutes=30 + n % 7) if is_open else created
         resolved = None if is_open else created + timedelta(minutes=10 + n % 50)
@@ -260,6 +270,73 @@ class Feeder(threading.Thread):
             self.stop_event.wait(INTERVAL_S)
 
 
+class ElementCounter(html.parser.HTMLParser):
+    """Counts elements (start tags, self-closing included) and <rect>s."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.elements = 0
+        self.rects = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.elements += 1
+        self.rects += tag == "rect"
+
+
+def page_shape(port: int) -> tuple[int, int, int]:
+    """(uncompressed bytes, elements, rects) of `/`."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    conn.request("GET", "/")
+    body = conn.getresponse().read()
+    conn.close()
+    counter = ElementCounter()
+    counter.feed(body.decode())
+    return len(body), counter.elements, counter.rects
+
+
+def server_cpu_s(server_pid: int) -> float:
+    """User + system CPU seconds of the server's process group so far (Linux /proc)."""
+    total = 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == server_pid:  # pgrp (the server runs in its own session)
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+def lighthouse(port: int) -> dict[str, str]:
+    """Lighthouse performance score of `/` per form factor (empty when it cannot run)."""
+    chrome = os.environ.get("CHROME_PATH", "/usr/bin/chromium")
+    if not (shutil.which("npx") and Path(chrome).exists()):
+        return {}
+    scores = {}
+    for preset in ("mobile", "desktop"):
+        command = ["npx", "--yes", "lighthouse", f"http://127.0.0.1:{port}/", "--quiet",
+                   "--only-categories=performance", "--output=json", "--output-path=stdout",
+                   "--chrome-flags=--headless=new --no-sandbox"]  # fmt: skip
+        if preset == "desktop":
+            command.append("--preset=desktop")
+        done = subprocess.run(  # noqa: S603
+            command, capture_output=True, text=True, env={**os.environ, "CHROME_PATH": chrome}, check=False
+        )
+        try:
+            report = json.loads(done.stdout)
+        except json.JSONDecodeError:
+            scores[preset] = f"failed: {done.stderr.strip()[-200:]}"
+            continue
+        audits = report["audits"]
+        scores[preset] = (
+            f"performance {report['categories']['performance']['score'] * 100:.0f},"
+            f" TBT {audits['total-blocking-time']['numericValue']:.0f} ms,"
+            f" DOM elements {audits['dom-size']['numericValue']:.0f}"
+        )
+    return scores
+
+
 def measure(port: int, path: str, requests: int, unique: bool) -> tuple[float, float, int]:
     """Sequential GETs over one keep-alive connection; return (p50 ms, p95 ms, body bytes)."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
@@ -286,7 +363,9 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--raw-days", type=int, default=14)
+    parser.add_argument("--history-days", type=int, default=400, help="days of rollups and incidents")
     parser.add_argument("--requests", type=int, default=300)
+    parser.add_argument("--lighthouse", action="store_true", help="also run Lighthouse on / (slow)")
     parser.add_argument("--keep", type=Path, help="seed here and keep the database afterwards")
     parser.add_argument("--reuse", action="store_true", help="with --keep: measure the kept database again")
     args = parser.parse_args()
@@ -304,7 +383,7 @@ def main() -> int:
         print(
             f"seeding {db_path} ({COMPONENTS} components, {len(AGENTS)} locations, {args.raw_days} days raw)"
         )
-        tokens = seed(db_path, now, args.raw_days)
+        tokens = seed(db_path, now, args.raw_days, args.history_days)
     seed_s = time.monotonic() - started
     size = sum(p.stat().st_size for p in workdir.glob("bench.db*"))
     port = free_port()
@@ -327,6 +406,12 @@ def main() -> int:
                 time.sleep(0.2)
         feeder.start()
         time.sleep(2)
+        html_bytes, elements, rects = page_shape(port)
+        cpu_before = server_cpu_s(server.pid)
+        renders = max(20, args.requests // 3)
+        measure(port, "/", renders - 10, unique=True)
+        render_cpu_ms = (server_cpu_s(server.pid) - cpu_before) * 1000 / renders
+        scores = lighthouse(port) if args.lighthouse else {}
         for path in ("/", "/api/v2/summary.json", "/history"):
             for unique, mode in ((False, "served (cache valid)"), (True, "rendered (cache bypassed)")):
                 p50, p95, body = measure(port, path, args.requests, unique)
@@ -346,6 +431,12 @@ def main() -> int:
         f" results ingested while measuring: {feeder.sent}"
     )
     print(f"database: {size / 1e9:.2f} GB ({raw:,} raw results, {hourly:,} hourly rollups)")
+    print(
+        f"/: {html_bytes:,} bytes of HTML, {elements:,} elements ({rects:,} <rect>);"
+        f" server CPU per forced render {render_cpu_ms:.1f} ms (includes the feeder's ingest)"
+    )
+    for preset, score in scores.items():
+        print(f"lighthouse {preset}: {score}")
     print(f"{'path':24} {'mode':28} {'p50 ms':>8} {'p95 ms':>8} {'wire bytes':>10}")
     for path, mode, p50, p95, body in rows:
         print(f"{path:24} {mode:28} {p50:8.1f} {p95:8.1f} {body:10,}")

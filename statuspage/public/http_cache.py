@@ -1,7 +1,7 @@
 """HTTP caching for public outputs: ETag, Last-Modified, a short max-age, and a render cache.
 
 Bodies are gzipped (once per render) for clients that accept it: the status page
-with 200 components is ~2.4 MB of repetitive SVG and ~4% of that compressed.
+with 200 components is mostly repetitive markup that compresses well.
 
 A response is rendered once per change of the data it shows (the fingerprint
 from `public_reads.data_stamp`, plus the current minute for clock-dependent

@@ -29,6 +29,9 @@ from statuspage.storage.status import load_component_status
 BAR_DAYS = 90
 # A status must last this long in a day to colour its bar (a 20 s blip is not an outage day).
 BAR_MIN_S = 60.0
+DAY_FORMAT = "%d %b %Y"
+# One day's slot in the bar's 450-unit viewBox, and the painted part of it (the rest is the gap).
+DAY_W = 5  # status.css draws the 3.6-unit tick and 1.4-unit gap (stroke-dasharray)
 
 STATUS_LABELS = {
     "operational": "Operational",
@@ -101,9 +104,9 @@ class DayBar:
         return "operational"
 
     @property
-    def title(self) -> str:
-        """The tooltip: date, uptime and the day's incidents, in words."""
-        parts = [self.day.strftime("%d %b %Y")]
+    def detail(self) -> str:
+        """The day in words without its date: uptime and incidents (equal details merge)."""
+        parts = []
         uptime = self.uptime
         if uptime is None:
             parts.append("maintenance only" if self.level == "maintenance" else "no data")
@@ -120,6 +123,11 @@ class DayBar:
             parts.append("no incidents")
         return " · ".join(parts)
 
+    @property
+    def title(self) -> str:
+        """The tooltip: date, uptime and the day's incidents, in words."""
+        return f"{self.day.strftime(DAY_FORMAT)} · {self.detail}"
+
 
 @dataclass(frozen=True)
 class ComponentView:
@@ -130,7 +138,7 @@ class ComponentView:
     position: int
     status: str
     since: datetime | None
-    bars: Markup = Markup("")  # the 90 <rect> elements of the uptime bar, oldest first
+    bars: Markup = Markup("")  # the uptime bar's <path> elements (see render_days), oldest first
     uptime: float | None = None
 
     @property
@@ -158,6 +166,13 @@ class GroupView:
     @property
     def label(self) -> str:
         return STATUS_LABELS.get(self.status, self.status)
+
+    def fold(self, collapse_over: int) -> str | None:
+        """How `/` folds this group's rows: None (not folded: `collapse_over` or fewer),
+        "closed", or "open" (folded but open, because a component is not operational)."""
+        if len(self.components) <= collapse_over:
+            return None
+        return "closed" if self.status in ("operational", "unknown") else "open"
 
 
 @dataclass(frozen=True)
@@ -205,7 +220,7 @@ def format_percent(ratio: float) -> str:
 
 @dataclass(frozen=True)
 class Strip:
-    """One component's bar for the days before today: its rects and their summed figures."""
+    """One component's bar for the days before today: its paths and their summed figures."""
 
     rects: str
     total: DayFigures | None
@@ -214,7 +229,9 @@ class Strip:
 class StripCache:
     """Past days only change when the day rolls over, a maintenance window is recorded
     retroactively or an incident changes, so their rects are rendered once per such change
-    and kept in memory; a page render then only adds today's bar."""
+    and kept in memory; a page render then only adds today's bar. (The version key holds
+    the watermark that rollups bump when they rewrite a past day, e.g. for a late result or
+    a maintenance recorded afterwards, and the incidents' fingerprint.)"""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -229,11 +246,48 @@ class StripCache:
             self._entry = (version, strips)
 
 
-def render_rect(index: int, bar: DayBar) -> str:
-    return (
-        f'<rect x="{index * 5}" width="3.6" height="32" class="d-{bar.level}">'
-        f"<title>{html.escape(bar.title, quote=False)}</title></rect>"
+def _day_ranges(days: list[date]) -> str:
+    """'01 Sep 2026 – 06 Nov 2026, 08 Nov 2026' for consecutive ascending days."""
+    runs: list[list[date]] = []
+    for day in days:
+        if runs and (day - runs[-1][-1]).days == 1:
+            runs[-1].append(day)
+        else:
+            runs.append([day])
+    text = ", ".join(
+        r[0].strftime(DAY_FORMAT) + (f" – {r[-1].strftime(DAY_FORMAT)}" if len(r) > 1 else "") for r in runs
     )
+    return text + (f" ({len(days)} days)" if len(days) > 1 else "")
+
+
+def render_days(first_index: int, bars: list[DayBar]) -> str:
+    """The bar's days as one <path> per kind of day, with a <title> listing its days.
+
+    Days with the same colour and the same words (uptime, incidents) become one path whose
+    subpaths are the runs of consecutive such days; a dashed stroke (3.6 painted, 1.4 gap,
+    period DAY_W) still draws each day as its own tick. A 90-day bar is then a handful of
+    elements instead of 180, and every day stays reachable: hovering any tick shows the
+    title naming all the days of that kind. Runs start and end on multiples of DAY_W, so
+    the dash pattern lines up with the days whether a browser restarts it per subpath or not.
+    """
+    kinds: dict[tuple[str, str], list[tuple[int, DayBar]]] = {}
+    for offset, bar in enumerate(bars):
+        kinds.setdefault((bar.level, bar.detail), []).append((first_index + offset, bar))
+    out = []
+    for (level, detail), members in kinds.items():
+        indexes = [index for index, _bar in members]
+        segments = []
+        run_start = indexes[0]
+        for index, following in zip(indexes, [*indexes[1:], None], strict=True):
+            if following != index + 1:  # the run ends here
+                segments.append(f"M{run_start * DAY_W} 16h{(index - run_start + 1) * DAY_W}")
+                run_start = following or 0
+        title = f"{_day_ranges([b.day for _i, b in members])} · {detail}"
+        out.append(
+            f'<path d="{"".join(segments)}" class="d-{level}">'
+            f"<title>{html.escape(title, quote=False)}</title></path>"
+        )
+    return "".join(out)
 
 
 def _past_strips(
@@ -256,7 +310,7 @@ def _past_strips(
         ]
         figures = [b.figures for b in bars if b.figures is not None]
         strips[component.id] = Strip(
-            "".join(render_rect(i, b) for i, b in enumerate(bars)),
+            render_days(0, bars),
             sum(figures, DayFigures()) if figures else None,
         )
     if cache is not None:
@@ -286,7 +340,7 @@ def build_snapshot(
                 today_days.get(config.id, {}).get(today.isoformat()),
                 today_incidents.get(config.id, {}).get(today, []),
             )
-            bars = Markup(strip.rects + render_rect(BAR_DAYS - 1, today_bar))  # noqa: S704 - escaped in render_rect
+            bars = Markup(strip.rects + render_days(BAR_DAYS - 1, [today_bar]))  # noqa: S704 - escaped there
             parts = [f for f in (strip.total, today_bar.figures) if f is not None]
             uptime = sum(parts, DayFigures()).uptime if parts else None
         components.append(

@@ -23,6 +23,8 @@ from statuspage.web import get_db, now, settings
 public = Blueprint("public", __name__)
 
 MONTHS_PER_PAGE = 3
+# Groups with more components than this are folded into a <details> on `/`.
+COLLAPSE_OVER = 6
 MAX_HISTORY_PAGE = 1000
 
 
@@ -83,6 +85,7 @@ def index() -> Response:
             snap=snapshot,
             names=names,
             details=_check_details(),
+            collapse_over=COLLAPSE_OVER,
             generated_at=snapshot.generated_at,
         )
     )
