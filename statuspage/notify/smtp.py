@@ -28,8 +28,9 @@ class SmtpPool:
         self._idle: list[smtplib.SMTP] = []
         self._lock = threading.Lock()
 
-    def send(self, message: Message, recipients: list[str]) -> None:
-        """Send one message; raise DeliveryError on failure."""
+    def send(self, message: Message | str, recipients: list[str]) -> None:
+        """Send one message (a Message, or an already flattened ASCII one from
+        `[smtp].from_address`); raise DeliveryError on failure."""
         if not self.config.host:
             raise DeliveryError("smtp.host is not configured")
         with self._slots:
@@ -62,8 +63,10 @@ class SmtpPool:
             _close(connection)
 
     def _send_on(
-        self, connection: smtplib.SMTP, message: Message, recipients: list[str]
+        self, connection: smtplib.SMTP, message: Message | str, recipients: list[str]
     ) -> dict[str, tuple[int, bytes]]:
+        if isinstance(message, str):  # smtplib turns its line ends into CRLF
+            return connection.sendmail(self.config.from_address, recipients, message)
         return connection.send_message(message, to_addrs=recipients)
 
     def _take(self) -> smtplib.SMTP:
