@@ -157,6 +157,16 @@ def test_component_filter_private_and_drill(
     }
     assert subjects["web@example.com"] == ["[Test Status] Website down"]
     assert sorted(subjects["all@example.com"]) == ["[Test Status] API slow", "[Test Status] Website down"]
+    # Copies of one update are built once and filled in per subscriber: each has its own
+    # To, unsubscribe header and the same link in both bodies.
+    links = set()
+    for address in ("web@example.com", "all@example.com"):
+        [mail] = [m for m in mail_sink.to(address) if m.message["Subject"] == "[Test Status] Website down"]
+        header = str(mail.message["List-Unsubscribe"]).strip().strip("<>")
+        assert mail.message["To"] == address and mail.message["Date"]
+        assert header in mail.text() and header in mail.html() and "slot" not in mail.text() + header
+        links.add(header)
+    assert len(links) == 2
     db.conn.close()
 
 
