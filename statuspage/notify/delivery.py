@@ -210,7 +210,8 @@ class Dispatcher:
             self.troubled.update(destinations.troubled(self.db, [row.destination_key for row in rows]))
             self.next_poll[lane] = time.monotonic() + POLL_S if len(rows) < room else 0.0
             extra = [row.id for row in rows if not self.start(row, lane, clock_now)]
-            outbox.release(self.db, extra)
+            if extra:  # most fills have none: skip the statement (a profile showed ~1,300 empty ones)
+                outbox.release(self.db, extra)
         return claimed
 
     def start(self, row: OutboxRow, lane: str, now: datetime) -> bool:
