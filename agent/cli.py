@@ -5,10 +5,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import shlex
 import sys
+import time
 from datetime import timedelta
 
 from agent import __version__
+from agent.action_ledger import ActionLedger
 from agent.client import CollectorClient, CollectorError
 from agent.daemon import merge_checks, new_session, run_agent
 from agent.drill import DrillBook, clear_local_drill, write_local_drill
@@ -31,6 +34,9 @@ def main(argv: list[str] | None = None) -> int:
     drill.add_argument("check_id", nargs="?", help="the check to fail (omit with --stop to end all)")
     drill.add_argument("--for", dest="duration", default="5m", help="how long, e.g. 90s, 5m (default 5m)")
     drill.add_argument("--stop", action="store_true", help="end the drill of CHECK (or all) now")
+    actions = sub.add_parser("actions", help="list this host's remediation actions, or reset a breaker")
+    actions.add_argument("verb", choices=["list", "reset"], help="list actions and breakers, or reset one")
+    actions.add_argument("action_id", nargs="?", help="the action whose breaker to reset")
     sub.add_parser("version", help="print the agent version")
     args = parser.parse_args(argv)
 
@@ -48,6 +54,8 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(config.settings.log_format, config.settings.log_level)
     if args.command == "drill":
         return _drill(config, args)
+    if args.command == "actions":
+        return _actions(config, args)
     if args.command == "run":
         if not config.settings.collectors() or not config.settings.token:
             print(
@@ -73,7 +81,9 @@ async def _check_once(config: AgentConfig, *, as_json: bool) -> int:
             urls = settings.collectors()
             client = CollectorClient(session, urls, settings.token, settings.request_timeout_s)
             try:
-                assignments, _etag = await client.fetch_assignments(None, settings.labels)
+                assignments, _etag = await client.fetch_assignments(
+                    None, settings.labels, sorted(action.id for action in config.actions)
+                )
             except CollectorError as error:
                 print(f"upwatch-agent: cannot fetch assignments: {error}", file=sys.stderr)
                 return 2
@@ -109,6 +119,40 @@ def _drill(config: AgentConfig, args: argparse.Namespace) -> int:
     write_local_drill(path, args.check_id, now + duration, now)
     print(f"check {args.check_id!r} fails on purpose until {now + duration:%Y-%m-%d %H:%M:%S} UTC ({path})")
     return 0
+
+
+def _actions(config: AgentConfig, args: argparse.Namespace) -> int:
+    """`actions list`: declared actions with their breaker; `actions reset ID`: close a breaker."""
+    ledger = ActionLedger(config.settings.spool_file())
+    try:
+        if args.verb == "reset":
+            if not args.action_id:
+                print("upwatch-agent actions reset: name the action", file=sys.stderr)
+                return 2
+            if args.action_id not in {action.id for action in config.actions}:
+                print(f"upwatch-agent actions reset: no action {args.action_id!r} declared", file=sys.stderr)
+                return 2
+            was_open = ledger.reset(args.action_id)
+            print(
+                f"breaker of {args.action_id!r} {'reset' if was_open else 'was not open; run count cleared'}"
+            )
+            return 0
+        if not config.actions:
+            print("no [[actions]] declared: this agent runs no remediation actions")
+            return 0
+        breakers = {breaker.action_id: breaker for breaker in ledger.breakers()}
+        for action in config.actions:
+            window_s = action.window.total_seconds()
+            runs = ledger.runs_since(action.id, time.time() - window_s)
+            breaker = breakers.get(action.id)
+            state = f"OPEN ({breaker.reason}): reset it to allow runs" if breaker else "closed"
+            print(
+                f"{action.id}\t{shlex.join(action.argv)}\truns in window: {runs}/{action.max_runs}"
+                f"\tbreaker {state}"
+            )
+        return 0
+    finally:
+        ledger.close()
 
 
 def _print_results(results: list[Result], *, as_json: bool) -> None:

@@ -23,7 +23,7 @@ from urllib.parse import urlencode
 import aiohttp
 from pydantic import ValidationError
 
-from shared.schema import Assignments, Report, ReportAck
+from shared.schema import ActionResult, Assignments, Report, ReportAck
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +125,7 @@ class CollectorClient:
         self._moved_at = self._monotonic()
 
     async def fetch_assignments(
-        self, etag: str | None, labels: list[str] | None = None
+        self, etag: str | None, labels: list[str] | None = None, actions: list[str] | None = None
     ) -> tuple[Assignments | None, str | None]:
         """Return (assignments, etag), or (None, etag) when unchanged since `etag`.
 
@@ -133,11 +133,18 @@ class CollectorClient:
         only narrow the labels the operator gave this agent's token; the collector
         names those no operator gave it (header `Upwatch-Pending-Labels`), and
         they select nothing until an operator approves them.
+        `actions` are the ids of the remediation actions this host allows (ids
+        only: their command lines never leave the host).
         """
         headers = dict(self._headers)
         if etag:
             headers["If-None-Match"] = etag
-        query = "?" + urlencode({"labels": ",".join(labels)}) if labels else ""
+        params = {}
+        if labels:
+            params["labels"] = ",".join(labels)
+        if actions:
+            params["actions"] = ",".join(actions)
+        query = "?" + urlencode(params) if params else ""
 
         async def attempt(base_url: str) -> tuple[Assignments | None, str | None]:
             return await self._fetch_assignments(f"{base_url}/api/v1/agent/assignments{query}", headers, etag)
@@ -166,6 +173,23 @@ class CollectorClient:
                 return assignments, response.headers.get("ETag")
         except (aiohttp.ClientError, TimeoutError) as error:
             raise CollectorError(f"cannot reach collector: {error!r}", permanent=False) from None
+
+    async def send_action_result(self, result: ActionResult) -> None:
+        """POST the result of one remediation order; returns once it is stored. Raises CollectorError."""
+        body = result.model_dump_json().encode()
+
+        async def attempt(base_url: str) -> None:
+            url = f"{base_url}/api/v1/agent/action-results"
+            headers = {**self._headers, "Content-Type": "application/json"}
+            try:
+                async with self._session.post(
+                    url, data=body, headers=headers, timeout=self._timeout
+                ) as response:
+                    _raise_for_status(response.status, await response.read())
+            except (aiohttp.ClientError, TimeoutError) as error:
+                raise CollectorError(f"cannot reach collector: {error!r}", permanent=False) from None
+
+        await self._call(attempt)
 
     async def send_report(self, report: Report) -> ReportAck:
         """POST a report; return the collector's acknowledgement. Raises CollectorError."""

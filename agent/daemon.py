@@ -8,6 +8,8 @@ import signal
 
 import aiohttp
 
+from agent.action_ledger import ActionLedger
+from agent.actions import ActionRunner
 from agent.client import CollectorClient, CollectorError
 from agent.drill import DrillBook
 from agent.probes.context import ProbeContext
@@ -91,36 +93,59 @@ async def _run(
     context = ProbeContext(session=session, drills=DrillBook(config.drill_file), allow=config.allow)
     scheduler = Scheduler(context, reporter.add, settings.max_concurrency)
     scheduler.update(config.local_checks)
+    ledger = ActionLedger(settings.spool_file())
+    runner = ActionRunner(config.actions, ledger)
+    if runner.recover():
+        log.warning("actions interrupted by the last stop are reported, not run again")
     reporter_task = asyncio.create_task(reporter.run(), name="reporter")
+    actions_task = asyncio.create_task(runner.serve(client.send_action_result), name="actions")
     refresh_task = asyncio.create_task(
-        _refresh_assignments(client, scheduler, context, config, settings.assignments_refresh_s),
+        _refresh_assignments(client, scheduler, context, runner, config, settings.assignments_refresh_s),
         name="assignments",
     )
-    log.info("agent started name=%s collectors=%s", settings.name, ",".join(settings.collectors()))
+    log.info(
+        "agent started name=%s collectors=%s actions=%s",
+        settings.name,
+        ",".join(settings.collectors()),
+        ",".join(runner.offered) or "none",
+    )
     await stop.wait()
     log.info("agent stopping")
     refresh_task.cancel()
     await scheduler.stop(settings.shutdown_grace_s)
     reporter_task.cancel()
-    await asyncio.gather(refresh_task, reporter_task, return_exceptions=True)
+    actions_task.cancel()
+    await asyncio.gather(refresh_task, reporter_task, actions_task, return_exceptions=True)
     await reporter.flush()
+    ledger.close()
 
 
 async def _refresh_assignments(
-    client: CollectorClient, scheduler: Scheduler, context: ProbeContext, config: AgentConfig, every_s: float
+    client: CollectorClient,
+    scheduler: Scheduler,
+    context: ProbeContext,
+    runner: ActionRunner,
+    config: AgentConfig,
+    every_s: float,
 ) -> None:
     etag: str | None = None
     failures = 0
     while True:
         try:
-            assignments, etag = await client.fetch_assignments(etag, config.settings.labels)
+            assignments, etag = await client.fetch_assignments(etag, config.settings.labels, runner.offered)
             failures = 0
             if assignments is not None:
                 checks = merge_checks(list(assignments.checks), config.local_checks)
                 log_refusals(checks, config)
                 scheduler.update(checks)
                 context.drills.update(assignments.drills)
-                log.info("assignments loaded checks=%d drills=%d", len(checks), len(assignments.drills))
+                runner.submit(list(assignments.actions))
+                log.info(
+                    "assignments loaded checks=%d drills=%d action_orders=%d",
+                    len(checks),
+                    len(assignments.drills),
+                    len(assignments.actions),
+                )
         except CollectorError as error:
             failures += 1
             log.warning("cannot fetch assignments error=%s", error)

@@ -4,9 +4,11 @@ Precedence, highest first: environment, the TOML file's `[agent]` table,
 the systemd credential `token` (a file in `$CREDENTIALS_DIRECTORY`, as
 `LoadCredential=token:...` provides), defaults.
 The TOML file (`UPWATCH_AGENT_CONFIG`) may also declare local `[[checks]]`,
-which the agent runs in addition to what the collector assigns it, and an
+which the agent runs in addition to what the collector assigns it, an
 `[allow]` table: the assigned command and file checks this host lets the
-collector run (see agent/allowlist.py).
+collector run (see agent/allowlist.py), and `[[actions]]`: the only
+remediation commands it will ever run on the collector's orders (agent/actions.py;
+the same trust model: the host's owner decides what may run).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Annotated, Any
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
+from agent.actions import ActionConfig, parse_actions
 from agent.allowlist import AllowConfig, AllowList
 from shared.checks import COLLECTOR_KINDS, AnyCheck, describe_error, parse_check
 from shared.logging_setup import LogFormat, LogLevel
@@ -119,10 +122,17 @@ def _check_url(value: str) -> str:
 class AgentConfig:
     """Validated settings plus the local checks and the allow-list from the optional TOML file."""
 
-    def __init__(self, settings: AgentSettings, local_checks: list[AnyCheck], allow: AllowList | None = None):
+    def __init__(
+        self,
+        settings: AgentSettings,
+        local_checks: list[AnyCheck],
+        allow: AllowList | None = None,
+        actions: list[ActionConfig] | None = None,
+    ):
         self.settings = settings
         self.local_checks = local_checks
         self.allow = allow or AllowList(local_checks=local_checks)
+        self.actions = actions or []
 
     @property
     def drill_file(self) -> Path:
@@ -139,9 +149,11 @@ def load_config(environ: Mapping[str, str] | None = None) -> AgentConfig:
     file_data: dict[str, Any] = {}
     if path_text:
         file_data = _read_toml(Path(path_text))
-    unknown = set(file_data) - {"agent", "checks", "allow"}
+    unknown = set(file_data) - {"agent", "checks", "allow", "actions"}
     if unknown:
-        raise ConfigError(f"{sorted(unknown)[0]}: unknown section (expected [agent], [[checks]] or [allow])")
+        raise ConfigError(
+            f"{sorted(unknown)[0]}: unknown section (expected [agent], [[checks]], [allow] or [[actions]])"
+        )
     values = dict(file_data.get("agent", {}))
     credential = _credential_token(env)
     if credential and "token" not in values:
@@ -158,7 +170,11 @@ def load_config(environ: Mapping[str, str] | None = None) -> AgentConfig:
     except ValidationError as error:
         raise ConfigError(describe_error(error, "allow")) from None
     allow = AllowList(allow_config, local_checks, config_path=path_text)
-    return AgentConfig(settings, local_checks, allow)
+    try:
+        actions = parse_actions(file_data.get("actions", []))
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+    return AgentConfig(settings, local_checks, allow, actions)
 
 
 def _credential_token(env: Mapping[str, str]) -> str | None:

@@ -83,9 +83,47 @@ class DrillOrder(BaseModel):
     until: AwareDatetime
 
 
+class ActionOrder(BaseModel):
+    """Run the agent's own action `action_id` once, unless `expires_at` has passed.
+
+    `order_id` is a random UUID chosen by the collector: the agent runs each
+    order id at most once, across restarts, however often it is sent again.
+    The order names an action the agent's owner declared; it carries no
+    command line and no arguments (nothing the collector could template).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    order_id: uuid.UUID
+    action_id: str = Field(pattern=ID_PATTERN)
+    expires_at: AwareDatetime
+
+
+ActionOutcome = Literal["ran", "failed", "refused", "expired", "interrupted"]
+MAX_ACTION_OUTPUT_CHARS = 4000
+
+
+class ActionResult(_Strict):
+    """What became of one order on the agent: it ran (with its exit code, even non-zero
+    or a timeout), failed to start (command not found), was refused (undeclared action,
+    breaker open), had expired, or was interrupted (the agent stopped while it ran;
+    it is never run again)."""
+
+    order_id: uuid.UUID
+    action_id: str = Field(pattern=ID_PATTERN)
+    outcome: ActionOutcome
+    exit_code: int | None = Field(default=None, ge=-255, le=255)
+    timed_out: bool = False
+    duration_s: float | None = Field(default=None, ge=0, le=86_400)
+    started_at: AwareDatetime | None = None
+    stdout: str = Field(default="", max_length=MAX_ACTION_OUTPUT_CHARS)
+    stderr: str = Field(default="", max_length=MAX_ACTION_OUTPUT_CHARS)
+    reason: str | None = Field(default=None, max_length=1000)
+
+
 class Assignments(BaseModel):
     """The checks an agent must run, as the collector's config resolves them for it,
-    and the drills it must take part in."""
+    the drills it must take part in and the actions it is asked to run."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -94,6 +132,9 @@ class Assignments(BaseModel):
     generated_at: datetime
     checks: list[Check] = Field(default_factory=list, max_length=10_000)
     drills: list[DrillOrder] = Field(default_factory=list, max_length=10_000)
+    # Added compatibly in protocol 1: the collector leaves the key out when empty,
+    # so agents older than remediation actions still accept the document.
+    actions: list[ActionOrder] = Field(default_factory=list, max_length=1000)
 
 
 class ErrorBody(BaseModel):

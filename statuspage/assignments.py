@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from datetime import datetime
 
 from shared.checks import COLLECTOR_KINDS, AnyCheck
-from shared.schema import Assignments, DrillOrder
+from shared.schema import ActionOrder, Assignments, DrillOrder
 from shared.timeutil import utcnow
 from statuspage.storage.agents import Agent
 
@@ -24,6 +24,12 @@ def selector_matches(selector: str, agent_name: str, labels: set[str]) -> bool:
     return False
 
 
+def assignments_json(body: Assignments) -> str:
+    """The document as sent: `actions` left out when empty, so agents older than remediation
+    actions (which refuse unknown keys) keep working."""
+    return body.model_dump_json(exclude=None if body.actions else {"actions"})
+
+
 def checks_for(checks: list[AnyCheck], agent: Agent) -> list[AnyCheck]:
     """The checks this agent runs. Heartbeats are evaluated by the collector and never assigned."""
     labels = agent.authorized_labels
@@ -36,12 +42,17 @@ def checks_for(checks: list[AnyCheck], agent: Agent) -> list[AnyCheck]:
 
 
 def build_assignments(
-    checks: list[AnyCheck], agent: Agent, drills: Mapping[str, tuple[int, datetime]] | None = None
+    checks: list[AnyCheck],
+    agent: Agent,
+    drills: Mapping[str, tuple[int, datetime]] | None = None,
+    actions: list[ActionOrder] | None = None,
 ) -> tuple[Assignments, str]:
-    """Return the assignments document and its ETag (a hash of checks and drills, not the time).
+    """Return the assignments document and its ETag (a hash of checks, drills and action
+    orders, not the time).
 
     `drills` maps a drilled component id to (drill id, end): the agent fails its
-    checks of that component on purpose until then.
+    checks of that component on purpose until then. `actions` are the remediation
+    orders waiting for this agent.
     """
     assigned = checks_for(checks, agent)
     drills = drills or {}
@@ -50,6 +61,8 @@ def build_assignments(
         for check in assigned
         if (component := check.component) is not None and component in drills
     ]
-    body = Assignments(agent=agent.name, generated_at=utcnow(), checks=assigned, drills=orders)
+    body = Assignments(
+        agent=agent.name, generated_at=utcnow(), checks=assigned, drills=orders, actions=actions or []
+    )
     digest = hashlib.sha256(body.model_dump_json(exclude={"generated_at"}).encode()).hexdigest()[:32]
     return body, f'"{digest}"'

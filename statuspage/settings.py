@@ -41,6 +41,7 @@ from statuspage.notify.config import (
 )
 from statuspage.oncall.config import OncallConfig, ResponderConfig, ScheduleConfig, oncall_problems
 from statuspage.respond_config import EscalationPolicyConfig, MaintenanceConfig, respond_problems
+from statuspage.responses.config import ResponsesConfig, response_problems
 from statuspage.weburl import site_url_or_path, web_url
 
 DEFAULT_DATABASE = Path("data/upwatch.db")
@@ -222,6 +223,7 @@ class Settings(BaseSettings):
     schedules: list[ScheduleConfig] = Field(default_factory=list, max_length=500)
     oncall: OncallConfig = OncallConfig()
     downtime_grace: Duration = timedelta(minutes=2)
+    responses: ResponsesConfig = ResponsesConfig()
 
     @classmethod
     def settings_customise_sources(
@@ -302,6 +304,7 @@ def _reference_problems(settings: Settings) -> list[str]:
             )
     problems.extend(channel_problems(settings.channels, settings.notify))
     problems.extend(respond_problems(settings, {channel.id for channel in settings.channels}))
+    problems.extend(response_problems(settings))
     channel_ids = {channel.id for channel in settings.channels}
     problems.extend(oncall_problems(settings, channel_ids))
     for index, channel_id in enumerate(settings.sla.burn_rate_channels):

@@ -22,6 +22,7 @@ from statuspage.heartbeats import check_heartbeats
 from statuspage.liveness import check_agent_liveness
 from statuspage.notify.service import Notifier
 from statuspage.oncall.handoffs import announce_handoffs
+from statuspage.responses.rules import run_responses
 from statuspage.settings import Settings
 from statuspage.storage.rollups import maintain as maintain_rollups
 from statuspage.timed_rules import note_worker_pass, run_escalations, run_maintenance
@@ -82,6 +83,7 @@ class Worker:
             check_agent_liveness(db, self.settings, now)
             run_escalations(db, self.settings, now)
             announce_handoffs(db, self.settings, now)
+            run_responses(db, self.settings, now)
             if changed:
                 log.info("component status changed components=%s", ",".join(changed))
             self.notifier.run_pass(db, now)

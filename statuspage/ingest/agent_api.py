@@ -15,15 +15,18 @@ from flask import Blueprint, Response, current_app, g, request
 from pydantic import ValidationError
 from sqlite_utils import Database
 
-from shared.schema import Report, Result
+from shared.checks import ID_PATTERN
+from shared.schema import ActionResult, Report, Result
 from shared.timeutil import from_iso
-from statuspage.assignments import build_assignments, checks_for
+from statuspage.assignments import assignments_json, build_assignments, checks_for
 from statuspage.db import connect
 from statuspage.evaluate import apply_results, evaluate_components
+from statuspage.responses import service as responses
 from statuspage.settings import Settings
 from statuspage.storage import sql
 from statuspage.storage.agents import Agent, authenticate, hash_token, record_declared_labels, record_seen
 from statuspage.storage.drills import running_drills
+from statuspage.storage.responses import record_offered_actions
 from statuspage.storage.results import insert_prepared, prepare_results, state_marks
 from statuspage.storage.sqlite_file import set_autocheckpoint
 from statuspage.storage.transaction import ingest_write
@@ -36,6 +39,7 @@ _local = threading.local()
 agent_api = Blueprint("agent_api", __name__, url_prefix="/api/v1/agent")
 
 LABEL_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+ACTION_RE = re.compile(ID_PATTERN)
 
 
 def get_db() -> Database:
@@ -138,17 +142,53 @@ def assignments() -> Response:
                 agent.name,
                 ",".join(agent.pending_labels),
             )
+    # The ids of the actions the host allows (none: it runs nothing); shown to operators.
+    action_ids = [action for action in request.args.get("actions", "").split(",") if action]
+    bad = [action for action in action_ids if not ACTION_RE.match(action)]
+    if bad or len(action_ids) > 100:
+        return json_error(400, f"invalid actions: {bad[:3] or 'more than 100'}")
+    record_offered_actions(get_db(), agent.name, action_ids, now())
     drills = {cid: (d.id, d.ends_at) for cid, d in running_drills(get_db(), now()).items()}
-    body, etag = build_assignments(list(settings().checks), agent, drills)
+    orders = responses.orders_for_agent(get_db(), settings(), agent.name, now())
+    body, etag = build_assignments(list(settings().checks), agent, drills, orders)
     if request.if_none_match.contains(etag.strip('"')):
         response = Response(status=304)
     else:
-        response = Response(body.model_dump_json(), mimetype="application/json")
+        response = Response(assignments_json(body), mimetype="application/json")
     response.headers["ETag"] = etag
     response.headers["Cache-Control"] = "no-cache"
     if agent.pending_labels:
         response.headers["Upwatch-Pending-Labels"] = ",".join(agent.pending_labels)
     return response
+
+
+@agent_api.post("/action-results")
+def action_results() -> Response:
+    """Store the result of one remediation order (a fact; idempotent per order).
+
+    200 stored (`{"stored": true}`, or false for a repeat); 400 not JSON; 404 an order
+    this agent was never given; 415 not JSON; 422 schema violations. Nothing is stored
+    unless the answer is 200.
+    """
+    agent: Agent = g.agent
+    if not request.is_json:
+        return json_error(415, "Content-Type must be application/json")
+    try:
+        result = ActionResult.model_validate_json(request.get_data(cache=False), strict=False)
+    except ValidationError as error:
+        details = [_detail(item) for item in error.errors(include_url=False, include_input=False)]
+        first = details[0]
+        return json_error(422, f"invalid action result: {first['loc']}: {first['msg']}", details[:20])
+    try:
+        stored = responses.record_result(get_db(), agent.name, result, now())
+    except responses.ResponseError as error:
+        return json_error(error.status, str(error))
+    except sqlite3.Error as error:
+        log.error("action result not stored agent=%s error=%s", agent.name, error)
+        response = json_error(503, "storage busy or unavailable; nothing was stored, retry later")
+        response.headers["Retry-After"] = "1"
+        return response
+    return Response(json.dumps({"stored": stored}), mimetype="application/json")
 
 
 @agent_api.post("/reports")

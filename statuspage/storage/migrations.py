@@ -721,6 +721,51 @@ def m0014_oncall_personal(db: Database) -> None:
     )
 
 
+@MIGRATIONS(name="0015_responses")
+def m0015_responses(db: Database) -> None:
+    """Automated response: orders for agents' remediation actions, their results, and the actions
+    each agent offers."""
+    db.executescript(
+        """
+        CREATE TABLE response_orders (
+            id INTEGER PRIMARY KEY,
+            order_uid TEXT NOT NULL UNIQUE,                -- the id the agent sees (random UUID)
+            dedupe_key TEXT UNIQUE,                        -- rule orders: one per rule/incident/agent/attempt
+            incident_id INTEGER NOT NULL,
+            rule_id TEXT,                                  -- NULL: asked for by a person
+            attempt INTEGER NOT NULL DEFAULT 1,
+            agent_name TEXT NOT NULL,
+            action_id TEXT NOT NULL,
+            -- awaiting_approval pending done expired cancelled skipped
+            status TEXT NOT NULL,
+            requested_by TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL,
+            approved_by TEXT,
+            approved_at TEXT,
+            outcome TEXT,                          -- the agent's: ran failed refused expired interrupted
+            exit_code INTEGER,
+            timed_out INTEGER NOT NULL DEFAULT 0,
+            duration_s REAL,
+            stdout TEXT,
+            stderr TEXT,
+            reason TEXT,
+            finished_at TEXT,
+            rechecked INTEGER NOT NULL DEFAULT 0           -- the rule's re-check after this order was made
+        );
+        CREATE INDEX response_orders_incident ON response_orders(incident_id);
+        CREATE INDEX response_orders_open ON response_orders(status, agent_name);
+
+        CREATE TABLE agent_actions (
+            agent_name TEXT PRIMARY KEY,
+            actions TEXT NOT NULL,                         -- JSON list of action ids (never command lines)
+            reported_at TEXT NOT NULL
+>>>>>>> d89a67a (Agent: [[actions]] declared in the agent's own TOML, run once per order (claimed in the spool file), circuit breaker until reset, bounded output; wire models ActionOrder/ActionResult)
+        );
+        """
+    )
+
+
 @MIGRATIONS(name="0016_agent_spool_backlog")
 def m0016_agent_spool_backlog(db: Database) -> None:
     """The agents page shows how many results each agent's spool still holds."""

@@ -1,0 +1,76 @@
+"""Plain words for the incident timeline and the admin pages: what was asked, what happened."""
+
+from __future__ import annotations
+
+from statuspage.storage.responses import Order
+
+
+def asked(order: Order) -> str:
+    """'asked web-1 to run restart-api (rule restart-api-on-outage)'."""
+    return f"asked {order.agent_name} to run {order.action_id} ({_why(order)})"
+
+
+def awaiting(order: Order) -> str:
+    return (
+        f"{order.action_id} on {order.agent_name} waits for a person's approval ({_why(order)});"
+        f" approve it by {order.expires_at:%H:%M} UTC on the incident's admin page"
+    )
+
+
+def approved(order: Order, actor: str) -> str:
+    return f"{_person(actor)} approved {order.action_id} on {order.agent_name}"
+
+
+def result(order: Order) -> str:
+    """'restart-api on web-1: exit 0 in 2.3 s', or why it did not run."""
+    head = f"{order.action_id} on {order.agent_name}"
+    if order.outcome == "ran":
+        took = f" in {order.duration_s:.1f} s" if order.duration_s is not None else ""
+        if order.timed_out:
+            return f"{head}: timed out{took} and was stopped"
+        return f"{head}: exit {order.exit_code}{took}"
+    if order.outcome == "failed":
+        return f"{head} could not start: {order.reason or 'unknown error'}"
+    if order.outcome == "refused":
+        return f"{order.agent_name} refused {order.action_id}: {order.reason or 'no reason given'}"
+    if order.outcome == "expired":
+        return f"{head} was not run: the order had expired when the agent received it"
+    if order.outcome == "interrupted":
+        return f"{head} was interrupted: the agent stopped while it ran (it will not run it again)"
+    return f"{head}: {order.outcome}"
+
+
+def expired(order: Order) -> str:
+    if order.status == "awaiting_approval":
+        return f"{order.action_id} on {order.agent_name} was not approved in time; it will not run"
+    return f"{order.action_id} on {order.agent_name} expired: {order.agent_name} did not pick it up in time"
+
+
+def cancelled(order: Order, actor: str) -> str:
+    who = _person(actor)
+    return f"{order.action_id} on {order.agent_name} cancelled: {who} switched automated responses off"
+
+
+def skipped(action_id: str, agent_name: str, why: str) -> str:
+    target = f" of {agent_name}" if agent_name else ""
+    return f"{action_id} not asked{target}: {why}"
+
+
+def retry(action_id: str, waited: str, attempt: int, attempts: int) -> str:
+    return f"not recovered {waited} after {action_id}; asking again (attempt {attempt} of {attempts})"
+
+
+def gave_up(action_id: str, waited: str, attempts: int) -> str:
+    runs = "once" if attempts == 1 else f"{attempts} times"
+    return f"not recovered {waited} after {action_id} (asked {runs}); no more automated attempts"
+
+
+def _why(order: Order) -> str:
+    if order.rule_id:
+        attempt = f", attempt {order.attempt}" if order.attempt > 1 else ""
+        return f"rule {order.rule_id}{attempt}"
+    return f"asked by {_person(order.requested_by)}"
+
+
+def _person(actor: str) -> str:
+    return actor.removeprefix("user:")
