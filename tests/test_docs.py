@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
+from agent.actions import ActionConfig
 from agent.allowlist import AllowConfig, AllowedCommand, AllowedPath, AllowedSecret
 from agent.settings import AgentSettings
 from shared.checks import CHECK_MODELS, KINDS, FailureRate
@@ -27,6 +28,7 @@ from statuspage.oncall.config import (
     ScheduleConfig,
 )
 from statuspage.respond_config import EscalationLevel, EscalationPolicyConfig, MaintenanceConfig
+from statuspage.responses.config import ResponseRule, ResponsesConfig
 from statuspage.settings import (
     AdminConfig,
     ComponentConfig,
@@ -65,6 +67,7 @@ SECTION_NAMES = {
     "responders",
     "schedules",
     "oncall",
+    "responses",
 }
 
 
@@ -100,6 +103,9 @@ SECTIONS: list[tuple[str, type[BaseModel]]] = [
     ("layers", LayerConfig),
     ("restrict", RestrictionConfig),
     ("oncall", OncallConfig),
+    ("responses", ResponsesConfig),
+    ("response_rules", ResponseRule),
+    ("actions", ActionConfig),
 ]
 
 
@@ -134,7 +140,16 @@ def test_every_collector_command_is_documented(command: str) -> None:
     assert f"`{command}" in CLI_DOC, f"docs/cli.md does not document {command}"
 
 
-@pytest.mark.parametrize("command", ["upwatch-agent run", "upwatch-agent check", "upwatch-agent version"])
+@pytest.mark.parametrize(
+    "command",
+    [
+        "upwatch-agent run",
+        "upwatch-agent check",
+        "upwatch-agent version",
+        "upwatch-agent actions list",
+        "upwatch-agent actions reset",
+    ],
+)
 def test_agent_commands_are_documented(command: str) -> None:
     assert f"`{command}" in CLI_DOC
 
@@ -155,6 +170,8 @@ def test_agent_commands_are_documented(command: str) -> None:
         "[[responders]]",
         "[[schedules]]",
         "[oncall]",
+        "[responses]",
+        "[[responses.rules]]",
     ],
 )
 def test_example_config_shows_every_section(section: str) -> None:
@@ -181,3 +198,12 @@ def test_example_config_shows_every_check_field(key: str) -> None:
 @pytest.mark.parametrize("kind", KINDS)
 def test_example_config_shows_every_kind(kind: str) -> None:
     assert f'kind = "{kind}"' in EXAMPLE
+
+
+def test_example_agent_config_is_valid() -> None:
+    from agent.settings import load_config
+
+    config = load_config({"UPWATCH_AGENT_CONFIG": str(ROOT / "deploy" / "examples" / "agent.toml")})
+    assert [action.id for action in config.actions] == ["restart-postgres"]
+    for key in keys(ActionConfig):
+        assert f"{key} = " in (ROOT / "deploy" / "examples" / "agent.toml").read_text(), key

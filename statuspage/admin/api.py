@@ -26,6 +26,7 @@ from statuspage.storage import agents as agent_store
 from statuspage.storage import api_tokens, audit, overrides
 from statuspage.storage import incidents as incident_store
 from statuspage.storage import maintenance as maintenance_store
+from statuspage.storage import responses as response_store
 from statuspage.storage.status import load_computed_status
 from statuspage.web import client_address, get_db, json_error, now, settings
 
@@ -488,9 +489,16 @@ def clear_override(component_id: str) -> Response:
     )
 
 
-@endpoint("GET", "/agents", "read", "Agents with last seen, version and clock skew", models.AgentList)
+@endpoint(
+    "GET",
+    "/agents",
+    "read",
+    "Agents with last seen, version, clock skew and offered actions",
+    models.AgentList,
+)
 def list_agents() -> Response:
     found = agent_store.list_agents(get_db())
+    offered = response_store.offered_actions(get_db())
     return _ok(
         models.AgentList(
             agents=[
@@ -502,6 +510,7 @@ def list_agents() -> Response:
                     agent_version=a.agent_version,
                     clock_skew_s=a.clock_skew_s,
                     revoked=a.revoked_at is not None,
+                    actions=offered.get(a.name, []),
                 )
                 for a in found
             ]

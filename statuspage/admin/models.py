@@ -200,6 +200,9 @@ class AgentOut(_Out):
     agent_version: str | None
     clock_skew_s: float | None
     revoked: bool
+    # Ids of the remediation actions the host declares (never their command lines);
+    # empty when it declares none or has not fetched its assignments yet.
+    actions: list[str] = []
 
 
 class AgentList(_Out):

@@ -21,6 +21,7 @@ from statuspage.storage import agents as agent_store
 from statuspage.storage import api_tokens, audit, demo_mail, overrides, problems, results, sql
 from statuspage.storage import incidents as incident_store
 from statuspage.storage import maintenance as maintenance_store
+from statuspage.storage.responses import offered_actions
 from statuspage.storage.status import load_computed_status
 from statuspage.web import client_address, get_db, now, settings
 
@@ -67,7 +68,8 @@ def dashboard() -> tuple[str, int]:
 
 @admin_ui.get("/agents")
 def agents() -> tuple[str, int]:
-    return render("agents.html", agents=agent_store.list_agents(get_db()))
+    db = get_db()
+    return render("agents.html", agents=agent_store.list_agents(db), offered=offered_actions(db))
 
 
 @admin_ui.post("/agents/<name>/revoke")

@@ -99,6 +99,9 @@ def describe(event: IncidentEvent, names: Mapping[str, str]) -> str:
             return f"{who} saved the postmortem" + (" and published it" if data.get("published") else "")
         case "problem_linked":
             return f"{who} linked it to problem #{new}" if new else f"{who} unlinked the problem"
+        case "response":
+            # Automated response writes its own sentence (statuspage.responses.text).
+            return str(data.get("text") or f"{who}: automated response")
         case "action_item_added":
             return f"{who} added an action item" + (f" for {data['owner']}" if data.get("owner") else "")
     return f"{who}: {event.kind.replace('_', ' ')}"

@@ -54,7 +54,7 @@ def rule_targets(settings: Settings, rule: ResponseRule, agents: Iterable[Agent]
         return sorted(
             a.name
             for a in agents
-            if any(selector_matches(s, a.name, a.effective_labels) for s in rule.run_on)
+            if any(selector_matches(s, a.name, a.authorized_labels) for s in rule.run_on)
         )
     component = rule_component(settings, rule)
     watched = {rule.check} if rule.check else {c.id for c in settings.checks_of(component or "")}

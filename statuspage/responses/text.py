@@ -74,3 +74,20 @@ def _why(order: Order) -> str:
 
 def _person(actor: str) -> str:
     return actor.removeprefix("user:")
+
+
+def state(order: Order) -> str:
+    """Where an order stands, for the admin pages."""
+    if order.status == "awaiting_approval":
+        return f"waits for approval until {order.expires_at:%H:%M} UTC"
+    if order.status == "pending":
+        return f"waiting for {order.agent_name} to pick it up (until {order.expires_at:%H:%M} UTC)"
+    if order.status == "done":
+        return result(order)
+    if order.status == "expired":
+        return expired(order)
+    if order.status == "cancelled":
+        return f"cancelled: {order.reason or 'automated responses were switched off'}"
+    if order.status == "skipped":
+        return f"not asked: {order.reason or ''}"
+    return order.status

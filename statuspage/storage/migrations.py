@@ -760,7 +760,6 @@ def m0015_responses(db: Database) -> None:
             agent_name TEXT PRIMARY KEY,
             actions TEXT NOT NULL,                         -- JSON list of action ids (never command lines)
             reported_at TEXT NOT NULL
->>>>>>> d89a67a (Agent: [[actions]] declared in the agent's own TOML, run once per order (claimed in the spool file), circuit breaker until reset, bounded output; wire models ActionOrder/ActionResult)
         );
         """
     )

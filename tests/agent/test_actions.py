@@ -148,7 +148,9 @@ async def test_a_timeout_kills_the_action_and_output_is_bounded(tmp_path: Path) 
     assert loud is not None and len(loud.stdout) <= 4000 and "more bytes not kept" in loud.stdout
     missing = ActionConfig(id="missing", argv=["/nonexistent/restart"])
     failed = await ActionRunner([missing], ActionLedger(tmp_path / "spool.db")).execute(order("missing"))
-    assert failed is not None and failed.outcome == "failed" and "/nonexistent/restart" in (failed.reason or "")
+    assert (
+        failed is not None and failed.outcome == "failed" and "/nonexistent/restart" in (failed.reason or "")
+    )
 
 
 async def test_results_are_resent_until_acknowledged(tmp_path: Path, script: Path) -> None:
