@@ -158,6 +158,13 @@ class ActionLedger:
                 (now - KEEP_ACKNOWLEDGED_S,),
             )
 
+    def resend(self, order_id: uuid.UUID) -> None:
+        """Queue a known result for delivery again (its order was sent to us once more)."""
+        self._conn.execute(
+            "UPDATE action_orders SET acknowledged = 0 WHERE order_id = ? AND result IS NOT NULL",
+            (str(order_id),),
+        )
+
     def claimed_without_result(self) -> list[tuple[uuid.UUID, str]]:
         """Orders claimed by an agent process that stopped before their result was stored."""
         rows = self._conn.execute("SELECT order_id, action_id FROM action_orders WHERE result IS NULL")

@@ -172,6 +172,9 @@ class ActionRunner:
     async def execute(self, order: ActionOrder) -> ActionResult | None:
         """Run one order unless it was claimed before; store and return its result (None: a repeat)."""
         if not self._ledger.claim(order.order_id, order.action_id, time.time()):
+            # Sent again (a collector that lost our result, or a replay): never run it twice,
+            # but send the result we have once more, so the collector can close the order.
+            self._ledger.resend(order.order_id)
             return None
         result = await self._decide_and_run(order)
         self._ledger.record_result(result)

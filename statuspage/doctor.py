@@ -89,6 +89,7 @@ def run_checks(
         findings += check_smtp(settings, smtp_probe or smtp_reachable)
         findings += check_agents(db, settings, now)
         findings += check_oncall(db, settings, now)
+        findings += check_responses(db, settings)
     finally:
         db.conn.close()
     return findings
@@ -386,6 +387,25 @@ def check_oncall(db: sqlite_utils.Database, settings: Settings, now: datetime) -
                 )
             )
     return findings or [Finding("ok", "oncall", f"no gaps in the next {horizon}; every responder reachable")]
+
+
+def check_responses(db: sqlite_utils.Database, settings: Settings) -> list[Finding]:
+    """Rules whose action no targeted agent declares (knowable once agents reported their actions)."""
+    if not settings.responses.rules:
+        return []
+    from statuspage.responses.config import unknown_action_problems
+    from statuspage.responses.rules import rule_targets
+    from statuspage.storage.agents import list_agents
+    from statuspage.storage.responses import offered_actions
+
+    agents = list_agents(db)
+    problems = unknown_action_problems(
+        settings, offered_actions(db), lambda rule: rule_targets(settings, rule, agents)
+    )
+    fix = "declare the action in the agents' own [[actions]], or correct the rule's action"
+    findings = [Finding("fail", "responses", problem, fix) for problem in problems]
+    state = "on" if settings.responses.enabled else "switched off (responses.enabled = false)"
+    return findings or [Finding("ok", "responses", f"{len(settings.responses.rules)} rule(s), {state}")]
 
 
 def render(findings: list[Finding]) -> str:

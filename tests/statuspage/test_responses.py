@@ -299,3 +299,15 @@ def test_bad_rules_are_config_errors_naming_the_key(
     with pytest.raises(ConfigError) as caught:
         make_settings(responses={"rules": [fields]})
     assert message in str(caught.value)
+
+
+def test_doctor_names_a_rule_whose_action_no_agent_declares(world: Any, clock: FrozenClock) -> None:
+    from statuspage.doctor import check_responses
+
+    client, db, settings, token = world(**rules())
+    assert check_responses(db, settings)[0].status == "ok"  # not knowable yet: no agent reported
+    fetch(client, token, actions="clear-tmp")
+    [finding] = check_responses(db, settings)
+    assert finding.status == "fail"
+    assert finding.message.startswith("responses.rules[0].action: unknown action 'restart-api'")
+    assert "edge-1 offer: clear-tmp" in finding.message
