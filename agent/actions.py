@@ -8,6 +8,9 @@ can only name one of those ids in an order: no shell, no arguments, no
 templating; an agent with no `[[actions]]` runs nothing. So a compromised
 collector can at most ask for an action the host's owner already allowed, at
 most `max_runs` times before a person on the host must reset the breaker.
+`[[actions]]` is to remediation what `[allow]` (agent.allowlist) is to assigned
+command and file checks: the host's own list of what the collector may make it
+do; here the list holds the whole command, so the collector supplies only an id.
 
 Each order runs at most once per agent (its id is claimed in the spool file
 before the command starts, see agent.action_ledger), never after it expires,

@@ -67,7 +67,7 @@ def rule_targets(settings: Settings, rule: ResponseRule, agents: Iterable[Agent]
 
 def run_responses(db: Store, settings: Settings, now: datetime) -> int:
     """One pass; return how many orders it placed."""
-    if not settings.responses.rules and not store_has_open_orders(db):
+    if not settings.responses.rules and not store.has_open_orders(db):
         return 0
     placed = 0
     with sql.write(db):
@@ -94,14 +94,6 @@ def run_responses(db: Store, settings: Settings, now: datetime) -> int:
     if placed:
         log.info("response orders placed=%d", placed)
     return placed
-
-
-def store_has_open_orders(db: Store) -> bool:
-    return bool(
-        sql.scalar(
-            db, "SELECT 1 FROM response_orders WHERE status IN ('awaiting_approval', 'pending') LIMIT 1"
-        )
-    )
 
 
 class _Context:

@@ -180,6 +180,14 @@ def approve(db: Store, order_id: int, actor: str, now: datetime, expires_at: dat
     )
 
 
+def has_open_orders(db: Store) -> bool:
+    """Whether any order still waits (for approval or for its agent)."""
+    found = sql.scalar(
+        db, "SELECT 1 FROM response_orders WHERE status IN ('awaiting_approval', 'pending') LIMIT 1"
+    )
+    return found is not None
+
+
 def expire_due(db: Store, now: datetime) -> list[Order]:
     """Move open orders past their expiry to `expired`; return them (each claimed once)."""
     due = sql.rows(
