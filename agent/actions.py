@@ -152,9 +152,12 @@ class ActionRunner:
                 order: ActionOrder | None = await asyncio.wait_for(self._queue.get(), RETRY_DELIVERY_S)
             except TimeoutError:
                 order = None
-            if order is not None:
-                await self.execute(order)
-            await self.deliver_pending(deliver)
+            try:
+                if order is not None:
+                    await self.execute(order)
+                await self.deliver_pending(deliver)
+            except Exception:  # noqa: BLE001 - one bad order (a full disk) must not end the loop
+                log.exception("action runner pass failed order=%s", order.order_id if order else None)
 
     async def deliver_pending(self, deliver: Deliver) -> int:
         """Send every unacknowledged result; return how many the collector acknowledged."""

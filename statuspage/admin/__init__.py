@@ -16,6 +16,7 @@ def init_app(app: Flask) -> None:
         oncall_views,
         ops_views,
         report_views,
+        response_api,
         response_views,
     )
     from statuspage.admin.api import admin_api

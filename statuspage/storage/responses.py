@@ -125,6 +125,8 @@ def insert_order(
 
 
 def get_order(db: Store, order_id: int) -> Order | None:
+    if not 0 < order_id < 2**63:  # ids from URLs: larger ones do not exist (and overflow SQLite)
+        return None
     row = sql.one(db, "SELECT * FROM response_orders WHERE id = :id", {"id": order_id})
     return _order(row) if row else None
 

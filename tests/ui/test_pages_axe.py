@@ -16,7 +16,8 @@ SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screensh
 PUBLIC = ["/", "/history", "/subscribe", "/incidents/{resolved}", "/incidents/{open}"]
 ADMIN = ["/admin/", "/admin/incidents", "/admin/incidents/{open}", "/admin/maintenance", "/admin/components",
          "/admin/agents", "/admin/subscribers", "/admin/reports", "/admin/drills", "/admin/tokens",
-         "/admin/audit", "/admin/account", "/admin/checks/api-health", "/admin/mail/{mail}"]  # fmt: skip
+         "/admin/audit", "/admin/account", "/admin/checks/api-health", "/admin/mail/{mail}",
+         "/admin/responses"]  # fmt: skip
 
 
 def shot_name(path: str) -> str:
