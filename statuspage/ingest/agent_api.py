@@ -183,7 +183,7 @@ def action_results() -> Response:
         stored = responses.record_result(get_db(), agent.name, result, now())
     except responses.ResponseError as error:
         return json_error(error.status, str(error))
-    except sqlite3.Error as error:
+    except sql.Error as error:
         log.error("action result not stored agent=%s error=%s", agent.name, error)
         response = json_error(503, "storage busy or unavailable; nothing was stored, retry later")
         response.headers["Retry-After"] = "1"
