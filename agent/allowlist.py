@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import posixpath
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -95,11 +96,16 @@ class AllowedSecret(BaseModel):
         return self
 
     def allows(self, check: AnyCheck, source: SecretSource) -> bool:
+        targets = check_targets(check)
         return (
             (self.check is None or self.check == check.id)
             and (self.env, self.credential) == (source.env, source.credential)
-            and self.host.lower().rstrip(".") == str(getattr(check, "host", "")).lower().rstrip(".")
-            and (self.port is None or self.port == getattr(check, "port", None))
+            and bool(targets)
+            # Every server the check contacts (an http suite may have several) must be this one.
+            and all(
+                host == self.host.lower().rstrip(".") and (self.port is None or port == self.port)
+                for host, port in targets
+            )
         )
 
 
@@ -143,9 +149,10 @@ class AllowList:
             return None  # the host owner's own check, unchanged by the collector
         for source in sources:
             if not any(entry.allows(check, source) for entry in self.config.secrets):
+                servers = ", ".join(host for host, _port in check_targets(check)) or "?"
                 return (
                     f"refused: this check would send this agent's {source} to"
-                    f" {getattr(check, 'host', '?')}; the agent uses its own secrets only where its"
+                    f" {servers}; the agent uses its own secrets only where its"
                     f" config allows; to allow this one, add to {self._where()} a"
                     f" {allow_secret_toml(check, source)}"
                 )
@@ -184,17 +191,39 @@ def host_secrets(check: AnyCheck) -> list[SecretSource]:
 
     Inline secrets come from the collector itself and reveal nothing of the host.
     """
-    return [
-        value for name in type(check).model_fields if isinstance(value := getattr(check, name), SecretSource)
+    found: list[SecretSource] = []
+    for name in type(check).model_fields:
+        value = getattr(check, name)
+        values = value.values() if isinstance(value, dict) else [value]  # http's `secrets` table
+        found.extend(item for item in values if isinstance(item, SecretSource))
+    return found
+
+
+def check_targets(check: AnyCheck) -> list[tuple[str, int | None]]:
+    """(host, port) of every server the check contacts: its `host`, or its url and steps' urls."""
+    host = getattr(check, "host", None)
+    if isinstance(host, str):
+        return [(host.lower().rstrip("."), getattr(check, "port", None))]
+    urls = [getattr(check, "url", None)] + [
+        getattr(step, "url", None) for step in getattr(check, "steps", [])
     ]
+    targets: list[tuple[str, int | None]] = []
+    for url in urls:
+        if isinstance(url, str):
+            parts = urlsplit(url)
+            default = 443 if parts.scheme == "https" else 80
+            targets.append(((parts.hostname or "").rstrip("."), parts.port or default))
+    return targets
 
 
 def allow_secret_toml(check: AnyCheck, source: SecretSource) -> str:
     """The `[[allow.secrets]]` entry that allows exactly this use, described on one line."""
     which = f"env = {_toml(source.env)}" if source.env else f"credential = {_toml(source.credential)}"
-    parts = [f"check = {_toml(check.id)}", which, f"host = {_toml(str(getattr(check, 'host', '')))}"]
-    if getattr(check, "port", None) is not None:
-        parts.append(f"port = {check.port}")  # type: ignore[union-attr]
+    targets = check_targets(check)
+    host, port = targets[0] if targets else ("", None)
+    parts = [f"check = {_toml(check.id)}", which, f"host = {_toml(host)}"]
+    if port is not None:
+        parts.append(f"port = {port}")
     return "[[allow.secrets]] entry with " + ", ".join(parts)
 
 

@@ -54,6 +54,36 @@ def test_host_secrets_go_only_where_the_host_allows(
     assert allow.trusts(check) is allowed
 
 
+def http(url: str, steps: list[str] | None = None) -> Any:
+    data: dict[str, Any] = {
+        "id": "api",
+        "kind": "http",
+        "url": url,
+        "headers": {"Authorization": "Bearer {tok}"},
+    }
+    data["secrets"] = {"tok": {"env": "UPWATCH_SECRET_API"}}
+    if steps:  # a suite: url or steps, not both
+        data["steps"] = [{"name": f"s{i}", "url": step} for i, step in enumerate([data.pop("url"), *steps])]
+    return parse_check(data)
+
+
+HTTP_ENTRY = {"env": "UPWATCH_SECRET_API", "host": "api.internal"}
+
+
+@pytest.mark.parametrize(
+    ("check", "allowed"),
+    [
+        (http("https://api.internal/health"), True),
+        (http("https://evil.example/health"), False),
+        (http("https://api.internal/login", ["https://api.internal/me"]), True),
+        (http("https://api.internal/login", ["https://evil.example/me"]), False),  # a step elsewhere
+    ],
+)
+def test_http_secrets_go_only_to_the_allowed_host(check: Any, allowed: bool) -> None:
+    assert not AllowList().trusts(check)
+    assert AllowList(AllowConfig.model_validate({"secrets": [HTTP_ENTRY]})).trusts(check) is allowed
+
+
 def test_a_local_check_may_use_its_hosts_secrets() -> None:
     local = redis(password=ENV)
     assert AllowList(local_checks=[local]).trusts(local)
