@@ -16,8 +16,6 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from sqlite_utils import Database
-
 from shared.timeutil import format_duration, to_iso
 from statuspage.engine.sla import burn_rate, merge, weighted_downtime_s
 from statuspage.settings import Settings
@@ -25,12 +23,13 @@ from statuspage.storage import burn_alerts as alert_store
 from statuspage.storage import sql
 from statuspage.storage.outbox import enqueue
 from statuspage.storage.sla import maintenance_intervals, outage_intervals
+from statuspage.storage.sql import Store  # noqa: I001
 
 log = logging.getLogger(__name__)
 CLEAR_FRACTION = 0.5
 
 
-def run_burn_alerts(db: Database, settings: Settings, now: datetime) -> int:
+def run_burn_alerts(db: Store, settings: Settings, now: datetime) -> int:
     """One pass over the components with an SLA target; return how many notices were queued."""
     config = settings.sla
     if not config.burn_rate_channels:
@@ -51,7 +50,7 @@ def run_burn_alerts(db: Database, settings: Settings, now: datetime) -> int:
 
 
 def _transition(
-    db: Database, settings: Settings, component_id: str, name: str, target: float, rate: float, now: datetime
+    db: Store, settings: Settings, component_id: str, name: str, target: float, rate: float, now: datetime
 ) -> int:
     threshold = settings.sla.burn_rate_threshold
     since = alert_store.alerting_since(db, component_id)
@@ -77,7 +76,7 @@ def _transition(
 
 
 def _notify(
-    db: Database,
+    db: Store,
     settings: Settings,
     event: str,
     component_id: str,

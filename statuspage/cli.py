@@ -19,6 +19,7 @@ from statuspage.db import SchemaError
 from statuspage.notify import commands as notify_commands
 from statuspage.oncall import commands as oncall_commands
 from statuspage.settings import ConfigError, Settings, load_settings
+from statuspage.storage import sql  # noqa: I001
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 LABEL_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
@@ -217,11 +218,11 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _worker(settings: Settings, args: argparse.Namespace) -> int:
-    from statuspage.db import open_and_migrate
+    from statuspage.db import open_store_and_migrate
     from statuspage.worker import Worker, install_signal_handlers
 
     # Refuse a newer or unmigratable database now, not once per pass.
-    open_and_migrate(settings.database).conn.close()
+    sql.close(open_store_and_migrate(settings.database))
 
     worker = Worker(settings)
     install_signal_handlers(worker)
@@ -325,10 +326,10 @@ def _doctor(settings: Settings, _args: argparse.Namespace) -> int:
 
 
 def _agent_token(settings: Settings, args: argparse.Namespace) -> int:
-    from statuspage.db import open_and_migrate
+    from statuspage.db import open_store_and_migrate
     from statuspage.storage import agents
 
-    db = open_and_migrate(settings.database)
+    db = open_store_and_migrate(settings.database)
     if args.token_command == "list":
         from statuspage.agent_report import agent_line
 
@@ -379,7 +380,7 @@ def _approve_labels(db: Any, args: argparse.Namespace) -> int:
 
 
 def _report(settings: Settings, args: argparse.Namespace) -> int:
-    from statuspage.db import open_and_migrate
+    from statuspage.db import open_store_and_migrate
     from statuspage.reports import parse_period, report_rows, to_csv, to_json
 
     try:
@@ -392,7 +393,7 @@ def _report(settings: Settings, args: argparse.Namespace) -> int:
         print(f"--component: unknown component {unknown[0]!r}", file=sys.stderr)
         return 2
     rows = report_rows(
-        open_and_migrate(settings.database), settings, period, utcnow(), args.component or None
+        open_store_and_migrate(settings.database), settings, period, utcnow(), args.component or None
     )
     if args.format == "csv":
         print(to_csv(rows), end="")
@@ -417,10 +418,10 @@ def _date(text: str) -> date:
 
 def _postmortem(settings: Settings, args: argparse.Namespace) -> int:
     from statuspage import postmortems
-    from statuspage.db import open_and_migrate
+    from statuspage.db import open_store_and_migrate
     from statuspage.incidents import IncidentInputError, IncidentNotFound
 
-    db = open_and_migrate(settings.database)
+    db = open_store_and_migrate(settings.database)
     try:
         if args.postmortem_command == "draft":
             print(postmortems.draft(db, settings, args.incident, utcnow()), end="")
@@ -444,11 +445,11 @@ def _postmortem(settings: Settings, args: argparse.Namespace) -> int:
 
 def _problem(settings: Settings, args: argparse.Namespace) -> int:
     from shared.timeutil import format_duration
-    from statuspage.db import open_and_migrate
+    from statuspage.db import open_store_and_migrate
     from statuspage.reports import problem_impact
     from statuspage.storage.problems import list_problems
 
-    db = open_and_migrate(settings.database)
+    db = open_store_and_migrate(settings.database)
     if args.problem_command == "list":
         for problem in list_problems(db):
             state = "closed" if problem.closed_at else "open"
@@ -474,10 +475,10 @@ def _drill(settings: Settings, args: argparse.Namespace) -> int:
 
     from shared.timeutil import parse_duration
     from statuspage import drills
-    from statuspage.db import open_and_migrate
+    from statuspage.db import open_store_and_migrate
     from statuspage.storage.drills import list_drills
 
-    db = open_and_migrate(settings.database)
+    db = open_store_and_migrate(settings.database)
     if args.list:
         for past in list_drills(db):
             outcome = past.report.get("outcome", "running")

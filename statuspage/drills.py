@@ -19,13 +19,12 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlite_utils import Database
-
 from shared.timeutil import to_iso
 from statuspage.settings import Settings
 from statuspage.storage import drills as store
 from statuspage.storage import sql
 from statuspage.storage.incidents import get_incident
+from statuspage.storage.sql import Store  # noqa: I001
 
 MAX_DURATION = timedelta(hours=2)
 
@@ -58,7 +57,7 @@ class DrillReport:
 
 
 def start(
-    db: Database,
+    db: Store,
     settings: Settings,
     component_id: str,
     duration: timedelta,
@@ -81,7 +80,7 @@ def start(
         return store.insert_drill(db, component_id, actor, now, now + duration, notify_subscribers)
 
 
-def measure(db: Database, settings: Settings, drill_id: int, now: datetime) -> DrillReport:
+def measure(db: Store, settings: Settings, drill_id: int, now: datetime) -> DrillReport:
     """Read the drill's timings so far. Raises DrillError when there is no such drill."""
     drill = store.get_drill(db, drill_id)
     if drill is None:
@@ -112,9 +111,7 @@ def measure(db: Database, settings: Settings, drill_id: int, now: datetime) -> D
     )
 
 
-def finish(
-    db: Database, settings: Settings, drill_id: int, now: datetime, aborted: bool = False
-) -> DrillReport:
+def finish(db: Store, settings: Settings, drill_id: int, now: datetime, aborted: bool = False) -> DrillReport:
     """Store the final report. An aborted drill also ends the injected failures now."""
     report = measure(db, settings, drill_id, now)
     with sql.write(db):

@@ -16,8 +16,6 @@ import logging
 from collections import defaultdict
 from datetime import datetime
 
-from sqlite_utils import Database
-
 from shared.checks import AnyCheck
 from shared.metric_rules import parse_metric_rule
 from shared.schema import Result
@@ -33,6 +31,7 @@ from statuspage.storage.engine_state import get_time
 from statuspage.storage.maintenance import components_in_maintenance
 from statuspage.storage.problems import sync_location_problems
 from statuspage.storage.results import load_states, save_state
+from statuspage.storage.sql import Store  # noqa: I001
 from statuspage.storage.status import load_component_rows, save_component_status
 
 log = logging.getLogger(__name__)
@@ -53,7 +52,7 @@ def alert_rules(check: AnyCheck | None) -> AlertRules:
     )
 
 
-def apply_results(db: Database, settings: Settings, agent: str, results: list[Result]) -> None:
+def apply_results(db: Store, settings: Settings, agent: str, results: list[Result]) -> None:
     """Advance the (check, agent) states with new results, in event-time order.
 
     Call inside the ingest transaction. Results of checks the config does not
@@ -79,7 +78,7 @@ def apply_results(db: Database, settings: Settings, agent: str, results: list[Re
         save_state(db, state, previous.status if previous else None)
 
 
-def evaluate_components(db: Database, settings: Settings, now: datetime) -> list[str]:
+def evaluate_components(db: Store, settings: Settings, now: datetime) -> list[str]:
     """Recompute statuses, location problems and incidents at `now`; return the component ids
     whose public status changed."""
     with sql.write(db):
@@ -106,7 +105,7 @@ def evaluate_components(db: Database, settings: Settings, now: datetime) -> list
     return changed
 
 
-def _freeze_drilled(db: Database, statuses: dict[str, str], now: datetime) -> None:
+def _freeze_drilled(db: Store, statuses: dict[str, str], now: datetime) -> None:
     """A drill is never public: while one runs (and until its incident closes), the component's
     public status stays what it was; its health, which the engine acts on, moves as usual."""
     drilled = drilled_components(db, now)
@@ -137,7 +136,7 @@ def _lone_failures(
 
 
 def _incidents(
-    db: Database,
+    db: Store,
     settings: Settings,
     verdicts: dict[str, CheckVerdict],
     health: dict[str, str],

@@ -12,17 +12,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlite_utils import Database
-
 from shared.timeutil import to_iso
 from statuspage.settings import Settings
 from statuspage.storage.forensics import agent_facts, failing_states, latest_results
+from statuspage.storage.sql import Store  # noqa: I001
 
 EXCERPT_CHARS = 512
 MAX_OTHER_FAILURES = 50
 
 
-def snapshot(db: Database, settings: Settings, component_ids: list[str], now: datetime) -> dict[str, Any]:
+def snapshot(db: Store, settings: Settings, component_ids: list[str], now: datetime) -> dict[str, Any]:
     """Build the forensics dict for an incident on `component_ids` at `now`."""
     check_ids = [c.id for c in settings.checks if c.component in component_ids]
     results = [_result(row) for row in latest_results(db, check_ids)]

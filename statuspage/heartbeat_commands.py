@@ -8,6 +8,7 @@ import sys
 from shared.timeutil import utcnow
 from statuspage.heartbeats import heartbeat_checks, ping_url, slug_url
 from statuspage.settings import Settings
+from statuspage.storage import sql  # noqa: I001
 
 COMMANDS = ("heartbeat",)
 
@@ -24,12 +25,11 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 
 
 def run(settings: Settings, args: argparse.Namespace) -> int:
-    from statuspage.db import open_and_migrate
+    from statuspage.db import open_store_and_migrate
     from statuspage.storage import heartbeats as store
-    from statuspage.storage import sql
 
     checks = heartbeat_checks(settings)
-    db = open_and_migrate(settings.database)
+    db = open_store_and_migrate(settings.database)
     try:
         with sql.write(db):
             store.ensure_keys(db, [check.id for check in checks], utcnow())
@@ -59,4 +59,4 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
             print(f"{check.id}\t{key}\t{ping_url(settings, key)}\t{by_slug}")
         return 0
     finally:
-        db.conn.close()
+        sql.close(db)

@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from croniter import croniter
-from sqlite_utils import Database
 
 from shared.checks import HeartbeatCheck, validate_timezone
 from shared.schema import Result
@@ -34,6 +33,7 @@ from statuspage.settings import Settings
 from statuspage.storage import heartbeats as store
 from statuspage.storage import sql
 from statuspage.storage.results import insert_results
+from statuspage.storage.sql import Store  # noqa: I001
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +99,7 @@ def should_note_miss(
     return now - heartbeat.missed_noted_at >= check.interval
 
 
-def check_heartbeats(db: Database, settings: Settings, now: datetime) -> list[str]:
+def check_heartbeats(db: Store, settings: Settings, now: datetime) -> list[str]:
     """The worker's pass: give new heartbeats keys, record missed deadlines. Returns the ids noted."""
     checks = heartbeat_checks(settings)
     if not checks:
@@ -133,7 +133,7 @@ def check_heartbeats(db: Database, settings: Settings, now: datetime) -> list[st
     return noted
 
 
-def record_ping(db: Database, settings: Settings, check: HeartbeatCheck, ping: store.Ping) -> Result | None:
+def record_ping(db: Store, settings: Settings, check: HeartbeatCheck, ping: store.Ping) -> Result | None:
     """Store a ping; for an end (success or failure) also record the result it means.
 
     Returns that result (None for start and log pings). Call outside a transaction.

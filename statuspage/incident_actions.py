@@ -12,8 +12,6 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from sqlite_utils import Database
-
 from shared.timeutil import to_iso
 from statuspage.engine.escalation import first_due, next_step
 from statuspage.engine.incidents import Action
@@ -25,13 +23,14 @@ from statuspage.storage import incidents as store
 from statuspage.storage.drills import attach_incident, running_drill_for
 from statuspage.storage.maintenance import components_in_maintenance
 from statuspage.storage.outbox import enqueue
+from statuspage.storage.sql import Store  # noqa: I001
 from statuspage.storage.status import set_episode
 
 log = logging.getLogger(__name__)
 ENGINE = "engine"
 
 
-def apply_actions(db: Database, settings: Settings, actions: list[Action], now: datetime) -> list[int]:
+def apply_actions(db: Store, settings: Settings, actions: list[Action], now: datetime) -> list[int]:
     """Store the planned actions; return the ids of incidents opened. Call inside a transaction."""
     new_ids: dict[int, int] = {}
     opened: list[int] = []
@@ -57,7 +56,7 @@ def apply_actions(db: Database, settings: Settings, actions: list[Action], now: 
     return opened
 
 
-def _open(db: Database, settings: Settings, action: Action, now: datetime) -> int:
+def _open(db: Store, settings: Settings, action: Action, now: datetime) -> int:
     component_id = action.component_id or ""
     policy = settings.escalation_policy(action.escalation_policy or settings.default_escalation_policy)
     # During a drill the component's incident is the drill's: never public, marked in its title.
@@ -88,7 +87,7 @@ def _open(db: Database, settings: Settings, action: Action, now: datetime) -> in
     return incident_id
 
 
-def _component_change(db: Database, action: Action, incident_id: int, now: datetime) -> None:
+def _component_change(db: Store, action: Action, incident_id: int, now: datetime) -> None:
     incident = store.get_incident(db, incident_id)
     if incident is None:
         return
@@ -118,7 +117,7 @@ def _component_change(db: Database, action: Action, incident_id: int, now: datet
         set_episode(db, component_id, incident_id)
 
 
-def _status(db: Database, action: Action, incident_id: int, now: datetime) -> None:
+def _status(db: Store, action: Action, incident_id: int, now: datetime) -> None:
     incident = store.get_incident(db, incident_id)
     if incident is None or action.status is None:
         return
@@ -142,7 +141,7 @@ def _status(db: Database, action: Action, incident_id: int, now: datetime) -> No
         tell_paged(db, incident, "incident.resolved", f"Resolved: {incident.title}", now)
 
 
-def escalate_due(db: Database, settings: Settings, now: datetime) -> int:
+def escalate_due(db: Store, settings: Settings, now: datetime) -> int:
     """Page the next level of every unacknowledged incident whose step is due; return rows enqueued.
 
     Incidents whose components are all under maintenance wait (nobody is paged

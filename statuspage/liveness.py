@@ -21,8 +21,6 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from sqlite_utils import Database
-
 from shared.timeutil import to_iso
 from statuspage import incidents as incident_service
 from statuspage.assignments import checks_for
@@ -31,13 +29,14 @@ from statuspage.settings import Settings
 from statuspage.storage import agents as agent_store
 from statuspage.storage import incidents as incident_store
 from statuspage.storage import sql
+from statuspage.storage.sql import Store  # noqa: I001
 from statuspage.timed_rules import listening_since
 
 log = logging.getLogger(__name__)
 ENGINE = "engine"
 
 
-def check_agent_liveness(db: Database, settings: Settings, now: datetime) -> tuple[list[str], list[str]]:
+def check_agent_liveness(db: Store, settings: Settings, now: datetime) -> tuple[list[str], list[str]]:
     """Open incidents for agents gone silent, resolve those of agents back; return both name lists."""
     cutoff = now - settings.offline_after
     # After the collector's own downtime every agent "missed" reports; silence counts only
@@ -66,7 +65,7 @@ def check_agent_liveness(db: Database, settings: Settings, now: datetime) -> tup
 
 
 def _mark_offline(
-    db: Database, settings: Settings, agent: agent_store.Agent, cutoff: datetime, now: datetime
+    db: Store, settings: Settings, agent: agent_store.Agent, cutoff: datetime, now: datetime
 ) -> bool:
     with sql.write(db):
         if not agent_store.claim_offline(db, agent.id, cutoff, now):
@@ -108,7 +107,7 @@ def _mark_offline(
 
 
 def _mark_online(
-    db: Database, agent_id: int, name: str, incident_id: int | None, revoked: bool, now: datetime
+    db: Store, agent_id: int, name: str, incident_id: int | None, revoked: bool, now: datetime
 ) -> bool:
     with sql.write(db):
         if not agent_store.claim_online(db, agent_id):

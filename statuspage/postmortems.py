@@ -13,21 +13,20 @@ import json
 from datetime import date, datetime
 from typing import Any
 
-from sqlite_utils import Database
-
 from shared.timeutil import format_duration
 from statuspage import incidents as service
 from statuspage.settings import Settings
 from statuspage.storage import action_items as items_store
 from statuspage.storage import incidents as store
 from statuspage.storage import sql
+from statuspage.storage.sql import Store  # noqa: I001
 
 MAX_FORENSIC_LINES = 40
 MAX_OWNER_CHARS = 100
 MAX_ITEM_CHARS = 2000
 
 
-def draft(db: Database, settings: Settings, incident_id: int, now: datetime) -> str:
+def draft(db: Store, settings: Settings, incident_id: int, now: datetime) -> str:
     """Return the postmortem template for an incident, pre-filled. Raises IncidentNotFound."""
     incident = store.get_incident(db, incident_id)
     if incident is None:
@@ -74,7 +73,7 @@ def draft(db: Database, settings: Settings, incident_id: int, now: datetime) -> 
 
 
 def publish(
-    db: Database, incident_id: int, markdown: str, actor: str, now: datetime, notify_subscribers: bool = False
+    db: Store, incident_id: int, markdown: str, actor: str, now: datetime, notify_subscribers: bool = False
 ) -> None:
     """Publish the postmortem on the incident page; subscribers are told only if asked.
 
@@ -87,7 +86,7 @@ def publish(
 
 
 def add_action_item(
-    db: Database,
+    db: Store,
     incident_id: int,
     description: str,
     owner: str,
@@ -113,7 +112,7 @@ def add_action_item(
 
 
 def complete_action_item(
-    db: Database, incident_id: int, item_id: int, done: bool, actor: str, now: datetime
+    db: Store, incident_id: int, item_id: int, done: bool, actor: str, now: datetime
 ) -> None:
     with sql.write(db):
         if not items_store.set_done(db, item_id, done, now):
@@ -128,7 +127,7 @@ def complete_action_item(
         )
 
 
-def _timeline(db: Database, incident_id: int) -> list[str]:
+def _timeline(db: Store, incident_id: int) -> list[str]:
     entries: list[tuple[datetime, str]] = []
     for event in store.events_of(db, incident_id):
         detail = ", ".join(f"{k}={v}" for k, v in event.data.items() if not isinstance(v, dict | list))

@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlite_utils import Database
-
 from shared.timeutil import to_iso
 from statuspage.engine.sla import (
     Interval,
@@ -30,6 +28,7 @@ from statuspage.settings import Settings
 from statuspage.storage import incidents as incident_store
 from statuspage.storage.problems import get_problem
 from statuspage.storage.sla import incident_times, maintenance_intervals, outage_intervals
+from statuspage.storage.sql import Store  # noqa: I001
 
 PERIOD_RE = re.compile(r"^(?P<year>\d{4})(?:-(?:(?P<month>0[1-9]|1[0-2])|Q(?P<quarter>[1-4])))?$")
 COLUMNS = [
@@ -76,7 +75,7 @@ def parse_period(text: str) -> Period:
 
 
 def component_report(
-    db: Database, settings: Settings, component_id: str, period: Period, now: datetime
+    db: Store, settings: Settings, component_id: str, period: Period, now: datetime
 ) -> SlaReport:
     component = settings.component(component_id)
     if component is None:
@@ -94,7 +93,7 @@ def component_report(
 
 
 def report_rows(
-    db: Database, settings: Settings, period: Period, now: datetime, component_ids: list[str] | None = None
+    db: Store, settings: Settings, period: Period, now: datetime, component_ids: list[str] | None = None
 ) -> list[dict[str, Any]]:
     """One row per component (all, or those named), with COLUMNS as keys. Raises KeyError for unknown ids."""
     ids = component_ids or [c.id for c in settings.components]
@@ -155,7 +154,7 @@ class ProblemImpact:
     open_incidents: int
 
 
-def problem_impact(db: Database, problem_id: int, now: datetime) -> ProblemImpact | None:
+def problem_impact(db: Store, problem_id: int, now: datetime) -> ProblemImpact | None:
     """Sum up a problem's linked incidents (overlaps counted once). None if there is no such problem."""
     problem = get_problem(db, problem_id)
     if problem is None:

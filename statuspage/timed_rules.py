@@ -16,8 +16,6 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from sqlite_utils import Database
-
 from shared.timeutil import to_iso
 from statuspage.engine.maintenance_windows import occurrences
 from statuspage.evaluate import QUIET_UNTIL
@@ -26,6 +24,7 @@ from statuspage.settings import Settings
 from statuspage.storage import maintenance as windows
 from statuspage.storage import sql
 from statuspage.storage.engine_state import get_time, set_time
+from statuspage.storage.sql import Store  # noqa: I001
 
 log = logging.getLogger(__name__)
 LAST_PASS = "worker_last_pass_at"
@@ -34,7 +33,7 @@ DOWNTIME_GAP = timedelta(seconds=30)
 MAINTENANCE_HORIZON = timedelta(days=7)
 
 
-def note_worker_pass(db: Database, settings: Settings, now: datetime) -> bool:
+def note_worker_pass(db: Store, settings: Settings, now: datetime) -> bool:
     """Record this pass; after a gap (collector downtime) start the grace. True if it started."""
     with sql.write(db):
         last = get_time(db, LAST_PASS)
@@ -55,13 +54,13 @@ def note_worker_pass(db: Database, settings: Settings, now: datetime) -> bool:
     return True
 
 
-def in_downtime_grace(db: Database, now: datetime) -> bool:
+def in_downtime_grace(db: Store, now: datetime) -> bool:
     """True while new incidents wait after the collector's own downtime."""
     quiet_until = get_time(db, QUIET_UNTIL)
     return quiet_until is not None and now < quiet_until
 
 
-def listening_since(db: Database) -> datetime | None:
+def listening_since(db: Store) -> datetime | None:
     """When the collector came back after its last downtime (None: no downtime seen).
 
     Silence before that moment is the collector's, not the agents': a liveness
@@ -70,7 +69,7 @@ def listening_since(db: Database) -> datetime | None:
     return get_time(db, BACK_AT)
 
 
-def run_maintenance(db: Database, settings: Settings, now: datetime) -> tuple[list[int], list[int]]:
+def run_maintenance(db: Store, settings: Settings, now: datetime) -> tuple[list[int], list[int]]:
     """Store upcoming configured occurrences, then move windows along; return (started, completed)."""
     with sql.write(db):
         for window in settings.maintenance:
@@ -92,7 +91,7 @@ def run_maintenance(db: Database, settings: Settings, now: datetime) -> tuple[li
     return started, completed
 
 
-def run_escalations(db: Database, settings: Settings, now: datetime) -> int:
+def run_escalations(db: Store, settings: Settings, now: datetime) -> int:
     """Page every due escalation step; return the outbox rows written."""
     with sql.write(db):
         return escalate_due(db, settings, now)

@@ -9,15 +9,16 @@ from datetime import datetime
 from typing import Any
 
 from flask import Flask, Response, current_app, g, jsonify, request
-from sqlite_utils import Database
 from werkzeug.exceptions import HTTPException
 
 from shared.logging_setup import REQUEST_ID_HEADER, accept_request_id, request_id_var
 from statuspage import proxies
-from statuspage.db import connect, migrate
+from statuspage.db import open_store_and_migrate
 from statuspage.log_redaction import redact_url
 from statuspage.markdown import install_filter
 from statuspage.settings import Settings
+from statuspage.storage import sql
+from statuspage.storage.sql import Store  # noqa: I001
 
 log = logging.getLogger(__name__)
 
@@ -35,10 +36,10 @@ def now() -> datetime:
     return value
 
 
-def get_db() -> Database:
+def get_db() -> Store:
     if "db" not in g:
-        g.db = connect(settings().database)
-    db: Database = g.db
+        g.db = sql.open_store(settings().database)
+    db: Store = g.db
     return db
 
 
@@ -109,7 +110,7 @@ def _security_headers(response: Response) -> Response:
 def _close_db(_error: BaseException | None = None) -> None:
     db = g.pop("db", None)
     if db is not None:
-        db.conn.close()
+        sql.close(db)
 
 
 def _is_api() -> bool:
@@ -137,11 +138,7 @@ def _end_request_id(_error: BaseException | None = None) -> None:
 
 def init_app(app: Flask) -> None:
     """Migrate the database once at start-up and install request ids, teardown and error handlers."""
-    db = connect(app.config["UPWATCH_SETTINGS"].database)
-    try:
-        migrate(db)
-    finally:
-        db.conn.close()
+    sql.close(open_store_and_migrate(app.config["UPWATCH_SETTINGS"].database))
     app.before_request(_start_request_id)
     app.after_request(_echo_request_id)
     app.teardown_request(_end_request_id)

@@ -16,7 +16,7 @@ from types import FrameType
 
 from shared.timeutil import Clock, utcnow
 from statuspage.burn_alerts import run_burn_alerts
-from statuspage.db import open_and_migrate
+from statuspage.db import open_store_and_migrate
 from statuspage.evaluate import evaluate_components
 from statuspage.heartbeats import check_heartbeats
 from statuspage.liveness import check_agent_liveness
@@ -24,6 +24,7 @@ from statuspage.notify.service import Notifier
 from statuspage.oncall.handoffs import announce_handoffs
 from statuspage.responses.rules import run_responses
 from statuspage.settings import Settings
+from statuspage.storage import sql  # noqa: I001
 from statuspage.storage.rollups import maintain as maintain_rollups
 from statuspage.timed_rules import note_worker_pass, run_escalations, run_maintenance
 
@@ -73,7 +74,7 @@ class Worker:
         self._stop.set()
 
     def run_pass(self) -> None:
-        db = open_and_migrate(self.settings.database)
+        db = open_store_and_migrate(self.settings.database)
         try:
             now = self.clock()
             note_worker_pass(db, self.settings, now)
@@ -93,7 +94,7 @@ class Worker:
                 self._burn_checked_at = now
                 run_burn_alerts(db, self.settings, now)
         finally:
-            db.conn.close()
+            sql.close(db)
 
     def run_forever(self, parent_pid: int | None = None) -> None:
         log.info("worker started database=%s", self.settings.database)

@@ -11,9 +11,8 @@ incident, worker 1 (mid-delivery); both come back. At the end:
   the subscriber) has one outbox row and arrived, duplicates only for what was
   in flight at the kill, under the same idempotency key.
 
-Run once (a slow multi-process case). The database is a SQLite file today;
-`ENGINE` names it so the same scenario runs on PostgreSQL once every storage
-function takes `sql.Store` (docs/storage.md).
+Run once (a slow multi-process case), on a throwaway PostgreSQL server
+(tests/pg.py): the multi-host setup of docs/operations.md on one machine.
 """
 
 from __future__ import annotations
@@ -28,12 +27,13 @@ from pathlib import Path
 from typing import Any
 
 from shared.timeutil import utcnow
-from statuspage.db import open_and_migrate
+from statuspage.db import open_store_and_migrate
+from statuspage.storage import sql
 from statuspage.storage.agents import create_agent
 from tests.helpers import BIN, free_port, http_get, start, stop, wait_for
+from tests.pg import PostgresServer
 from tests.statuspage.notify.servers import MailSink, Receiver, start_receiver, start_smtp
 
-ENGINE = "sqlite"
 AGENTS = 3
 CHECKS_PER_AGENT = 4
 
@@ -117,22 +117,34 @@ class Target:
             self._sock = None
 
 
-def read(path: Path, sql: str) -> list[tuple[Any, ...]]:
+def read(path: Path, query: str) -> list[tuple[Any, ...]]:
+    """Read an agent's spool file (SQLite, WAL: readers never block its writer)."""
     if not path.exists():
         return []
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
     try:
-        return conn.execute(sql).fetchall()
+        return conn.execute(query).fetchall()
     except sqlite3.OperationalError:
         return []
     finally:
         conn.close()
 
 
+def query(location: str, text: str) -> list[tuple[Any, ...]]:
+    """Read the collectors' database, whichever the engine."""
+    store = sql.open_store(location)
+    try:
+        return sql.tuples(store, text)
+    except sql.Error:
+        return []
+    finally:
+        sql.close(store)
+
+
 class Cluster:
-    def __init__(self, tmp: Path, receiver: Receiver, smtp_port: int, target: Target):
+    def __init__(self, tmp: Path, database: str, receiver: Receiver, smtp_port: int, target: Target):
         self.tmp = tmp
-        self.db = tmp / "upwatch.db"
+        self.db = database
         config = tmp / "upwatch.toml"
         checks = "".join(CHECK.format(n=n, port=target.port) for n in range(CHECKS_PER_AGENT))
         config.write_text(CONFIG.format(checks=checks, hook=receiver.url("/ok/page"), smtp_port=smtp_port))
@@ -177,31 +189,34 @@ class Cluster:
         return self.tmp / f"spool-{index}.db"
 
     def stored(self) -> int:
-        rows = read(self.db, "SELECT count(*) FROM results WHERE agent LIKE 'ha-%'")
+        rows = query(self.db, "SELECT count(*) FROM results WHERE agent LIKE 'ha-%'")
         return int(rows[0][0]) if rows else 0
 
     def incidents(self) -> list[tuple[Any, ...]]:
-        return read(self.db, "SELECT id, status FROM incidents ORDER BY id")
+        return query(self.db, "SELECT id, status FROM incidents ORDER BY id")
 
     def everything(self) -> list[subprocess.Popen[bytes] | None]:
         return [*self.agents, *self.collectors, *self.workers]
 
 
-def test_two_collectors_two_workers_three_agents_through_kills(tmp_path: Path) -> None:
+def test_two_collectors_two_workers_three_agents_through_kills(
+    tmp_path: Path, postgres: PostgresServer
+) -> None:
     receiver = Receiver()
     hook_server = start_receiver(receiver)
     sink = MailSink()
     smtp, smtp_port = start_smtp(sink)
     target = Target()
     target.up()
-    cluster = Cluster(tmp_path, receiver, smtp_port, target)
-    db = open_and_migrate(cluster.db)
+    cluster = Cluster(tmp_path, postgres.new_database(), receiver, smtp_port, target)
+    db = open_store_and_migrate(cluster.db)
     tokens = [create_agent(db, f"ha-{i}", ["ha"], utcnow())[1] for i in range(AGENTS)]
-    db.execute(
+    sql.run(
+        db,
         "INSERT INTO subscribers (email, status, unsubscribe_token, created_at)"
-        " VALUES ('sub@example.com', 'confirmed', 'se_ha', '2026-11-27T00:00:00.000+00:00')"
+        " VALUES ('sub@example.com', 'confirmed', 'se_ha', '2026-11-27T00:00:00.000+00:00')",
     )
-    db.conn.close()
+    sql.close(db)
     try:
         for index in (0, 1):
             cluster.start_collector(index)
@@ -237,7 +252,7 @@ def test_two_collectors_two_workers_three_agents_through_kills(tmp_path: Path) -
             )
         wait_for(
             lambda: (
-                read(
+                query(
                     cluster.db, "SELECT count(*) FROM outbox WHERE delivered_at IS NULL AND failed_at IS NULL"
                 )
                 == [(0,)]
@@ -258,7 +273,7 @@ def test_two_collectors_two_workers_three_agents_through_kills(tmp_path: Path) -
     produced: set[str] = set()
     for index in range(AGENTS):
         produced |= {row[0] for row in read(cluster.spool(index), "SELECT id FROM ledger")}
-    stored = Counter(row[0] for row in read(cluster.db, "SELECT id FROM results WHERE agent LIKE 'ha-%'"))
+    stored = Counter(row[0] for row in query(cluster.db, "SELECT id FROM results WHERE agent LIKE 'ha-%'"))
     assert produced and produced <= set(stored)
     assert max(stored.values()) == 1
 
@@ -267,7 +282,7 @@ def test_two_collectors_two_workers_three_agents_through_kills(tmp_path: Path) -
 
     # One outbox row per notification and destination (the idempotency key is unique), every one
     # delivered; what arrived twice is at most what was in flight at the kill, under the same key.
-    rows = read(cluster.db, "SELECT destination_kind, destination, delivered_at, failed_at FROM outbox")
+    rows = query(cluster.db, "SELECT destination_kind, destination, delivered_at, failed_at FROM outbox")
     assert all(delivered and not failed for _kind, _dest, delivered, failed in rows)
     page_rows = [row for row in rows if row[:2] == ("webhook", "ops-hook")]
     mail_rows = [row for row in rows if row[:2] == ("subscriber_email", "sub@example.com")]

@@ -13,7 +13,7 @@ COPY agent ./agent
 COPY shared ./shared
 COPY statuspage ./statuspage
 RUN python -m venv /opt/upwatch \
-    && /opt/upwatch/bin/pip install --no-compile . \
+    && /opt/upwatch/bin/pip install --no-compile ".[postgresql]" \
     && /opt/upwatch/bin/python -m compileall -q /opt/upwatch/lib
 
 # --- runtime: the virtualenv only, run as an unprivileged user ---------------

@@ -17,12 +17,12 @@ from datetime import datetime
 import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlite_utils import Database
 
 from statuspage.settings import AdminConfig
 from statuspage.storage import accounts as store
 from statuspage.storage import login_throttle as throttle
 from statuspage.storage import sql
+from statuspage.storage.sql import Store  # noqa: I001
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
 MIN_PASSWORD_CHARS = 12
@@ -71,7 +71,7 @@ def check_new_password(password: str, name: str = "") -> None:
         raise AccountError("password", "too repetitive")
 
 
-def create_user(db: Database, name: str, password: str, now: datetime, with_totp: bool = False) -> store.User:
+def create_user(db: Store, name: str, password: str, now: datetime, with_totp: bool = False) -> store.User:
     """Create an operator; raises AccountError or store.UserExists. Returns the user (with TOTP seed)."""
     if not NAME_RE.match(name):
         raise AccountError("name", "1-64 letters, digits, '_', '.', '@', '-'")
@@ -124,7 +124,7 @@ def totp_uri(user: store.User) -> str:
 
 
 def login(
-    db: Database,
+    db: Store,
     config: AdminConfig,
     name: str,
     password: str,
@@ -184,7 +184,7 @@ def login(
 
 
 def change_password(
-    db: Database, user: store.User, current: str, new: str, now: datetime, keep_session_id: int | None
+    db: Store, user: store.User, current: str, new: str, now: datetime, keep_session_id: int | None
 ) -> int:
     """Change the password after checking the current one; end every other session.
 
@@ -200,7 +200,7 @@ def change_password(
         return store.revoke_sessions_of(db, user.id, now, keep_session_id)
 
 
-def reset_totp(db: Database, user: store.User, enable: bool) -> store.User:
+def reset_totp(db: Store, user: store.User, enable: bool) -> store.User:
     """Give the user a fresh TOTP seed (or remove it); returns the updated user."""
     with sql.write(db):
         store.set_totp_secret(db, user.id, pyotp.random_base32() if enable else None)

@@ -15,7 +15,6 @@ from typing import Any, Literal, TypeVar
 
 from flask import Blueprint, Response, g, request
 from pydantic import BaseModel, ValidationError
-from sqlite_utils import Database
 
 from statuspage.admin import models, operations
 from statuspage.admin.operations import Actor
@@ -27,6 +26,7 @@ from statuspage.storage import api_tokens, audit, overrides
 from statuspage.storage import incidents as incident_store
 from statuspage.storage import maintenance as maintenance_store
 from statuspage.storage import responses as response_store
+from statuspage.storage.sql import Store  # noqa: I001
 from statuspage.storage.status import load_computed_status
 from statuspage.web import client_address, get_db, json_error, now, settings
 
@@ -595,7 +595,7 @@ def remove_webhook(webhook_id: int) -> Response:
     )
 
 
-def channel_views(db: Database, config: Settings) -> list[models.ChannelOut]:
+def channel_views(db: Store, config: Settings) -> list[models.ChannelOut]:
     """Channels from the config with their delivery health."""
     items = []
     for channel in config.channels:

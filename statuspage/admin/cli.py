@@ -6,13 +6,12 @@ import argparse
 import getpass
 import sys
 
-from sqlite_utils import Database
-
 from shared.timeutil import utcnow
 from statuspage.admin import accounts
 from statuspage.settings import Settings
 from statuspage.storage import accounts as account_store
 from statuspage.storage import api_tokens, audit, sql
+from statuspage.storage.sql import Store  # noqa: I001
 
 
 def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -56,9 +55,9 @@ def _read_password(from_stdin: bool) -> str:
 
 
 def user_command(settings: Settings, args: argparse.Namespace) -> int:
-    from statuspage.db import open_and_migrate
+    from statuspage.db import open_store_and_migrate
 
-    db = open_and_migrate(settings.database)
+    db = open_store_and_migrate(settings.database)
     now = utcnow()
     if args.user_command == "list":
         for user in account_store.list_users(db):
@@ -106,9 +105,9 @@ def user_command(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def api_token_command(settings: Settings, args: argparse.Namespace) -> int:
-    from statuspage.db import open_and_migrate
+    from statuspage.db import open_store_and_migrate
 
-    db = open_and_migrate(settings.database)
+    db = open_store_and_migrate(settings.database)
     now = utcnow()
     if args.api_token_command == "list":
         for token in api_tokens.list_tokens(db):
@@ -139,6 +138,6 @@ def api_token_command(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def _audit(db: Database, action: str, target: str, details: dict[str, object] | None = None) -> None:
+def _audit(db: Store, action: str, target: str, details: dict[str, object] | None = None) -> None:
     with sql.write(db):
         audit.record(db, utcnow(), "cli", action, target, "", dict(details or {}))

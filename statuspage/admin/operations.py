@@ -15,8 +15,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlite_utils import Database
-
 from shared.timeutil import to_iso
 from statuspage import incidents as service
 from statuspage.admin import models
@@ -27,6 +25,7 @@ from statuspage.settings import Settings
 from statuspage.storage import agents as agent_store
 from statuspage.storage import audit, overrides, sql
 from statuspage.storage import maintenance as maintenance_store
+from statuspage.storage.sql import Store  # noqa: I001
 
 T = TypeVar("T")
 
@@ -63,7 +62,7 @@ def _translated() -> Iterator[None]:
 
 
 def _audited(
-    db: Database,
+    db: Store,
     actor: Actor,
     now: datetime,
     action: str,
@@ -82,7 +81,7 @@ def _audited(
 
 
 def create_incident(
-    db: Database, settings: Settings, actor: Actor, now: datetime, data: models.IncidentCreate
+    db: Store, settings: Settings, actor: Actor, now: datetime, data: models.IncidentCreate
 ) -> int:
     return _audited(
         db,
@@ -106,7 +105,7 @@ def create_incident(
     )
 
 
-def acknowledge(db: Database, actor: Actor, now: datetime, incident_id: int) -> bool:
+def acknowledge(db: Store, actor: Actor, now: datetime, incident_id: int) -> bool:
     return _audited(
         db,
         actor,
@@ -119,7 +118,7 @@ def acknowledge(db: Database, actor: Actor, now: datetime, incident_id: int) -> 
 
 
 def post_update(
-    db: Database, settings: Settings, actor: Actor, now: datetime, incident_id: int, data: models.UpdateCreate
+    db: Store, settings: Settings, actor: Actor, now: datetime, incident_id: int, data: models.UpdateCreate
 ) -> int:
     return _audited(
         db,
@@ -141,7 +140,7 @@ def post_update(
     )
 
 
-def resolve(db: Database, actor: Actor, now: datetime, incident_id: int, data: models.ResolveRequest) -> int:
+def resolve(db: Store, actor: Actor, now: datetime, incident_id: int, data: models.ResolveRequest) -> int:
     body = data.body if data.body and data.body.strip() else None
     return _audited(
         db,
@@ -154,9 +153,7 @@ def resolve(db: Database, actor: Actor, now: datetime, incident_id: int, data: m
     )
 
 
-def change_impact(
-    db: Database, actor: Actor, now: datetime, incident_id: int, data: models.ImpactChange
-) -> int:
+def change_impact(db: Store, actor: Actor, now: datetime, incident_id: int, data: models.ImpactChange) -> int:
     body = data.body if data.body and data.body.strip() else None
     return _audited(
         db,
@@ -170,7 +167,7 @@ def change_impact(
 
 
 def set_components(
-    db: Database,
+    db: Store,
     settings: Settings,
     actor: Actor,
     now: datetime,
@@ -189,7 +186,7 @@ def set_components(
     )
 
 
-def publish(db: Database, actor: Actor, now: datetime, incident_id: int) -> bool:
+def publish(db: Store, actor: Actor, now: datetime, incident_id: int) -> bool:
     return _audited(
         db,
         actor,
@@ -202,7 +199,7 @@ def publish(db: Database, actor: Actor, now: datetime, incident_id: int) -> bool
 
 
 def save_postmortem(
-    db: Database, actor: Actor, now: datetime, incident_id: int, data: models.PostmortemSave
+    db: Store, actor: Actor, now: datetime, incident_id: int, data: models.PostmortemSave
 ) -> None:
     _audited(
         db,
@@ -218,7 +215,7 @@ def save_postmortem(
 
 
 def save_root_cause(
-    db: Database, actor: Actor, now: datetime, incident_id: int, data: models.RootCauseSave
+    db: Store, actor: Actor, now: datetime, incident_id: int, data: models.RootCauseSave
 ) -> None:
     _audited(
         db,
@@ -243,7 +240,7 @@ def _known_components(settings: Settings, components: list[str]) -> list[str]:
 
 
 def schedule_maintenance(
-    db: Database, settings: Settings, actor: Actor, now: datetime, data: models.MaintenanceCreate
+    db: Store, settings: Settings, actor: Actor, now: datetime, data: models.MaintenanceCreate
 ) -> int:
     components = _known_components(settings, data.components)
 
@@ -264,7 +261,7 @@ def schedule_maintenance(
 
 
 def change_maintenance(
-    db: Database,
+    db: Store,
     settings: Settings,
     actor: Actor,
     now: datetime,
@@ -302,7 +299,7 @@ def change_maintenance(
     )
 
 
-def complete_maintenance(db: Database, actor: Actor, now: datetime, maintenance_id: int) -> bool:
+def complete_maintenance(db: Store, actor: Actor, now: datetime, maintenance_id: int) -> bool:
     if maintenance_store.get_maintenance(db, maintenance_id) is None:
         raise NotFound(f"maintenance {maintenance_id}")
     return _audited(
@@ -320,7 +317,7 @@ def complete_maintenance(db: Database, actor: Actor, now: datetime, maintenance_
 
 
 def set_override(
-    db: Database, settings: Settings, actor: Actor, now: datetime, component_id: str, data: models.OverrideSet
+    db: Store, settings: Settings, actor: Actor, now: datetime, component_id: str, data: models.OverrideSet
 ) -> None:
     if settings.component(component_id) is None:
         raise NotFound(f"component {component_id}")
@@ -335,7 +332,7 @@ def set_override(
     )
 
 
-def clear_override(db: Database, settings: Settings, actor: Actor, now: datetime, component_id: str) -> bool:
+def clear_override(db: Store, settings: Settings, actor: Actor, now: datetime, component_id: str) -> bool:
     if settings.component(component_id) is None:
         raise NotFound(f"component {component_id}")
     return _audited(
@@ -349,7 +346,7 @@ def clear_override(db: Database, settings: Settings, actor: Actor, now: datetime
     )
 
 
-def revoke_agent(db: Database, actor: Actor, now: datetime, name: str) -> None:
+def revoke_agent(db: Store, actor: Actor, now: datetime, name: str) -> None:
     if not any(agent.name == name for agent in agent_store.list_agents(db)):
         raise NotFound(f"agent {name}")
     _audited(
@@ -358,7 +355,7 @@ def revoke_agent(db: Database, actor: Actor, now: datetime, name: str) -> None:
 
 
 def approve_agent_labels(
-    db: Database, actor: Actor, now: datetime, name: str, labels: list[str] | None = None
+    db: Store, actor: Actor, now: datetime, name: str, labels: list[str] | None = None
 ) -> list[str]:
     """Give agent `name` the labels it declared and waits for (all pending ones when `labels`
     is None); return the labels approved. Raises NotFound, or OperationError for a label the
@@ -387,7 +384,7 @@ def approve_agent_labels(
 # -- subscribers and channels ----------------------------------------------------------------------
 
 
-def remove_email_subscriber(db: Database, actor: Actor, now: datetime, subscriber_id: int) -> bool:
+def remove_email_subscriber(db: Store, actor: Actor, now: datetime, subscriber_id: int) -> bool:
     def change() -> bool:
         done = subscriptions.unsubscribe_by_id(db, subscriber_id, now)
         if done is None:
@@ -398,7 +395,7 @@ def remove_email_subscriber(db: Database, actor: Actor, now: datetime, subscribe
 
 
 def add_webhook(
-    db: Database, settings: Settings, actor: Actor, now: datetime, data: models.WebhookCreate
+    db: Store, settings: Settings, actor: Actor, now: datetime, data: models.WebhookCreate
 ) -> tuple[int, str]:
     """Register an operator webhook (trusted, active at once); return (id, signing secret)."""
     components = _known_components(settings, data.components)
@@ -415,7 +412,7 @@ def add_webhook(
     )
 
 
-def remove_webhook(db: Database, actor: Actor, now: datetime, webhook_id: int) -> bool:
+def remove_webhook(db: Store, actor: Actor, now: datetime, webhook_id: int) -> bool:
     if not any(w.id == webhook_id for w in subscriptions.list_webhooks(db, include_removed=True)):
         raise NotFound(f"webhook {webhook_id}")
     return _audited(
@@ -431,7 +428,7 @@ def _channel(settings: Settings, channel_id: str) -> ChannelConfig:
     return channel
 
 
-def enable_channel(db: Database, settings: Settings, actor: Actor, now: datetime, channel_id: str) -> bool:
+def enable_channel(db: Store, settings: Settings, actor: Actor, now: datetime, channel_id: str) -> bool:
     channel = _channel(settings, channel_id)
     return _audited(
         db, actor, now, "channel.enable", f"channel:{channel_id}", {},
@@ -439,7 +436,7 @@ def enable_channel(db: Database, settings: Settings, actor: Actor, now: datetime
     )  # fmt: skip
 
 
-def test_channel(db: Database, settings: Settings, actor: Actor, now: datetime, channel_id: str) -> bool:
+def test_channel(db: Store, settings: Settings, actor: Actor, now: datetime, channel_id: str) -> bool:
     """Queue a test message for the channel; the worker delivers it (no network from a request)."""
     channel = _channel(settings, channel_id)
     return _audited(

@@ -15,11 +15,10 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlite_utils import Database
-
 from statuspage.settings import AdminConfig
 from statuspage.storage import accounts as store
 from statuspage.storage import sql
+from statuspage.storage.sql import Store  # noqa: I001
 
 COOKIE_NAME = "upwatch_session"
 SECURE_COOKIE_NAME = "__Host-upwatch_session"  # browsers enforce Secure, Path=/, no Domain
@@ -41,7 +40,7 @@ def cookie_name(secure: bool) -> str:
 
 
 def start(
-    db: Database, user: store.User, config: AdminConfig, now: datetime, client_address: str, user_agent: str
+    db: Store, user: store.User, config: AdminConfig, now: datetime, client_address: str, user_agent: str
 ) -> tuple[str, store.Session]:
     """Create a session for `user`; return (cookie token, session)."""
     token = secrets.token_urlsafe(32)
@@ -61,7 +60,7 @@ def start(
     return token, session
 
 
-def resume(db: Database, token: str, config: AdminConfig, now: datetime) -> ActiveSession | None:
+def resume(db: Store, token: str, config: AdminConfig, now: datetime) -> ActiveSession | None:
     """The live session for a cookie token, or None (unknown, revoked, expired, idle, user disabled)."""
     if not token or len(token) > 200:
         return None
@@ -80,7 +79,7 @@ def resume(db: Database, token: str, config: AdminConfig, now: datetime) -> Acti
     return ActiveSession(session, user)
 
 
-def end(db: Database, session_id: int, now: datetime) -> None:
+def end(db: Store, session_id: int, now: datetime) -> None:
     with sql.write(db):
         store.revoke_session(db, session_id, now)
 

@@ -13,13 +13,12 @@ from typing import Any
 import jiter
 from flask import Blueprint, Response, current_app, g, request
 from pydantic import ValidationError
-from sqlite_utils import Database
+from sqlite_utils import Database  # noqa: I001
 
 from shared.checks import ID_PATTERN
 from shared.schema import ActionResult, Report, Result
 from shared.timeutil import from_iso
 from statuspage.assignments import assignments_json, build_assignments, checks_for
-from statuspage.db import connect
 from statuspage.evaluate import apply_results, evaluate_components
 from statuspage.responses import service as responses
 from statuspage.settings import Settings
@@ -28,6 +27,7 @@ from statuspage.storage.agents import Agent, authenticate, hash_token, record_de
 from statuspage.storage.drills import running_drills
 from statuspage.storage.responses import record_offered_actions
 from statuspage.storage.results import insert_prepared, prepare_results, state_marks
+from statuspage.storage.sql import Store  # noqa: I001
 from statuspage.storage.sqlite_file import set_autocheckpoint
 from statuspage.storage.transaction import ingest_write
 from statuspage.web import json_error, now, settings
@@ -42,25 +42,27 @@ LABEL_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 ACTION_RE = re.compile(ID_PATTERN)
 
 
-def get_db() -> Database:
+def get_db() -> Store:
     """This thread's connection to the database, kept open across requests.
 
     Agents call often; opening a connection and setting its pragmas costs about
     half a millisecond, more than storing a small report. gunicorn's threads are
-    long-lived, so each keeps one connection (per database path, so tests with
-    many apps in one thread stay apart). Transactions never outlive a request.
+    long-lived, so each keeps one connection (per database, so tests with many
+    apps in one thread stay apart). Transactions never outlive a request. On
+    PostgreSQL the thread keeps one pooled connection the same way.
     """
-    path = str(settings().database)
-    cached: tuple[str, Database] | None = getattr(_local, "db", None)
-    if cached is not None and cached[0] == path:
+    location = str(settings().database)
+    cached: tuple[str, Store] | None = getattr(_local, "db", None)
+    if cached is not None and cached[0] == location:
         return cached[1]
     if cached is not None:
-        cached[1].conn.close()
-    db = connect(path)
-    # Fewer, larger checkpoints: pages rewritten by consecutive reports (the
-    # index's right edge, check states) are copied back once, not every time.
-    set_autocheckpoint(db.conn, 10000)
-    _local.db = (path, db)
+        sql.close(cached[1])
+    db = sql.open_store(settings().database)
+    if isinstance(db, Database):
+        # Fewer, larger checkpoints: pages rewritten by consecutive reports (the
+        # index's right edge, check states) are copied back once, not every time.
+        set_autocheckpoint(db.conn, 10000)
+    _local.db = (location, db)
     return db
 
 

@@ -9,7 +9,7 @@ import sys
 import uuid
 
 from shared.timeutil import to_iso, utcnow
-from statuspage.db import open_and_migrate
+from statuspage.db import open_store_and_migrate
 from statuspage.netguard import check_url
 from statuspage.notify import destinations, outbox, subscriptions
 from statuspage.notify.channels.base import DeliveryError
@@ -52,7 +52,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _channel(settings: Settings, args: argparse.Namespace) -> int:
-    db = open_and_migrate(settings.database)
+    db = open_store_and_migrate(settings.database)
     if args.channel_command == "list":
         for item in settings.channels:
             found = destinations.state(db, item.kind, item.id)
@@ -99,7 +99,7 @@ def _channel(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _webhook(settings: Settings, args: argparse.Namespace) -> int:
-    db = open_and_migrate(settings.database)
+    db = open_store_and_migrate(settings.database)
     if args.webhook_command == "list":
         for item in subscriptions.list_webhooks(db):
             scope = ",".join(item.components) or "all"
@@ -140,7 +140,7 @@ def _webhook(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _outbox(settings: Settings, _args: argparse.Namespace) -> int:
-    db = open_and_migrate(settings.database)
+    db = open_store_and_migrate(settings.database)
     counts = outbox.counts(db)
     print(" ".join(f"{key}={value}" for key, value in counts.items()))
     return 0

@@ -35,10 +35,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import aiohttp
-from sqlite_utils import Database
 
 from shared.timeutil import Clock
-from statuspage.db import connect
 from statuspage.netguard import OutboundPolicy, guarded_connector
 from statuspage.notify import destinations, outbox
 from statuspage.notify.channels.base import DeliveryContext, DeliveryError
@@ -48,6 +46,7 @@ from statuspage.notify.smtp import SmtpPool
 from statuspage.notify.templates import Renderer
 from statuspage.settings import Settings
 from statuspage.storage import sql
+from statuspage.storage.sql import Store  # noqa: I001
 
 log = logging.getLogger(__name__)
 
@@ -119,30 +118,30 @@ async def deliver(
 ) -> DeliveryStats:
     """Deliver due rows. With `until_idle`, return once nothing is due or in flight
     (tests, benchmarks); otherwise run until `stop` is set (the worker's thread)."""
-    db = connect(settings.database)
+    db = sql.open_store(settings.database)
     try:
         async with delivery_context(settings, clock) as ctx:
             dispatcher = Dispatcher(db, ctx, worker_id or new_worker_id())
             return await dispatcher.run(until_idle, stop, wake)
     finally:
-        db.conn.close()
+        sql.close(db)
 
 
 async def send_now(settings: Settings, clock: Clock, row: OutboxRow) -> None:
     """Send one message directly, outside the outbox (`channel test`); raise DeliveryError on failure."""
-    db = connect(settings.database)
+    db = sql.open_store(settings.database)
     try:
         async with delivery_context(settings, clock) as ctx:
             kind = KINDS[row.destination_kind]
             await kind.send(kind.prepare(row, ctx, db), ctx)
     finally:
-        db.conn.close()
+        sql.close(db)
 
 
 class Dispatcher:
     """Keeps each lane's budget of sends in flight and records their outcomes."""
 
-    def __init__(self, db: Database, ctx: DeliveryContext, worker_id: str):
+    def __init__(self, db: Store, ctx: DeliveryContext, worker_id: str):
         self.db = db
         self.ctx = ctx
         self.settings = ctx.settings

@@ -39,9 +39,9 @@ def parse_at(text: str, zone: str) -> datetime:
 
 
 def run(settings: Settings, args: argparse.Namespace) -> int:
-    from statuspage.db import open_and_migrate
+    from statuspage.db import open_store_and_migrate
 
-    db = open_and_migrate(settings.database)
+    db = open_store_and_migrate(settings.database)
     try:
         if args.oncall_command == "show":
             return _show(db, settings, args)
@@ -62,7 +62,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
             )
         return 0
     finally:
-        db.conn.close()
+        sql.close(db)
 
 
 def _show(db: sql.Store, settings: Settings, args: argparse.Namespace) -> int:

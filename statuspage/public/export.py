@@ -13,8 +13,10 @@ from pathlib import Path
 
 from flask import Flask
 
-from statuspage.db import connect
-from statuspage.storage import public_reads
+from statuspage.storage import (
+    public_reads,
+    sql,  # noqa: I001
+)
 
 API_PATHS = [
     "/api/v2/summary.json",
@@ -35,11 +37,11 @@ class ExportError(Exception):
 def export_paths(app: Flask) -> list[str]:
     """Every URL the static copy contains."""
     settings = app.config["UPWATCH_SETTINGS"]
-    db = connect(settings.database)
+    db = sql.open_store(settings.database)
     try:
         incident_ids = [i.id for i in public_reads.recent_incidents(db, 1000)]
     finally:
-        db.conn.close()
+        sql.close(db)
     paths = [
         "/",
         "/history",

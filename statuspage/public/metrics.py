@@ -17,13 +17,13 @@ from flask import Blueprint, Response
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-from sqlite_utils import Database
 
 from statuspage.public.snapshot import STATUS_LABELS
 from statuspage.settings import Settings
 from statuspage.storage.agents import list_agents
 from statuspage.storage.metrics import latest_metrics_json, open_incidents_by_impact, result_totals
 from statuspage.storage.results import load_states
+from statuspage.storage.sql import Store  # noqa: I001
 from statuspage.storage.status import load_component_status
 from statuspage.web import get_db, settings
 
@@ -44,7 +44,7 @@ DISK_PREFIX = "disk_used_percent:"
 class UpwatchCollector(Collector):
     """Reads the database once per scrape and yields every metric family."""
 
-    def __init__(self, db: Database, config: Settings):
+    def __init__(self, db: Store, config: Settings):
         self.db = db
         self.config = config
 
@@ -156,7 +156,7 @@ class UpwatchCollector(Collector):
         return {k: float(v) for k, v in data.items() if isinstance(v, int | float)}
 
 
-def render_metrics(db: Database, config: Settings) -> bytes:
+def render_metrics(db: Store, config: Settings) -> bytes:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(UpwatchCollector(db, config))
     return generate_latest(registry)

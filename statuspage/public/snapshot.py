@@ -17,13 +17,13 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from markupsafe import Markup
-from sqlite_utils import Database
 
 from statuspage.engine.component_status import page_status
 from statuspage.settings import Settings
 from statuspage.storage import public_reads
 from statuspage.storage.public_reads import Incident, Maintenance
 from statuspage.storage.rollups import DayFigures, get_watermark, load_component_days
+from statuspage.storage.sql import Store  # noqa: I001
 from statuspage.storage.status import load_component_status
 
 BAR_DAYS = 90
@@ -291,7 +291,7 @@ def render_days(first_index: int, bars: list[DayBar]) -> str:
 
 
 def _past_strips(
-    db: Database, settings: Settings, first_day: date, today: date, now: datetime, cache: StripCache | None
+    db: Store, settings: Settings, first_day: date, today: date, now: datetime, cache: StripCache | None
 ) -> dict[str, Strip]:
     stamp = public_reads.incidents_version(db)
     version = (str(first_day), str(get_watermark(db, "component_days_past_version")), str(stamp))
@@ -319,7 +319,7 @@ def _past_strips(
 
 
 def build_snapshot(
-    db: Database, settings: Settings, now: datetime, with_bars: bool = True, cache: StripCache | None = None
+    db: Store, settings: Settings, now: datetime, with_bars: bool = True, cache: StripCache | None = None
 ) -> Snapshot:
     """Read everything the public outputs need, in a handful of queries."""
     stored = load_component_status(db)
@@ -381,7 +381,7 @@ def build_snapshot(
 
 
 def _incident_days(
-    db: Database, first_day: date, today: date, now: datetime
+    db: Store, first_day: date, today: date, now: datetime
 ) -> dict[str, dict[date, list[tuple[int, str]]]]:
     """component -> day -> incidents open that day."""
     start = datetime(first_day.year, first_day.month, first_day.day, tzinfo=UTC)

@@ -20,8 +20,12 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from sqlite_utils import Database
+
+if TYPE_CHECKING:
+    from statuspage.storage.sql import Store
 
 from statuspage.db import BUSY_TIMEOUT_MS
 
@@ -54,13 +58,20 @@ def immediate(db: Database) -> Iterator[Database]:
 
 
 @contextmanager
-def ingest_write(db: Database, database: str) -> Iterator[Database]:
+def ingest_write(db: Store, database: str) -> Iterator[Store]:
     """Ingest's write transaction: queue on this process's lock and the cross-process flock
-    beside `database`, then BEGIN IMMEDIATE.
+    beside `database`, then BEGIN IMMEDIATE. On PostgreSQL `sql.write` (its advisory
+    write lock queues the writers of every collector; there is no file to lock).
 
     Raises sqlite3.OperationalError when the flock is not free within the busy timeout
     (answered 503 like a busy database).
     """
+    if not isinstance(db, Database):
+        from statuspage.storage import sql
+
+        with sql.write(db) as store:
+            yield store
+        return
     with _ingest_write_lock(database), immediate(db):
         yield db
 

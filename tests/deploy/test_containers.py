@@ -166,3 +166,27 @@ def test_compose_agent_reaches_the_collector(compose: dict[str, Any]) -> None:
 def test_dockerignore_keeps_local_state_out() -> None:
     ignored = (ROOT / ".dockerignore").read_text().split()
     assert {".git", ".venv", "data"} <= set(ignored)
+
+
+def test_ha_compose_two_collectors_two_workers_on_postgres_behind_nginx() -> None:
+    data = yaml.safe_load((DOCKER / "compose.ha.yaml").read_text())
+    services = data["services"]
+    assert {"postgres", "collector-a", "collector-b", "worker-a", "worker-b", "nginx", "agent"} <= set(
+        services
+    )
+    upwatch = [services[name] for name in ("collector-a", "collector-b", "worker-a", "worker-b")]
+    for service in upwatch:
+        assert service["image"] == "upwatch-collector:latest"
+        assert service["environment"]["UPWATCH_DATABASE"].startswith("postgresql://")
+        assert service["depends_on"]["postgres"]["condition"] == "service_healthy"
+        assert service.get("read_only") is True and service.get("cap_drop") == ["ALL"]
+    for worker in ("worker-a", "worker-b"):
+        assert services[worker]["command"] == ["upwatch-statuspage", "worker"]
+    top_level = {name.split("__")[0] for name in upwatch[0]["environment"]} - {"PGPASSFILE"}
+    assert top_level <= setting_env_names(Settings, "UPWATCH_")
+    agent = services["agent"]["environment"]
+    assert agent["UPWATCH_AGENT_COLLECTOR_URLS"] == "http://collector-a:8080,http://collector-b:8080"
+    nginx_conf = (ROOT / "deploy" / "nginx" / "upwatch-ha.conf").read_text()
+    assert "server collector-a:8080" in nginx_conf and "server collector-b:8080" in nginx_conf
+    assert "proxy_next_upstream error timeout http_502 http_503 http_504 non_idempotent" in nginx_conf
+    assert "postgresql" in (ROOT / "deploy" / "docker" / "collector.Dockerfile").read_text()

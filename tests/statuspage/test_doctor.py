@@ -219,13 +219,13 @@ def main_with(database: str, argv: list[str]) -> int:
             os.environ["UPWATCH_DATABASE"] = old
 
 
-def test_sqlite_only_commands_refuse_a_postgres_url_clearly(
+def test_commands_run_on_postgres_and_backup_points_to_pg_dump(
     postgres: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("UPWATCH_CONFIG", raising=False)
     url = postgres.new_database()
     assert main_with(url, ["backup", "/tmp/never.db"]) == 1  # noqa: S108 - refused before any file is touched
     assert "pg_dump" in capsys.readouterr().err
-    assert main_with(url, ["agent-token", "list"]) == 2
-    err = capsys.readouterr().err
-    assert "SQLite only" in err and "Traceback" not in err
+    assert main_with(url, ["agent-token", "create", "edge-pg", "--label", "eu"]) == 0
+    assert main_with(url, ["agent-token", "list"]) == 0
+    assert "edge-pg" in capsys.readouterr().out

@@ -12,7 +12,6 @@ import asyncio
 from dataclasses import dataclass
 
 import apprise
-from sqlite_utils import Database
 
 from statuspage.notify.channels.base import (
     ChannelKind,
@@ -22,6 +21,7 @@ from statuspage.notify.channels.base import (
     configured_channel,
 )
 from statuspage.notify.outbox import OutboxRow
+from statuspage.storage.sql import Store  # noqa: I001
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ def _notify(message: AppriseMessage) -> None:
 class AppriseChannel(ChannelKind):
     lane = "apprise"
 
-    def prepare(self, row: OutboxRow, ctx: DeliveryContext, db: Database) -> AppriseMessage:
+    def prepare(self, row: OutboxRow, ctx: DeliveryContext, db: Store) -> AppriseMessage:
         channel = configured_channel(ctx, row, "apprise")
         title, body, _url = channel_text(row, ctx)
         return AppriseMessage(str(channel.url), title, body)

@@ -6,12 +6,11 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from sqlite_utils import Database
-
 from shared.timeutil import Clock
 from statuspage.notify.outbox import OutboxRow
 from statuspage.notify.templates import Renderer
 from statuspage.settings import ChannelConfig, Settings
+from statuspage.storage.sql import Store  # noqa: I001
 
 if TYPE_CHECKING:
     import aiohttp
@@ -49,7 +48,7 @@ class ChannelKind(ABC):
     lane: ClassVar[str]  # which concurrency budget it uses: smtp, http, apprise, log
 
     @abstractmethod
-    def prepare(self, row: OutboxRow, ctx: DeliveryContext, db: Database) -> Any: ...
+    def prepare(self, row: OutboxRow, ctx: DeliveryContext, db: Store) -> Any: ...
 
     @abstractmethod
     async def send(self, prepared: Any, ctx: DeliveryContext) -> None: ...

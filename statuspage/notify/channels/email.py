@@ -30,7 +30,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from markupsafe import escape
-from sqlite_utils import Database
 
 from statuspage.notify import outbox
 from statuspage.notify.channels.base import (
@@ -41,6 +40,7 @@ from statuspage.notify.channels.base import (
     configured_channel,
 )
 from statuspage.notify.outbox import OutboxRow
+from statuspage.storage.sql import Store  # noqa: I001
 
 UNSUBSCRIBE_SLOT = "\x00unsubscribe-url\x00"  # no template output can contain NUL
 # Stand-ins in a subscriber mail flattened once per fan-out (see _subscriber_copy): the
@@ -93,7 +93,7 @@ def thread_ids(payload: dict[str, Any], host: str) -> tuple[str, str | None]:
 class EmailChannel(ChannelKind):
     lane = "smtp"
 
-    def prepare(self, row: OutboxRow, ctx: DeliveryContext, db: Database) -> Mail:
+    def prepare(self, row: OutboxRow, ctx: DeliveryContext, db: Store) -> Mail:
         if row.destination_kind == outbox.SUBSCRIBER_EMAIL:
             copy = self._subscriber_copy(row, ctx)
             return Mail(copy or self._subscriber_mail(row, ctx), [row.destination])

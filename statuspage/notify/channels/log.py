@@ -5,10 +5,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from sqlite_utils import Database
-
 from statuspage.notify.channels.base import ChannelKind, DeliveryContext, channel_text, configured_channel
 from statuspage.notify.outbox import OutboxRow
+from statuspage.storage.sql import Store  # noqa: I001
 
 log = logging.getLogger("upwatch.notifications")
 
@@ -24,7 +23,7 @@ class LogLine:
 class LogChannel(ChannelKind):
     lane = "log"
 
-    def prepare(self, row: OutboxRow, ctx: DeliveryContext, db: Database) -> LogLine:
+    def prepare(self, row: OutboxRow, ctx: DeliveryContext, db: Store) -> LogLine:
         channel = configured_channel(ctx, row, "log")
         title, body, _url = channel_text(row, ctx)
         return LogLine(channel.id, row.event, title, body)

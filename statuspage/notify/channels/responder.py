@@ -13,8 +13,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlite_utils import Database
-
 from statuspage.notify.channels.apprise import AppriseChannel, AppriseMessage
 from statuspage.notify.channels.base import ChannelKind, DeliveryContext, DeliveryError
 from statuspage.notify.channels.email import EmailChannel, Mail, _derived_id, mail_host
@@ -22,9 +20,10 @@ from statuspage.notify.channels.webhook import WebhookChannel, WebhookRequest
 from statuspage.notify.outbox import OutboxRow
 from statuspage.oncall.config import ContactConfig
 from statuspage.oncall.service import responder as effective_responder
+from statuspage.storage.sql import Store  # noqa: I001
 
 
-def responder_contact(ctx: DeliveryContext, row: OutboxRow, kind: str, db: Database) -> ContactConfig:
+def responder_contact(ctx: DeliveryContext, row: OutboxRow, kind: str, db: Store) -> ContactConfig:
     name, _, contact_id = row.destination.partition("/")
     responder = effective_responder(db, ctx.settings, name)
     contact = responder.contact(contact_id) if responder else None
@@ -53,7 +52,7 @@ def page_text(row: OutboxRow, ctx: DeliveryContext) -> tuple[str, dict[str, Any]
 class ResponderEmail(ChannelKind):
     lane = "smtp"
 
-    def prepare(self, row: OutboxRow, ctx: DeliveryContext, db: Database) -> Mail:
+    def prepare(self, row: OutboxRow, ctx: DeliveryContext, db: Store) -> Mail:
         contact = responder_contact(ctx, row, "email", db)
         title, names = page_text(row, ctx)
         text = ctx.renderer.render("responder.txt", **names).strip()
@@ -70,7 +69,7 @@ class ResponderEmail(ChannelKind):
 class ResponderApprise(ChannelKind):
     lane = "apprise"
 
-    def prepare(self, row: OutboxRow, ctx: DeliveryContext, db: Database) -> AppriseMessage:
+    def prepare(self, row: OutboxRow, ctx: DeliveryContext, db: Store) -> AppriseMessage:
         contact = responder_contact(ctx, row, "apprise", db)
         title, names = page_text(row, ctx)
         return AppriseMessage(str(contact.url), title, ctx.renderer.render("responder.txt", **names).strip())
@@ -82,7 +81,7 @@ class ResponderApprise(ChannelKind):
 class ResponderWebhook(ChannelKind):
     lane = "http"
 
-    def prepare(self, row: OutboxRow, ctx: DeliveryContext, db: Database) -> WebhookRequest:
+    def prepare(self, row: OutboxRow, ctx: DeliveryContext, db: Store) -> WebhookRequest:
         contact = responder_contact(ctx, row, "webhook", db)
         body = json.dumps({"type": row.event, **row.payload}, separators=(",", ":"), ensure_ascii=False)
         return WebhookRequest(str(contact.url), contact.secret, False, row.idempotency_key, body.encode())
