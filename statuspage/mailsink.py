@@ -18,9 +18,9 @@ from email.message import EmailMessage
 from email.policy import default as default_policy
 from typing import Any
 
-from statuspage.db import open_and_migrate
+from statuspage.db import open_store_and_migrate
 from statuspage.settings import Settings
-from statuspage.storage import demo_mail
+from statuspage.storage import demo_mail, sql
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ class SinkHandler:
             envelope.original_content or envelope.content, policy=default_policy
         )
         assert isinstance(message, EmailMessage)
-        db = open_and_migrate(self.settings.database)
+        db = open_store_and_migrate(self.settings.database)
         try:
             recipients = [str(r) for r in envelope.rcpt_tos]
             subject = str(message.get("Subject", ""))
@@ -56,7 +56,7 @@ class SinkHandler:
                 db, str(envelope.mail_from), recipients, subject, text_of(message), self.clock()
             )
         finally:
-            db.conn.close()
+            sql.close(db)
         log.info("demo mail caught id=%s to=%s", mail_id, ",".join(envelope.rcpt_tos))
         return "250 Message accepted for delivery"
 
