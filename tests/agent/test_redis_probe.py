@@ -24,7 +24,7 @@ def redis_check(server: Server, **fields: Any) -> Any:
             "port": server.port,
             "password": server.password,
             "interval": "10s",
-            "timeout": "2s",
+            "timeout": "8s",
             **fields,
         }
     )
@@ -32,7 +32,7 @@ def redis_check(server: Server, **fields: Any) -> Any:
 
 async def test_ping_with_password(redis_db: Server, context: ProbeContext) -> None:
     result = await run_check(
-        redis_check(redis_db, conditions=["[RESULT] == PONG", "[RESPONSE_TIME] < 2s"]), context
+        redis_check(redis_db, conditions=["[RESULT] == PONG", "[RESPONSE_TIME] < 8s"]), context
     )
     assert result.status == "up", result.error
     assert result.detail["result"] == "PONG"
