@@ -126,13 +126,16 @@ def roll_up_results(db: Store) -> int:
     done = 0
     arrival = sql.arrival_column(db)
     for _ in range(MAX_BATCHES_PER_PASS):
-        start = int(get_watermark(db, WATERMARK) or 0)
-        top = int(sql.scalar(db, f"SELECT max({arrival}) FROM results") or 0)  # noqa: S608 - a column name
-        if top <= start:
-            break
-        span = {"start": start, "end": min(top, start + RESULTS_BATCH)}
-        in_span = f"{arrival} > :start AND {arrival} <= :end"
+        # The watermark is read inside the transaction that moves it: two workers
+        # (the HA setup) then take turns on the write lock instead of both folding
+        # the range they read before either committed.
         with sql.write(db):
+            start = int(get_watermark(db, WATERMARK) or 0)
+            top = int(sql.scalar(db, f"SELECT max({arrival}) FROM results") or 0)  # noqa: S608 - a column
+            if top <= start:
+                break
+            span = {"start": start, "end": min(top, start + RESULTS_BATCH)}
+            in_span = f"{arrival} > :start AND {arrival} <= :end"
             for table, length in GRANULARITIES.items():
                 _fold(db, table, length, in_span, span)
             sql.run(

@@ -4,6 +4,7 @@ daily uptime with maintenance carved out, pruning, retention settings."""
 from __future__ import annotations
 
 import json
+import threading
 import uuid
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
@@ -13,6 +14,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from shared.timeutil import to_iso
+from statuspage.db import connect
 from statuspage.settings import ConfigError, Settings
 from statuspage.storage.rollups import (
     DayFigures,
@@ -175,3 +177,32 @@ def test_retention_settings_are_validated(
 ) -> None:
     with pytest.raises(ConfigError, match=message.replace(".", r"\.")):
         make_settings(**overrides)
+
+
+def test_two_workers_rolling_up_at_once_count_each_result_once(
+    client: FlaskClient, db: Any, agent_token: Callable[..., str], clock: FrozenClock, settings: Settings
+) -> None:
+    """The HA setup runs two workers on one database: a range of results is folded by one of them."""
+    token = agent_token()
+    t0 = clock()
+    clock.advance(seconds=600)
+    sent = 0
+    for round_ in range(6):
+        report(client, token, [t0 + timedelta(seconds=round_ * 60 + i) for i in range(50)], "up")
+        sent += 50
+        handles = [connect(settings.database), connect(settings.database)]
+        start = threading.Barrier(len(handles))
+
+        def fold(handle: Any, together: threading.Barrier) -> None:
+            together.wait()
+            roll_up_results(handle)
+
+        threads = [threading.Thread(target=fold, args=(handle, start)) for handle in handles]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        for handle in handles:
+            handle.conn.close()
+        assert sum(r[3] for r in rows(db, "rollups_minute")) == sent
+        assert sum(r[3] for r in rows(db, "result_counters")) == sent
