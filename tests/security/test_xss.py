@@ -276,7 +276,9 @@ def _mail_for(settings: Settings, title: str, body: str) -> Any:
         1, "incident.created", SUBSCRIBER_EMAIL, "reader@example.com", payload, "k", 0, to_iso(clock())
     )
     ctx = DeliveryContext(settings, Renderer(), clock, None, None, None)  # type: ignore[arg-type]
-    return EmailChannel().prepare(row, ctx, None).message  # type: ignore[arg-type]
+    message = EmailChannel().prepare(row, ctx, None).message  # type: ignore[arg-type]
+    # Subscriber copies are sent flattened (the exact text on the wire): parse that text.
+    return message_from_string(message) if isinstance(message, str) else message
 
 
 @pytest.mark.parametrize("title", CRLF)
