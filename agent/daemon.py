@@ -13,7 +13,7 @@ from agent.actions import ActionRunner
 from agent.client import CollectorClient, CollectorError
 from agent.drill import DrillBook
 from agent.probes.context import ProbeContext
-from agent.probes.http import recording_socket_factory, timing_trace_config
+from agent.probes.http_exchange import recording_socket_factory, timing_trace_config
 from agent.reporter import Reporter
 from agent.scheduler import Scheduler
 from agent.settings import AgentConfig

@@ -16,22 +16,20 @@ import smtplib
 import sqlite3
 import ssl
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import sqlite_utils
 
 from shared.timeutil import format_duration, from_iso, to_iso
 from statuspage.db import DatabaseTooNew, applied_migrations, check_not_newer, known_migrations
+from statuspage.doctor_finding import Finding
 from statuspage.notify.config import SmtpConfig
 from statuspage.settings import Settings
 from statuspage.storage.agents import live_agents_last_seen, recent_clock_skews
 from statuspage.storage.results import newest_received_at
 from statuspage.storage.sqlite_file import integrity_problems, journal_mode, open_existing
-
-Status = Literal["ok", "warn", "fail"]
 
 # A backup or a VACUUM needs room for a full copy of the database, plus slack.
 DISK_HEADROOM_BYTES = 100 * 1024 * 1024
@@ -39,14 +37,6 @@ DISK_WARN_FRACTION = 0.10
 # Clocks may drift by the collector's `clock_skew_tolerance`; an agent is silent after
 # `offline_after` (the same limits ingest and the engine use).
 SMTP_TIMEOUT_S = 5.0
-
-
-@dataclass(frozen=True)
-class Finding:
-    status: Status
-    check: str
-    message: str
-    fix: str = ""
 
 
 def run_checks(

@@ -6,19 +6,13 @@ here: a managed or replicated PostgreSQL watches its own storage.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from statuspage.db import DatabaseTooNew, applied_migrations, check_not_newer, known_migrations
+from statuspage.doctor_finding import Finding
 from statuspage.storage.locations import redacted
-
-if TYPE_CHECKING:
-    from statuspage.doctor import Finding
 
 
 def check_postgres(url: str) -> list[Finding]:
     """Connection, server version (13 or newer) and migrations, each a Finding."""
-    from statuspage.doctor import Finding
-
     where = redacted(url)
     try:
         from statuspage.storage.postgres import MINIMUM_SERVER_VERSION, PostgresStore, server_version

@@ -1,6 +1,6 @@
 """HTTP suites: the `steps` of an http check, run in order as one check.
 
-Each step is one request through the http probe (same timing, TLS, conditions
+Each step is one request through the http probe's exchange (same timing, TLS, conditions
 and keyword rules). `store = { token = "[BODY].access_token" }` keeps a value of
 its response (a JSON path of the body, a header, the status); later steps use it
 as `{token}` in their url, headers and body. The suite stops at the first step
@@ -19,7 +19,7 @@ import time
 
 from agent.probes import Outcome
 from agent.probes.context import ProbeContext
-from agent.probes.http import exchange, substitute
+from agent.probes.http_exchange import exchange, substitute
 from shared.checks import HttpCheck, HttpStep
 from shared.conditions import Facts, value_of
 

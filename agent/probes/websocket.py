@@ -15,7 +15,7 @@ import aiohttp
 
 from agent.probes import Outcome, register
 from agent.probes.context import ProbeContext
-from agent.probes.http import ssl_context
+from agent.probes.http_exchange import ssl_context
 from shared.checks import WebSocketCheck
 from shared.conditions import Facts, failed_conditions
 

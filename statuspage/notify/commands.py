@@ -12,8 +12,8 @@ from shared.timeutil import to_iso, utcnow
 from statuspage.db import open_store_and_migrate
 from statuspage.netguard import check_url
 from statuspage.notify import destinations, outbox, subscriptions
-from statuspage.notify.channels.base import DeliveryError
 from statuspage.notify.delivery import send_now
+from statuspage.notify.delivery_error import DeliveryError
 from statuspage.notify.outbox import OutboxRow
 from statuspage.settings import Settings
 

@@ -39,8 +39,9 @@ import aiohttp
 from shared.timeutil import Clock
 from statuspage.netguard import OutboundPolicy, guarded_connector
 from statuspage.notify import destinations, outbox
-from statuspage.notify.channels.base import DeliveryContext, DeliveryError
+from statuspage.notify.channels.base import DeliveryContext
 from statuspage.notify.channels.registry import KINDS, kinds_of_lane
+from statuspage.notify.delivery_error import DeliveryError
 from statuspage.notify.outbox import OutboxRow
 from statuspage.notify.smtp import SmtpPool
 from statuspage.notify.templates import Renderer

@@ -15,7 +15,7 @@ import ssl
 import threading
 from email.message import Message
 
-from statuspage.notify.channels.base import DeliveryError
+from statuspage.notify.delivery_error import DeliveryError
 from statuspage.settings import SmtpConfig
 
 

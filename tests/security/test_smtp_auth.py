@@ -12,8 +12,8 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from statuspage.notify.channels.base import DeliveryError
 from statuspage.notify.config import SmtpConfig
+from statuspage.notify.delivery_error import DeliveryError
 from statuspage.notify.smtp import SmtpPool
 from statuspage.settings import ConfigError, load_settings
 from tests.helpers import free_port

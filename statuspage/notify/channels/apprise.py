@@ -13,13 +13,8 @@ from dataclasses import dataclass
 
 import apprise
 
-from statuspage.notify.channels.base import (
-    ChannelKind,
-    DeliveryContext,
-    DeliveryError,
-    channel_text,
-    configured_channel,
-)
+from statuspage.notify.channels.base import ChannelKind, DeliveryContext, channel_text, configured_channel
+from statuspage.notify.delivery_error import DeliveryError
 from statuspage.notify.outbox import OutboxRow
 from statuspage.storage.sql import Store  # noqa: I001
 

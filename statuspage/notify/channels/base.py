@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from shared.timeutil import Clock
+from statuspage.notify.delivery_error import DeliveryError
 from statuspage.notify.outbox import OutboxRow
 from statuspage.notify.templates import Renderer
 from statuspage.settings import ChannelConfig, Settings
@@ -16,16 +17,6 @@ if TYPE_CHECKING:
     import aiohttp
 
     from statuspage.notify.smtp import SmtpPool
-
-
-class DeliveryError(Exception):
-    """A failed attempt. `permanent`: retrying cannot help (410, unknown address, bad channel).
-    `disable`: the destination itself is gone; stop everything queued for it now."""
-
-    def __init__(self, message: str, permanent: bool = False, disable: bool = False):
-        super().__init__(message)
-        self.permanent = permanent or disable
-        self.disable = disable
 
 
 @dataclass

@@ -32,13 +32,8 @@ from urllib.parse import urlsplit
 from markupsafe import escape
 
 from statuspage.notify import outbox
-from statuspage.notify.channels.base import (
-    ChannelKind,
-    DeliveryContext,
-    DeliveryError,
-    channel_text,
-    configured_channel,
-)
+from statuspage.notify.channels.base import ChannelKind, DeliveryContext, channel_text, configured_channel
+from statuspage.notify.delivery_error import DeliveryError
 from statuspage.notify.outbox import OutboxRow
 from statuspage.storage.sql import Store  # noqa: I001
 

@@ -14,9 +14,10 @@ import json
 from typing import Any
 
 from statuspage.notify.channels.apprise import AppriseChannel, AppriseMessage
-from statuspage.notify.channels.base import ChannelKind, DeliveryContext, DeliveryError
+from statuspage.notify.channels.base import ChannelKind, DeliveryContext
 from statuspage.notify.channels.email import EmailChannel, Mail, _derived_id, mail_host
 from statuspage.notify.channels.webhook import WebhookChannel, WebhookRequest
+from statuspage.notify.delivery_error import DeliveryError
 from statuspage.notify.outbox import OutboxRow
 from statuspage.oncall.config import ContactConfig
 from statuspage.oncall.service import responder as effective_responder

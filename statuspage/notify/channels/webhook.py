@@ -20,7 +20,8 @@ import aiohttp
 from statuspage import __version__
 from statuspage.netguard import BlockedAddress
 from statuspage.notify import outbox
-from statuspage.notify.channels.base import ChannelKind, DeliveryContext, DeliveryError, configured_channel
+from statuspage.notify.channels.base import ChannelKind, DeliveryContext, configured_channel
+from statuspage.notify.delivery_error import DeliveryError
 from statuspage.notify.outbox import OutboxRow
 from statuspage.notify.signing import signed_headers
 from statuspage.storage.sql import Store
