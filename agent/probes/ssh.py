@@ -5,9 +5,9 @@ The banner is the identification string every SSH server sends first
 library needed, so a banner check costs no extra. A pinned
 `host_key_fingerprint` needs the key exchange, which asyncssh does (the extra
 `upwatch[ssh]`, imported only when such a check runs): it fetches the host key
-without logging in. The server may hold several keys (Ed25519, ECDSA, RSA); the
-probe asks for each type in turn and is up when one matches, down naming the
-fingerprint it expected and the ones it got otherwise.
+without logging in. The server may hold several keys (Ed25519, ECDSA P-256,
+P-384 or P-521, RSA); the probe asks for each type in turn and is up when one
+matches, down naming the fingerprint it expected and the ones it got otherwise.
 """
 
 from __future__ import annotations
@@ -25,8 +25,17 @@ from shared.conditions import Facts
 # Lines a server may send before its identification string (RFC 4253 §4.2) are skipped, up to this many.
 MAX_PRE_BANNER_LINES = 20
 MAX_LINE_BYTES = 255  # the RFC's limit for the identification string, CR LF included
-# Host key types asked for in turn when a fingerprint is pinned (the ones OpenSSH makes by default).
-HOST_KEY_ALGORITHMS = ("ssh-ed25519", "ecdsa-sha2-nistp256", "rsa-sha2-512")
+# Host key types asked for in turn when a fingerprint is pinned: first the ones OpenSSH makes
+# by default, then the larger ECDSA curves (`ssh-keygen -t ecdsa -b 384|521`, RFC 5656), which a
+# server offers only when its operator made such a key. One key exchange per type: a server
+# shows one host key per exchange, the type both sides agreed on.
+HOST_KEY_ALGORITHMS = (
+    "ssh-ed25519",
+    "ecdsa-sha2-nistp256",
+    "rsa-sha2-512",
+    "ecdsa-sha2-nistp384",
+    "ecdsa-sha2-nistp521",
+)
 
 
 @register("ssh")

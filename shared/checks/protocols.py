@@ -124,6 +124,8 @@ class GrpcCheck(CheckBase):
     port: int = Field(ge=1, le=65535)
     service: str = Field(default="", max_length=500)
     tls: bool = False
+    # The name the server sees instead of host: TLS SNI and the certificate's name, and :authority.
+    server_name: str | None = Field(default=None, min_length=1, max_length=253, pattern=r"^[A-Za-z0-9_.\-]+$")
     verify_tls: bool = True
     ca_file: str | None = Field(default=None, min_length=1, max_length=1000)
     conditions: Conditions

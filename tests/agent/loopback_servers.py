@@ -22,7 +22,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.helpers import free_port, start, stop, wait_for
@@ -130,29 +130,44 @@ def dovecot_server(cert: Path, key: Path, greeting: str = "upwatch test dovecot 
 
 @dataclass(frozen=True)
 class Sshd:
-    """A throwaway OpenSSH server: its port and its host key's SHA256 fingerprint."""
+    """A throwaway OpenSSH server: its port, its first host key's SHA256 fingerprint, and the
+    fingerprint of each host key by `ssh-keygen -t` type and size (e.g. "ecdsa-384")."""
 
     port: int
     fingerprint: str
+    fingerprints: dict[str, str] = field(default_factory=dict)
 
 
 @contextmanager
-def sshd_server() -> Iterator[Sshd]:
-    """Debian's sshd in the foreground with one fresh Ed25519 host key and no way to log in."""
+def sshd_server(key_types: tuple[str, ...] = ("ed25519",)) -> Iterator[Sshd]:
+    """Debian's sshd in the foreground with fresh host keys (one per `key_types` entry, "ed25519"
+    or "ecdsa-384" style) and no way to log in."""
     binary = _binary("sshd", "/usr/sbin/sshd")
     directory = Path(tempfile.mkdtemp(prefix="upwatch-sshd-"))
-    host_key = directory / "host_ed25519"
-    subprocess.run(
-        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(host_key)], check=True, capture_output=True
-    )
-    listed = subprocess.run(
-        ["ssh-keygen", "-l", "-E", "sha256", "-f", str(host_key)], check=True, capture_output=True, text=True
-    )
-    fingerprint = listed.stdout.split()[1]
+    fingerprints: dict[str, str] = {}
+    host_keys: list[Path] = []
+    for key_type in key_types:
+        kind, _, bits = key_type.partition("-")
+        host_key = directory / f"host_{kind}{bits}"
+        size = ["-b", bits] if bits else []
+        subprocess.run(
+            ["ssh-keygen", "-q", "-t", kind, *size, "-N", "", "-f", str(host_key)],
+            check=True,
+            capture_output=True,
+        )
+        listed = subprocess.run(
+            ["ssh-keygen", "-l", "-E", "sha256", "-f", str(host_key)],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        fingerprints[key_type] = listed.stdout.split()[1]
+        host_keys.append(host_key)
     port = free_port()
     config = directory / "sshd_config"
     config.write_text(
-        f"HostKey {host_key}\nListenAddress 127.0.0.1\nPidFile {directory}/sshd.pid\n"
+        "".join(f"HostKey {host_key}\n" for host_key in host_keys)
+        + f"ListenAddress 127.0.0.1\nPidFile {directory}/sshd.pid\n"
         "PasswordAuthentication no\nKbdInteractiveAuthentication no\nPubkeyAuthentication no\n"
         "UsePAM no\nAuthorizedKeysFile none\n"
     )
@@ -163,7 +178,7 @@ def sshd_server() -> Iterator[Sshd]:
         wait_for(lambda: process.poll() is not None or _accepts(port), 30)
         if process.poll() is not None:
             raise RuntimeError(f"sshd did not start: {(directory / 'sshd.log').read_text()}")
-        yield Sshd(port, fingerprint)
+        yield Sshd(port, fingerprints[key_types[0]], fingerprints)
     finally:
         stop(process)
         shutil.rmtree(directory, ignore_errors=True)

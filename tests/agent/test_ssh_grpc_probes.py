@@ -75,6 +75,25 @@ async def test_ssh_changed_host_key_names_both_fingerprints(context: ProbeContex
     )
 
 
+async def test_ssh_pins_larger_ecdsa_host_keys(context: ProbeContext) -> None:
+    """A server whose only host keys are ECDSA P-384 and P-521: each can be pinned."""
+    if not (shutil.which("sshd") or shutil.which("/usr/sbin/sshd")):
+        pytest.skip("sshd is not installed (scripts/test-setup.sh installs openssh-server)")
+    with sshd_server(("ecdsa-384", "ecdsa-521")) as server:
+        for key_type in ("ecdsa-384", "ecdsa-521"):
+            pinned = await run_check(
+                ssh(server.port, host_key_fingerprint=server.fingerprints[key_type]), context
+            )
+            assert (pinned.status, pinned.error) == ("up", None), key_type
+            assert pinned.detail["host_key_fingerprint"] == server.fingerprints[key_type]
+        changed = await run_check(ssh(server.port, host_key_fingerprint=OTHER_FINGERPRINT), context)
+    assert changed.error == (
+        f"host key changed: expected {OTHER_FINGERPRINT}, the server has"
+        f" {server.fingerprints['ecdsa-384']} (ecdsa-sha2-nistp384),"
+        f" {server.fingerprints['ecdsa-521']} (ecdsa-sha2-nistp521)"
+    )
+
+
 async def test_ssh_down_cases(
     context: ProbeContext, sshd: Sshd, line_server: Callable[[bytes | None], Awaitable[int]]
 ) -> None:
@@ -148,6 +167,21 @@ async def test_grpc_health_serving(context: ProbeContext, grpc_ports: tuple[int,
     assert (await run_check(draining, context)).status == "up"
 
 
+async def test_grpc_server_name_is_the_name_tls_verifies(
+    context: ProbeContext, grpc_ports: tuple[int, int], grpc_pki: Pki
+) -> None:
+    """Reached by address, the server is verified under server_name: its certificate names
+    localhost (and 127.0.0.1), not other.example."""
+    _, tls_port = grpc_ports
+    by_name = grpc(tls_port, tls=True, ca_file=str(grpc_pki.ca_file), server_name="localhost")
+    assert ((result := await run_check(by_name, context)).status, result.error) == ("up", None)
+    wrong = grpc(tls_port, tls=True, ca_file=str(grpc_pki.ca_file), server_name="other.example")
+    mismatch = await run_check(wrong, context)
+    assert mismatch.status == "down"
+    assert mismatch.error is not None and mismatch.error.startswith("TLS certificate error: ")
+    assert "other.example" in mismatch.error
+
+
 async def test_grpc_down_cases(context: ProbeContext, grpc_ports: tuple[int, int]) -> None:
     plain, tls_port = grpc_ports
     billing = await run_check(grpc(plain, service="billing"), context)
@@ -190,6 +224,7 @@ async def test_grpc_silent_server_times_out(
         ({"conditions": ["[STATUS] == 200"]}, "[STATUS] is not available here"),
         ({"tls": "yes please"}, "checks[0].tls: Input should be a valid boolean"),
         ({"service": "x" * 501}, "checks[0].service: String should have at most 500 characters"),
+        ({"server_name": "api.test/x"}, "checks[0].server_name: String should match pattern"),
     ],
 )
 def test_bad_grpc_config_names_the_key(fields: dict[str, Any], message: str) -> None:
