@@ -36,6 +36,7 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     from statuspage.ingest.heartbeats import heartbeats
     from statuspage.notify.subscribe_views import subscriptions_blueprint
     from statuspage.oncall.views import oncall_blueprint
+    from statuspage.responses.views import approval_blueprint
 
     web.init_app(app)
     app.register_blueprint(agent_api)
@@ -43,6 +44,7 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     public.init_app(app)
     app.register_blueprint(subscriptions_blueprint)
     app.register_blueprint(oncall_blueprint)
+    app.register_blueprint(approval_blueprint)
     admin.init_app(app)
     static_gzip.init_app(app)
     return app

@@ -25,7 +25,7 @@ from shared.logging_setup import logging_dict
 PREFIX_CHARS = 4
 # Path segments that are secrets: the segment after these prefixes.
 _SECRET_PATH = re.compile(
-    r"(/(?:ping|subscribe/verify|subscribe/confirm|unsubscribe|oncall/act|oncall/verify)/)([^/?#\s\"]+)"
+    r"(/(?:ping|subscribe/verify|subscribe/confirm|unsubscribe|oncall/act|oncall/approve|oncall/verify)/)([^/?#\s\"]+)"
 )
 # On-call calendar feeds: /oncall/feeds/<kind>/<name>/<secret>.ics
 _SECRET_FEED = re.compile(r"(/oncall/feeds/[^/?#\s\"]+/[^/?#\s\"]+/)([^/?#\s\"]+?)(\.ics)")

@@ -6,7 +6,8 @@ their personal rules (contact, delay), verified contact methods only; a rule
 whose delay has not passed when the incident is acknowledged or resolved is
 cancelled (`storage.oncall.cancel_pending_pages`). Every page carries signed
 acknowledge / resolve links and the admin link, in the text and, for
-webhooks, as `actions` in the JSON. Rows are written in the caller's
+webhooks, as `actions` in the JSON; while an order of the incident waits for
+approval, also its signed approve link (`approvals`, responses/links.py). Rows are written in the caller's
 transaction; the worker delivers them.
 
 Destination of a row: kind `responder_<email|apprise|webhook>`, destination
@@ -23,6 +24,7 @@ from typing import Any
 
 from statuspage.oncall import links, service
 from statuspage.oncall.config import ContactConfig, ResponderConfig
+from statuspage.responses.links import approval_urls
 from statuspage.settings import Settings
 from statuspage.storage import oncall as store
 from statuspage.storage.sql import Store
@@ -119,6 +121,10 @@ def page_responder(
         "reason": reason,
         "actions": action_urls(db, settings, incident_id, responder.name, now),
     }
+    # Orders of the incident waiting for a person (issue 15): approve from the page too.
+    approvals = approval_urls(db, settings, incident_id, responder.name, now)
+    if approvals:
+        payload["approvals"] = approvals
     queued, used = 0, []
     for index, rule in enumerate(responder.effective_rules()):
         contact = responder.contact(rule.contact)

@@ -7,7 +7,10 @@ Every pass (one write transaction, one clock reading):
    `check_down` once the check has been down at some location for `down_for`;
    it asks each target agent once per incident (a dedupe key per rule,
    incident, agent and attempt makes a second pass, or a second worker, a no-op);
-3. a rule with `recheck_after` looks again that long after its last attempt
+3. an order that must wait for approval pages the incident's responders with
+   a signed approve link (`approval.request_approval`); one still waiting when
+   the incident resolves is cancelled;
+4. a rule with `recheck_after` looks again that long after its last attempt
    finished: still open -> the next attempt, up to `max_attempts`, then it gives up.
 
 Targets: `run_on` selectors when given, else the agents that run the
@@ -25,7 +28,7 @@ from datetime import datetime
 
 from shared.timeutil import format_duration
 from statuspage.assignments import checks_for, selector_matches
-from statuspage.responses import service, text
+from statuspage.responses import approval, service, text
 from statuspage.responses.config import ResponseRule
 from statuspage.settings import Settings
 from statuspage.storage import incidents as incident_store
@@ -72,7 +75,11 @@ def run_responses(db: Store, settings: Settings, now: datetime) -> int:
     placed = 0
     with sql.write(db):
         for order in store.expire_due(db, now):
+            store.withdraw_approval_pages(db, order, "the order expired", now)
             service.note(db, order.incident_id, service.ENGINE, now, text.expired(order), order)
+        for order in store.cancel_awaiting_of_closed(db, now):
+            store.withdraw_approval_pages(db, order, "the incident was resolved", now)
+            service.note(db, order.incident_id, service.ENGINE, now, text.resolved_first(order), order)
         if not service.active(db, settings) or not settings.responses.rules:
             return 0
         incidents = incident_store.list_incidents(db, open_only=True, limit=1000)
@@ -211,6 +218,8 @@ def _ask(db: Store, settings: Settings, ctx: _Context, attempt: int) -> int:
             require_approval=rule.require_approval,
             approve_within=rule.approve_within,
         )
+        if order is not None and order.status == "awaiting_approval":
+            approval.request_approval(db, settings, order, now)
         placed += order is not None
     return placed
 

@@ -205,20 +205,36 @@ def record_result(db: Store, agent_name: str, result: ActionResult, now: datetim
 
 
 def approve(
-    db: Store, settings: Settings, order_id: int, actor: str, client_address: str, now: datetime
+    db: Store,
+    settings: Settings,
+    order_id: int,
+    actor: str,
+    client_address: str,
+    now: datetime,
+    via: str | None = None,
 ) -> Order:
-    """A person approves an order awaiting approval: it becomes pending. Raises ResponseError."""
+    """A person approves an order awaiting approval: it becomes pending. Raises ResponseError.
+
+    `via` says where ("the page": a signed link), for the timeline and the audit log.
+    """
     with sql.write(db):
         order = store.get_order(db, order_id)
         if order is None:
             raise ResponseError(f"no order {order_id}", status=404)
         if not active(db, settings):
             raise ResponseError("automated responses are switched off; switch them on first")
+        incident = incident_store.get_incident(db, order.incident_id)
+        if incident is not None and incident.status in incident_store.CLOSED_STATUSES:
+            raise ResponseError("the incident is already resolved; the action will not run")
         rule = next((r for r in settings.responses.rules if r.id == order.rule_id), None)
         expires_after = rule.expires_after if rule else MANUAL_EXPIRY
         if not store.approve(db, order.id, actor, now, now + expires_after):
             raise ResponseError("this order no longer waits for approval (approved, expired or cancelled)")
-        note(db, order.incident_id, actor, now, text.approved(order, actor), order)
+        store.withdraw_approval_pages(db, order, f"approved by {text.person(actor)}", now)
+        note(db, order.incident_id, actor, now, text.approved(order, actor, via), order)
+        details: dict[str, object] = {"order": order.id, "agent": order.agent_name, "action": order.action_id}
+        if via is not None:
+            details["via"] = via
         audit.record(
             db,
             now,
@@ -226,7 +242,7 @@ def approve(
             "response.approve",
             f"incident:{order.incident_id}",
             client_address,
-            {"order": order.id, "agent": order.agent_name, "action": order.action_id},
+            details,
         )
     approved = store.get_order(db, order_id)
     assert approved is not None
@@ -281,6 +297,7 @@ def pause(db: Store, actor: str, client_address: str, now: datetime) -> list[Ord
         store.set_paused(db, actor)
         cancelled = store.cancel_open(db, now, f"automated responses switched off by {actor}")
         for order in cancelled:
+            store.withdraw_approval_pages(db, order, "automated responses switched off", now)
             note(db, order.incident_id, actor, now, text.cancelled(order, actor), order)
         audit.record(
             db, now, actor, "response.pause", "responses", client_address, {"cancelled": len(cancelled)}

@@ -13,12 +13,29 @@ def asked(order: Order) -> str:
 def awaiting(order: Order) -> str:
     return (
         f"{order.action_id} on {order.agent_name} waits for a person's approval ({_why(order)});"
-        f" approve it by {order.expires_at:%H:%M} UTC on the incident's admin page"
+        f" approve it by {order.expires_at:%H:%M} UTC on the incident's admin page or from the page"
     )
 
 
-def approved(order: Order, actor: str) -> str:
-    return f"{_person(actor)} approved {order.action_id} on {order.agent_name}"
+def approval_requested(order: Order, responders: list[str]) -> str:
+    """Who received the approve link of an order, or where it will come from."""
+    if responders:
+        return f"sent {', '.join(responders)} a link to approve {order.action_id} on {order.agent_name}"
+    return (
+        f"nobody has been paged for this incident yet: the next page carries the link to approve"
+        f" {order.action_id} on {order.agent_name}"
+    )
+
+
+def approved(order: Order, actor: str, via: str | None = None) -> str:
+    """'alice approved restart-api on web-1 from the page'."""
+    where = f" from {via}" if via else ""
+    return f"{person(actor)} approved {order.action_id} on {order.agent_name}{where}"
+
+
+def resolved_first(order: Order) -> str:
+    head = f"{order.action_id} on {order.agent_name}"
+    return f"{head} cancelled: the incident was resolved before anyone approved it"
 
 
 def result(order: Order) -> str:
@@ -47,7 +64,7 @@ def expired(order: Order) -> str:
 
 
 def cancelled(order: Order, actor: str) -> str:
-    who = _person(actor)
+    who = person(actor)
     return f"{order.action_id} on {order.agent_name} cancelled: {who} switched automated responses off"
 
 
@@ -69,10 +86,10 @@ def _why(order: Order) -> str:
     if order.rule_id:
         attempt = f", attempt {order.attempt}" if order.attempt > 1 else ""
         return f"rule {order.rule_id}{attempt}"
-    return f"asked by {_person(order.requested_by)}"
+    return f"asked by {person(order.requested_by)}"
 
 
-def _person(actor: str) -> str:
+def person(actor: str) -> str:
     return actor.removeprefix("user:")
 
 

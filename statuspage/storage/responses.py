@@ -302,3 +302,42 @@ def set_paused(db: Store, actor: str | None) -> None:
         " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
         {"key": PAUSED_KEY, "value": actor},
     )
+
+
+def approval_page_key(order: Order) -> str:
+    """The idempotency-key prefix of the pages asking a person to approve `order`."""
+    return f"incident:{order.incident_id}:approval:{order.id}"
+
+
+def withdraw_approval_pages(db: Store, order: Order, reason: str, now: datetime) -> int:
+    """Stop the approval pages of a decided order not yet sent (a personal rule's delay); return how many."""
+    return sql.run(
+        db,
+        "UPDATE outbox SET failed_at = :now, last_error = :reason, claimed_until = NULL"
+        " WHERE idempotency_key LIKE :prefix AND delivered_at IS NULL AND failed_at IS NULL"
+        " AND (claimed_until IS NULL OR claimed_until <= :now)",
+        {"now": to_iso(now), "reason": reason, "prefix": approval_page_key(order) + ":%"},
+    )
+
+
+def cancel_awaiting_of_closed(db: Store, now: datetime) -> list[Order]:
+    """Cancel the orders still awaiting approval of incidents already resolved; return them."""
+    rows = sql.rows(
+        db,
+        "SELECT * FROM response_orders WHERE status = 'awaiting_approval' AND incident_id IN"
+        " (SELECT id FROM incidents WHERE status IN ('resolved', 'postmortem'))",
+    )
+    cancelled = []
+    for row in rows:
+        if sql.run(
+            db,
+            "UPDATE response_orders SET status = 'cancelled', finished_at = :now, reason = :reason"
+            " WHERE id = :id AND status = 'awaiting_approval'",
+            {
+                "now": to_iso(now),
+                "reason": "the incident was resolved before anyone approved it",
+                "id": row["id"],
+            },
+        ):
+            cancelled.append(_order(row))
+    return cancelled

@@ -105,6 +105,7 @@ SECRETS = {
     "/api/v1/admin/incidents?token=uwt_0123456789abcdef&page=2": "uwt_0123456789abcdef",
     "/?access_token=at_0123456789abcdef": "at_0123456789abcdef",
     "/oncall/act/oa_0123456789abcdef": "oa_0123456789abcdef",
+    "/oncall/approve/ap_0123456789abcdef": "ap_0123456789abcdef",
     "/oncall/feeds/responder/alice/of_0123456789abcdef.ics": "of_0123456789abcdef",
 }
 

@@ -3,7 +3,8 @@
 The row's destination is `<responder>/<contact id>`; the address is looked up
 when the row is sent, in `[[responders]]` or the responder's own edited
 contacts (a contact removed since is a permanent failure). The message carries the signed action links of
-`payload["actions"]` (acknowledge, resolve, open) in its text; a webhook gets
+`payload["actions"]` (acknowledge, resolve, open) and `payload["approvals"]`
+(approve an automated action waiting for a person) in its text; a webhook gets
 the whole payload, `actions` included, signed with the contact's secret, so a
 chat bot can render buttons. Sending reuses the email, apprise and webhook kinds.
 """
@@ -45,6 +46,7 @@ def page_text(row: OutboxRow, ctx: DeliveryContext) -> tuple[str, dict[str, Any]
         "body": str(payload.get("body") or payload.get("message") or title),
         "reason": payload.get("reason"),
         "actions": payload.get("actions") if isinstance(payload.get("actions"), dict) else None,
+        "approvals": [a for a in payload.get("approvals") or [] if isinstance(a, dict)],
         "url": payload.get("url") or (incident or {}).get("url"),
     }
     return title, names
