@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from shared.checks import ID_PATTERN, Duration
+from shared.timeutil import format_duration
 
 Selector = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^(\*|agent:.+|label:.+)$")]
 
@@ -23,7 +24,7 @@ class _Section(BaseModel):
 
 def _at_least(value: timedelta, minimum: timedelta, maximum: timedelta, name: str) -> timedelta:
     if not minimum <= value <= maximum:
-        raise ValueError(f"{name} must be between {minimum.total_seconds():g}s and {maximum}")
+        raise ValueError(f"{name} must be between {format_duration(minimum)} and {format_duration(maximum)}")
     return value
 
 
