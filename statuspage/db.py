@@ -19,63 +19,39 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
-from statuspage.storage.locations import is_postgres_url, redacted
+from statuspage.storage import sql
 from statuspage.storage.migrations import MIGRATIONS
+from statuspage.storage.schema_errors import (
+    DatabaseTooNew,
+    EngineNotReady,
+    MigrationFailed,
+    SchemaError,
+    too_new_message,
+)
+from statuspage.storage.sqlite_file import BUSY_TIMEOUT_MS, connect
 
-if TYPE_CHECKING:
-    # Only for annotations: sql imports storage.transaction, which imports this module.
-    from statuspage.storage import sql
-
-BUSY_TIMEOUT_MS = 10_000
-
-
-def connect(path: Path | str) -> sqlite_utils.Database:
-    """Open the database file (creating its folder), tuned for one writer and many readers.
-
-    Raises EngineNotReady for a `postgresql://` URL: the caller must open it
-    with `sql.open_store` (the storage functions it calls take `sql.Store`).
-    """
-    if is_postgres_url(path):
-        raise EngineNotReady(
-            f"database {redacted(str(path))}: this part of upwatch still runs on SQLite only; "
-            "the PostgreSQL engine runs `migrate`, `doctor` and `copy-database` (docs/storage.md)"
-        )
-    if str(path) != ":memory:":
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-    # isolation_level=None: sqlite-utils' atomic() issues BEGIN/COMMIT itself.
-    # check_same_thread=False: a connection is used by one thread at a time,
-    # but gunicorn's thread pool may not be the thread that opened it.
-    conn = sqlite3.connect(
-        str(path), isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000
-    )
-    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    conn.execute("PRAGMA journal_mode = WAL")
-    # NORMAL is durable across application crashes in WAL mode; only an OS
-    # crash can lose the last transactions (sqlite.org/pragma.html#pragma_synchronous).
-    conn.execute("PRAGMA synchronous = NORMAL")
-    conn.execute("PRAGMA foreign_keys = ON")
-    return sqlite_utils.Database(conn)
-
-
-class SchemaError(Exception):
-    """The database cannot be brought to this version's schema; str(error) says what to do."""
-
-
-class DatabaseTooNew(SchemaError):
-    """The database has migrations this version does not know: a newer upwatch wrote it."""
-
-
-class EngineNotReady(SchemaError):
-    """A PostgreSQL URL reached code that opens SQLite files only."""
-
-
-class MigrationFailed(SchemaError):
-    """A migration raised; every pending migration was rolled back."""
+# Callers open files and catch schema errors through this module; the storage layer
+# defines them (schema_errors, sqlite_file) so it never imports this module back.
+__all__ = [
+    "BUSY_TIMEOUT_MS",
+    "DatabaseTooNew",
+    "EngineNotReady",
+    "MigrationFailed",
+    "SchemaError",
+    "applied_migrations",
+    "check_not_newer",
+    "connect",
+    "describe",
+    "known_migrations",
+    "migrate",
+    "open_and_migrate",
+    "open_store_and_migrate",
+    "too_new_message",
+]
 
 
 def known_migrations(migrations: Migrations = MIGRATIONS) -> list[str]:
@@ -91,15 +67,6 @@ def applied_migrations(db: sql.Store, migrations: Migrations = MIGRATIONS) -> li
 
         return postgres_schema.applied(db, migrations)
     return [migration.name for migration in migrations.applied(db)]
-
-
-def too_new_message(where: str, unknown: list[str]) -> str:
-    return (
-        f"database {where} was written by a newer upwatch: it has migration(s) "
-        f"{', '.join(unknown)} that this version ({_version()}) does not know. Refusing to use it: "
-        "install the newer upwatch again, or restore a backup taken before the upgrade "
-        "(upwatch-statuspage restore FILE --force)."
-    )
 
 
 def check_not_newer(db: sql.Store, migrations: Migrations = MIGRATIONS) -> None:
@@ -166,12 +133,6 @@ def describe(db: sql.Store) -> str:
     return str(row[2]) if row and row[2] else ":memory:"
 
 
-def _version() -> str:
-    from statuspage import __version__
-
-    return __version__
-
-
 def open_and_migrate(path: Path | str) -> sqlite_utils.Database:
     db = connect(path)
     migrate(db)
@@ -180,8 +141,6 @@ def open_and_migrate(path: Path | str) -> sqlite_utils.Database:
 
 def open_store_and_migrate(location: Path | str) -> sql.Store:
     """Open the SQLite file or PostgreSQL URL a `database` setting names, and migrate it."""
-    from statuspage.storage import sql
-
     db = sql.open_store(location)
     try:
         migrate(db)

@@ -98,7 +98,7 @@ def migrate(store: PostgresStore, migrations: Migrations) -> list[str]:
 
     Raises DatabaseTooNew (nothing changed) or MigrationFailed (all rolled back).
     """
-    from statuspage.db import DatabaseTooNew, MigrationFailed, SchemaError, too_new_message
+    from statuspage.storage.schema_errors import DatabaseTooNew, MigrationFailed, SchemaError, too_new_message
 
     with store.transaction(lock=MIGRATE_LOCK):
         unknown = unknown_migrations(store, migrations)

@@ -59,7 +59,7 @@ def open_store(location: Path | str) -> Store:
         from statuspage.storage.postgres import PostgresStore
 
         return PostgresStore(str(location))
-    from statuspage.db import connect
+    from statuspage.storage.sqlite_file import connect
 
     return connect(location)
 

@@ -1,4 +1,5 @@
-"""The SQLite engine's own file tooling: opening a database file as it is, integrity and journal mode.
+"""The SQLite engine's own file tooling: connecting (WAL, busy timeout), opening a file as it is,
+integrity and journal mode.
 
 Named engine-specific pieces (issue 13): backup/restore (SQLite's online
 backup API), `doctor`'s file checks and ingest's checkpoint tuning only make
@@ -13,7 +14,38 @@ from pathlib import Path
 
 import sqlite_utils
 
-from statuspage.db import BUSY_TIMEOUT_MS
+from statuspage.storage.locations import is_postgres_url, redacted
+from statuspage.storage.schema_errors import EngineNotReady
+
+BUSY_TIMEOUT_MS = 10_000
+
+
+def connect(path: Path | str) -> sqlite_utils.Database:
+    """Open the database file (creating its folder), tuned for one writer and many readers.
+
+    Raises EngineNotReady for a `postgresql://` URL: the caller must open it
+    with `sql.open_store` (the storage functions it calls take `sql.Store`).
+    """
+    if is_postgres_url(path):
+        raise EngineNotReady(
+            f"database {redacted(str(path))}: this part of upwatch still runs on SQLite only; "
+            "the PostgreSQL engine runs `migrate`, `doctor` and `copy-database` (docs/storage.md)"
+        )
+    if str(path) != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    # isolation_level=None: sqlite-utils' atomic() issues BEGIN/COMMIT itself.
+    # check_same_thread=False: a connection is used by one thread at a time,
+    # but gunicorn's thread pool may not be the thread that opened it.
+    conn = sqlite3.connect(
+        str(path), isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000
+    )
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA journal_mode = WAL")
+    # NORMAL is durable across application crashes in WAL mode; only an OS
+    # crash can lose the last transactions (sqlite.org/pragma.html#pragma_synchronous).
+    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute("PRAGMA foreign_keys = ON")
+    return sqlite_utils.Database(conn)
 
 
 def open_file(path: Path, *, read_only: bool = False) -> sqlite3.Connection:

@@ -27,7 +27,7 @@ from sqlite_utils import Database
 if TYPE_CHECKING:
     from statuspage.storage.sql import Store
 
-from statuspage.db import BUSY_TIMEOUT_MS
+from statuspage.storage.sqlite_file import BUSY_TIMEOUT_MS
 
 # One ingest writer at a time per process, queued on a Python lock: SQLite's own busy
 # handler polls with sleeps of 1, 2, 5, 10 ... ms, so threads of one process
