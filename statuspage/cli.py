@@ -183,6 +183,9 @@ def main(argv: list[str] | None = None) -> int:
         # A newer database or a failed migration: one clear message, no traceback.
         print(f"upwatch-statuspage: {error}", file=sys.stderr)
         return 2
+    except ConfigError as error:  # checks that need the database (escalation targets of schedules)
+        print(f"upwatch-statuspage: configuration error:\n{error}", file=sys.stderr)
+        return 2
 
 
 def _user(settings: Settings, args: argparse.Namespace) -> int:
@@ -209,8 +212,10 @@ def _config_check(path: Path) -> int:
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
     from statuspage import create_app
+    from statuspage.oncall.service import check_references
     from statuspage.server import serve
 
+    check_references(settings)  # a target may name a schedule made in the admin: needs the database
     app = create_app(settings)
     print(f"upwatch status page: http://{args.host}:{args.port}/", file=sys.stderr, flush=True)
     serve(app, args.host, args.port, args.workers, args.threads, with_worker=not args.no_worker)
@@ -219,10 +224,12 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
 
 def _worker(settings: Settings, args: argparse.Namespace) -> int:
     from statuspage.db import open_store_and_migrate
+    from statuspage.oncall.service import check_references
     from statuspage.worker import Worker, install_signal_handlers
 
     # Refuse a newer or unmigratable database now, not once per pass.
     sql.close(open_store_and_migrate(settings.database))
+    check_references(settings)
 
     worker = Worker(settings)
     install_signal_handlers(worker)

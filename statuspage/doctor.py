@@ -344,14 +344,30 @@ def check_oncall(db: sqlite_utils.Database, settings: Settings, now: datetime) -
     """Gaps ahead in schedules an escalation policy pages; responders nobody can reach."""
     from statuspage.oncall import service
 
-    if not settings.schedules and not settings.responders:
-        return []
     try:
+        schedules = service.all_schedules(db, settings)  # the file's and those made in the admin
+        unknown = service.reference_problems(db, settings)
+        if not schedules and not settings.responders and not unknown:
+            return []
         holes = service.upcoming_gaps(db, settings, now)
         states = service.contact_states(db, settings)
+        shadowed = service.shadowed_schedules(db, settings)
     except sqlite3.OperationalError:
         return [Finding("warn", "oncall", "on-call tables missing", "run `upwatch-statuspage migrate`")]
-    findings = []
+    findings = [
+        Finding("fail", "oncall", problem, "make that schedule in the admin or correct the target")
+        for problem in unknown
+    ]
+    findings += [
+        Finding(
+            "warn",
+            "oncall",
+            f"schedule {schedule_id} is declared in upwatch.toml and was also made in the admin:"
+            " the file's is used",
+            "delete the admin one (admin: On call) or rename one of them",
+        )
+        for schedule_id in shadowed
+    ]
     horizon = format_duration(settings.oncall.gap_horizon)
     for schedule_id, gaps in holes.items():
         hours = sum(g.duration.total_seconds() for g in gaps) / 3600

@@ -54,6 +54,12 @@ def load_replacement(current: Settings, environ: dict[str, str] | None = None) -
         raise ReloadRefused(str(error)) from None
     if new.database != current.database:
         raise ReloadRefused(f"database: changing it ({current.database} -> {new.database}) needs a restart")
+    from statuspage.oncall.service import check_references
+
+    try:
+        check_references(new)  # `schedule:` targets against the file's schedules and the admin's
+    except ConfigError as error:
+        raise ReloadRefused(str(error)) from None
     return new
 
 

@@ -16,7 +16,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from statuspage.admin import models
 from statuspage.admin.api import _actor, _body, _ok, _Refused, endpoint
 from statuspage.oncall import service
-from statuspage.oncall.config import NAME_PATTERN
+from statuspage.oncall.config import NAME_PATTERN, LayerConfig
 from statuspage.oncall.rotation import Span, shifts
 from statuspage.storage import oncall as store
 from statuspage.web import get_db, json_error, now, settings
@@ -56,6 +56,11 @@ class ScheduleOut(_Out):
     id: str
     name: str
     tz: str
+    source: str = Field(description="file: declared in upwatch.toml (read-only here); admin: made here")
+    used_by: list[str] = Field(default_factory=list, description="escalation levels that page it")
+    layers: list[LayerConfig] = Field(default_factory=list, description="from the base up")
+    handoff_channel: str | None = None
+    handoff_notices: bool = True
     at: datetime
     on_call: OnCallOut
     shifts: list[ShiftOut] = Field(default_factory=list)
@@ -94,7 +99,10 @@ def _shift(span: Span) -> ShiftOut:
 
 def _schedule(schedule_id: str, at: datetime, weeks: int) -> ScheduleOut:
     db, config = get_db(), settings()
-    schedule = service.schedule_or_404(config, schedule_id)
+    entry = service.find_schedule(db, config, schedule_id)
+    if entry is None:
+        raise service.OncallNotFound(f"no schedule {schedule_id!r}")
+    schedule = entry.config
     current = service.who(db, config, schedule_id, at)
     spans = (
         service.schedule_timeline(db, config, schedule_id, at, at + timedelta(weeks=weeks)) if weeks else []
@@ -104,6 +112,11 @@ def _schedule(schedule_id: str, at: datetime, weeks: int) -> ScheduleOut:
         id=schedule.id,
         name=schedule.label,
         tz=schedule.tz,
+        source=entry.source,
+        used_by=service.used_by(config, schedule.id),
+        layers=list(schedule.layers),
+        handoff_channel=schedule.handoff_channel,
+        handoff_notices=schedule.handoff_notices,
         at=at,
         on_call=OnCallOut(responder=current.responder, layer=current.layer, override_id=current.override_id),
         shifts=[_shift(s) for s in merged],
@@ -142,14 +155,20 @@ def _answer(action: Callable[[], BaseModel], status: int = 200) -> Response:
         return refused.response
     except service.OncallNotFound as error:
         return json_error(404, f"not found: {error}")
+    except service.OncallConflict as error:
+        return json_error(409, str(error))
     except service.OncallInputError as error:
-        message = str(error).split(": ", 1)[-1]
-        return json_error(422, str(error), [{"loc": error.field, "msg": message, "type": "value_error"}])
+        details = [{"loc": field, "msg": msg, "type": "value_error"} for field, msg in error.errors.items()]
+        return json_error(422, str(error), details)
 
 
 @endpoint("GET", "/oncall/schedules", "read", "Schedules and who is on call now", ScheduleList)
 def list_schedules() -> Response:
-    return _answer(lambda: ScheduleList(schedules=[_schedule(s.id, now(), 0) for s in settings().schedules]))
+    return _answer(
+        lambda: ScheduleList(
+            schedules=[_schedule(s.id, now(), 0) for s in service.all_schedules(get_db(), settings())]
+        )
+    )
 
 
 @endpoint(
@@ -166,7 +185,7 @@ def get_schedule(schedule_id: str) -> Response:
 @endpoint("GET", "/oncall/schedules/<schedule_id>/overrides", "read", "Overrides not yet over", OverrideList)
 def list_overrides(schedule_id: str) -> Response:
     def build() -> OverrideList:
-        service.schedule_or_404(settings(), schedule_id)
+        service.schedule_or_404(get_db(), settings(), schedule_id)
         found = store.overrides_of(get_db(), schedule_id, now())
         return OverrideList(overrides=[OverrideOut(**vars(o)) for o in found])
 

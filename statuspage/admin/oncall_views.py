@@ -40,7 +40,8 @@ def oncall() -> tuple[str, int]:
     db, config, moment = get_db(), settings(), now()
     holes = service.upcoming_gaps(db, config, moment)
     rows = []
-    for schedule in config.schedules:
+    for entry in service.all_schedules(db, config):
+        schedule = entry.config
         spans = shifts(
             service.schedule_timeline(db, config, schedule.id, moment, moment + timedelta(weeks=2))
         )
@@ -48,6 +49,7 @@ def oncall() -> tuple[str, int]:
         rows.append(
             {
                 "schedule": schedule,
+                "source": entry.source,
                 "zone": ZoneInfo(schedule.tz),
                 "current": current,
                 "next": spans[1] if len(spans) > 1 else None,
@@ -79,9 +81,10 @@ def oncall() -> tuple[str, int]:
 def oncall_schedule(schedule_id: str, error: str | None = None, status: int = 200) -> tuple[str, int]:
     """The timeline of one schedule over the next weeks (?weeks=N), its overrides and a form for one."""
     db, config, moment = get_db(), settings(), now()
-    schedule = config.schedule(schedule_id)
-    if schedule is None:
+    entry = service.find_schedule(db, config, schedule_id)
+    if entry is None:
         abort(404)
+    schedule = entry.config
     try:
         weeks = min(max(int(request.args.get("weeks", "2")), 1), MAX_WEEKS)
     except ValueError:
@@ -106,9 +109,10 @@ def oncall_schedule(schedule_id: str, error: str | None = None, status: int = 20
 @admin_ui.post("/oncall/<schedule_id>/overrides")
 def add_override(schedule_id: str) -> WerkzeugResponse | tuple[str, int]:
     config = settings()
-    schedule = config.schedule(schedule_id)
-    if schedule is None:
+    entry = service.find_schedule(get_db(), config, schedule_id)
+    if entry is None:
         abort(404)
+    schedule = entry.config
     zone = ZoneInfo(schedule.tz)
     try:
         starts_at = _local_time("starts_at", zone)

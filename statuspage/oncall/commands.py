@@ -54,7 +54,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
                 return 1
             print(f"verification link queued for {args.responder}/{args.contact}; the worker sends it")
             return 0
-        for schedule in settings.schedules:
+        for schedule in service.all_schedules(db, settings):
             print(f"schedule {schedule.id}\t{service.feed_url(db, settings, 'schedule', schedule.id)}")
         for responder in settings.responders:
             print(
@@ -66,9 +66,10 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _show(db: sql.Store, settings: Settings, args: argparse.Namespace) -> int:
-    schedule = settings.schedule(args.schedule)
+    found = service.find_schedule(db, settings, args.schedule)
+    schedule = found.config if found else None
     if schedule is None:
-        known = ", ".join(s.id for s in settings.schedules) or "none configured"
+        known = ", ".join(s.id for s in service.all_schedules(db, settings)) or "none configured"
         print(f"upwatch-statuspage: no schedule {args.schedule!r} (known: {known})", file=sys.stderr)
         return 1
     try:

@@ -184,10 +184,9 @@ class LayerConfig(_Section):
         )
 
 
-class ScheduleConfig(_Section):
-    """Who is on call when: layers listed from the base up (a later layer wins where it has someone)."""
+class ScheduleFields(_Section):
+    """A schedule's fields but its id (the admin API's body when the id is in the path)."""
 
-    id: str = Field(pattern=ID_PATTERN)
     name: str | None = Field(default=None, max_length=100)
     tz: str = Field(default="UTC", max_length=64)
     layers: list[LayerConfig] = Field(min_length=1, max_length=20)
@@ -202,6 +201,12 @@ class ScheduleConfig(_Section):
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"unknown time zone {tz!r} (use an IANA name like Europe/Berlin)") from None
         return tz
+
+
+class ScheduleConfig(ScheduleFields):
+    """Who is on call when: layers listed from the base up (a later layer wins where it has someone)."""
+
+    id: str = Field(pattern=ID_PATTERN)
 
     @property
     def label(self) -> str:

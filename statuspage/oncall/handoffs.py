@@ -31,7 +31,8 @@ CATCH_UP = timedelta(days=1)
 
 def announce_handoffs(db: sql.Store, settings: Settings, now: datetime) -> int:
     """Queue notices for shifts that began since the last pass; return rows queued."""
-    if not settings.schedules:
+    schedules = [entry.config for entry in service.all_schedules(db, settings)]
+    if not schedules:
         return 0
     queued = 0
     with sql.write(db):
@@ -40,7 +41,7 @@ def announce_handoffs(db: sql.Store, settings: Settings, now: datetime) -> int:
         if since is None or since >= now:
             return 0
         since = max(since, now - CATCH_UP)
-        for schedule in settings.schedules:
+        for schedule in schedules:
             if not schedule.handoff_notices:
                 continue
             spans = service.schedule_timeline(db, settings, schedule.id, since, now + timedelta(seconds=1))
@@ -57,10 +58,11 @@ def _notify(
     db: sql.Store, settings: Settings, schedule_id: str, responder_name: str, start: datetime, end: datetime,
     now: datetime,
 ) -> int:  # fmt: skip
-    schedule = settings.schedule(schedule_id)
+    found = service.find_schedule(db, settings, schedule_id)
     responder = service.responder(db, settings, responder_name)
-    if schedule is None or responder is None:
+    if found is None or responder is None:
         return 0
+    schedule = found.config
     zone = schedule.to_schedule().zone
     title = f"You are on call for {schedule.label}"
     body = (

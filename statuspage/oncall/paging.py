@@ -74,7 +74,7 @@ def resolve_target(db: Store, settings: Settings, target: str, now: datetime) ->
     kind, _, name = target.partition(":")
     if kind == "user":
         return (name, "paged directly") if settings.responder(name) else (None, f"unknown responder {name}")
-    schedule = settings.schedule(name)
+    schedule = service.find_schedule(db, settings, name)
     if schedule is None:
         return None, f"unknown schedule {name}"
     current = service.who(db, settings, name, now)

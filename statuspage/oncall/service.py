@@ -8,30 +8,39 @@ stored then.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import ValidationError
 
 from statuspage.oncall import links
 from statuspage.oncall.config import ContactConfig, ResponderConfig, ScheduleConfig
 from statuspage.oncall.rotation import OnCall, Override, Span, gaps, on_call, overlapping, timeline
-from statuspage.settings import Settings
+from statuspage.settings import ConfigError, Settings
 from statuspage.storage import audit, sql
 from statuspage.storage import oncall as store
 from statuspage.storage.sql import Store
+
+log = logging.getLogger(__name__)
 
 MAX_OVERRIDE = timedelta(days=90)
 MAX_TIMELINE = timedelta(weeks=26)
 
 
 class OncallInputError(ValueError):
-    """Bad input; `field` names what is wrong."""
+    """Bad input; `field` names what is wrong (`errors`: every field refused, field -> message)."""
 
-    def __init__(self, field: str, message: str):
+    def __init__(self, field: str, message: str, errors: dict[str, str] | None = None):
         super().__init__(f"{field}: {message}")
         self.field = field
+        self.message = message
+        self.errors = errors or {field: message}
+
+
+class OncallConflict(Exception):
+    """The change cannot be made as things stand (declared in the file, still paged): HTTP 409."""
 
 
 class OncallNotFound(LookupError):
@@ -45,11 +54,108 @@ class ContactState:
     verified: bool
 
 
-def schedule_or_404(settings: Settings, schedule_id: str) -> ScheduleConfig:
-    schedule = settings.schedule(schedule_id)
-    if schedule is None:
+@dataclass(frozen=True)
+class ScheduleEntry:
+    """A schedule of the merged set: declared in upwatch.toml (`file`, read-only at run time) or
+    made in the admin UI/API (`admin`, stored in the database, editable)."""
+
+    config: ScheduleConfig
+    source: Literal["file", "admin"]
+    stored: store.StoredSchedule | None = None
+
+    @property
+    def id(self) -> str:
+        return self.config.id
+
+    @property
+    def label(self) -> str:
+        return self.config.label
+
+
+def _from_store(row: store.StoredSchedule) -> ScheduleEntry | None:
+    try:
+        config = ScheduleConfig.model_validate({**row.definition, "id": row.schedule_id})
+    except ValidationError as error:  # stored before a stricter check: skipped, and said so
+        log.warning("schedule %s in the database is not valid any more: %s", row.schedule_id, error)
+        return None
+    return ScheduleEntry(config, "admin", row)
+
+
+def all_schedules(db: Store, settings: Settings) -> list[ScheduleEntry]:
+    """The merged set: upwatch.toml's schedules first, then those made in the admin. An id in both
+    is the file's (config as code wins; `shadowed_schedules` names them for doctor)."""
+    entries = [ScheduleEntry(s, "file") for s in settings.schedules]
+    declared = {s.id for s in settings.schedules}
+    for row in store.stored_schedules(db):
+        if row.schedule_id not in declared and (entry := _from_store(row)) is not None:
+            entries.append(entry)
+    return entries
+
+
+def find_schedule(db: Store, settings: Settings, schedule_id: str) -> ScheduleEntry | None:
+    declared = settings.schedule(schedule_id)
+    if declared is not None:
+        return ScheduleEntry(declared, "file")
+    row = store.stored_schedule(db, schedule_id)
+    return _from_store(row) if row else None
+
+
+def shadowed_schedules(db: Store, settings: Settings) -> list[str]:
+    """Ids made in the admin that upwatch.toml now declares too (the file's is used)."""
+    declared = {s.id for s in settings.schedules}
+    return [row.schedule_id for row in store.stored_schedules(db) if row.schedule_id in declared]
+
+
+def schedule_or_404(db: Store, settings: Settings, schedule_id: str) -> ScheduleConfig:
+    """A schedule of the merged set; OncallNotFound when neither the file nor the admin has it."""
+    found = find_schedule(db, settings, schedule_id)
+    if found is None:
         raise OncallNotFound(f"no schedule {schedule_id!r}")
-    return schedule
+    return found.config
+
+
+def used_by(settings: Settings, schedule_id: str) -> list[str]:
+    """Where escalation policies page a schedule, in words: "policy api, level 1"."""
+    target = f"schedule:{schedule_id}"
+    return [
+        f"policy {policy.id}, level {index + 1}"
+        for policy in settings.escalation_policies
+        for index, level in enumerate(policy.levels)
+        if target in level.targets
+    ]
+
+
+def reference_problems(db: Store, settings: Settings) -> list[str]:
+    """`schedule:` targets naming a schedule neither upwatch.toml nor the admin has, each naming its
+    key. The file alone cannot tell (a target may name a schedule made in the admin), so `serve`,
+    `worker`, a reload and `doctor` check this against the merged set."""
+    known = {entry.id for entry in all_schedules(db, settings)}
+    problems = []
+    for index, policy in enumerate(settings.escalation_policies):
+        for level_index, level in enumerate(policy.levels):
+            for target in level.targets:
+                kind, _, name = target.partition(":")
+                if kind == "schedule" and name not in known:
+                    key = f"escalation_policies[{index}].levels[{level_index}].targets"
+                    problems.append(
+                        f"{key}: unknown schedule {name!r} in {target!r} (declare it in [[schedules]]"
+                        " or make it in the admin On call page)"
+                    )
+    return problems
+
+
+def check_references(settings: Settings) -> None:
+    """Raise ConfigError, one line per key, when an escalation target names a schedule that neither
+    upwatch.toml nor the admin has. `serve`, `worker` and a reload call it before using `settings`."""
+    from statuspage.db import open_store_and_migrate
+
+    db = open_store_and_migrate(settings.database)
+    try:
+        problems = reference_problems(db, settings)
+    finally:
+        sql.close(db)
+    if problems:
+        raise ConfigError("\n".join(problems))
 
 
 def overrides(db: Store, schedule_id: str, since: datetime | None = None) -> list[Override]:
@@ -58,7 +164,7 @@ def overrides(db: Store, schedule_id: str, since: datetime | None = None) -> lis
 
 def who(db: Store, settings: Settings, schedule_id: str, at: datetime) -> OnCall:
     """Who is on call for a schedule at `at` (OncallNotFound for an unknown schedule)."""
-    schedule = schedule_or_404(settings, schedule_id)
+    schedule = schedule_or_404(db, settings, schedule_id)
     return on_call(schedule.to_schedule(), overrides(db, schedule_id, at - timedelta(seconds=1)), at)
 
 
@@ -66,7 +172,7 @@ def schedule_timeline(
     db: Store, settings: Settings, schedule_id: str, start: datetime, end: datetime
 ) -> list[Span]:
     """Spans of [start, end) with who is on call (None: a gap). At most 26 weeks."""
-    schedule = schedule_or_404(settings, schedule_id)
+    schedule = schedule_or_404(db, settings, schedule_id)
     end = min(end, start + MAX_TIMELINE)
     return timeline(schedule.to_schedule(), overrides(db, schedule_id, start), start, end)
 
@@ -83,7 +189,8 @@ def paged_schedules(settings: Settings) -> set[str]:
 def upcoming_gaps(db: Store, settings: Settings, now: datetime) -> dict[str, list[Span]]:
     """Schedule id -> stretches with nobody on call within `oncall.gap_horizon`, for paged schedules."""
     found: dict[str, list[Span]] = {}
-    for schedule_id in sorted(paged_schedules(settings)):
+    known = {entry.id for entry in all_schedules(db, settings)}
+    for schedule_id in sorted(paged_schedules(settings) & known):  # unknown ones: reference_problems
         spans = schedule_timeline(db, settings, schedule_id, now, now + settings.oncall.gap_horizon)
         holes = gaps(spans)
         if holes:
@@ -106,7 +213,7 @@ def add_override(
     now: datetime,
 ) -> int:
     """Store an override after checking it; return its id. Overlaps and unknown people are refused."""
-    schedule_or_404(settings, schedule_id)
+    schedule_or_404(db, settings, schedule_id)
     if settings.responder(responder) is None:
         raise OncallInputError("responder", f"unknown responder {responder!r}")
     if replaces is not None and settings.responder(replaces) is None:

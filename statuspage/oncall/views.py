@@ -118,18 +118,19 @@ def feed(kind: str, name: str, secret: str) -> Response:
     labels = {r.name: r.label for r in config.responders}
     spans: list[tuple[Span, str]] = []
     if kind == "schedule":
-        schedule = config.schedule(name)
-        if schedule is None:
+        entry = service.find_schedule(db, config, name)
+        if entry is None:
             abort(404)
+        schedule = entry.config
         found = shifts(service.schedule_timeline(db, config, name, start, end))
         spans = [(s, schedule.label) for s in found]
         title = schedule.label
     else:
         if config.responder(name) is None:
             abort(404)
-        for schedule in config.schedules:
-            own = shifts(service.schedule_timeline(db, config, schedule.id, start, end))
-            spans += [(s, schedule.label) for s in own if s.responder == name]
+        for entry in service.all_schedules(db, config):
+            own = shifts(service.schedule_timeline(db, config, entry.id, start, end))
+            spans += [(s, entry.label) for s in own if s.responder == name]
         title = f"{labels[name]} on call"
     host = urlsplit(config.page.url).hostname or "localhost"
     body = render_feed(f"{kind}:{name}", title, spans, labels, host, now())

@@ -814,3 +814,22 @@ def m0018_results_arrival_order(db: Database) -> None:
         CREATE INDEX results_seq ON results(seq);
         """
     )
+
+
+@MIGRATIONS(name="0022_oncall_schedules")
+def m0022_oncall_schedules(db: Database) -> None:
+    """Schedules made in the admin UI/API (those in upwatch.toml stay in the file): the whole
+    schedule (name, zone, layers) as JSON in the fields of `[[schedules]]`, validated as the file is."""
+    db.executescript(
+        """
+        CREATE TABLE oncall_schedules (
+            id INTEGER PRIMARY KEY,
+            schedule_id TEXT NOT NULL UNIQUE,
+            definition TEXT NOT NULL,                      -- JSON, the fields of [[schedules]]
+            created_by TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            updated_by TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        """
+    )

@@ -1,9 +1,11 @@
-"""On-call storage: schedule overrides, contact verifications, used action links, pages in the outbox.
+"""On-call storage: schedules made in the admin, overrides, contact verifications, used action
+links, pages in the outbox.
 
-Everything goes through the `statuspage.storage.sql` seam. Schedules and
-responders themselves are configuration (`[[schedules]]`, `[[responders]]`);
-what changes at run time lives here. Write functions expect the caller's
-transaction (`sql.write`) when several writes belong together.
+Everything goes through the `statuspage.storage.sql` seam. Responders and the
+schedules of upwatch.toml are configuration (`[[responders]]`, `[[schedules]]`);
+what changes at run time lives here: schedules made in the admin UI/API (their
+definition as JSON, in the fields of `[[schedules]]`), overrides, personal settings.
+Write functions expect the caller's transaction (`sql.write`) when several writes belong together.
 """
 
 from __future__ import annotations
@@ -270,3 +272,71 @@ def set_personal(
 
 def clear_personal(db: Store, responder: str) -> bool:
     return sql.run(db, "DELETE FROM oncall_personal WHERE responder = :r", {"r": responder}) == 1
+
+
+@dataclass(frozen=True)
+class StoredSchedule:
+    """A schedule made in the admin UI/API: `definition` holds the fields of `[[schedules]]`."""
+
+    schedule_id: str
+    definition: dict[str, Any]
+    created_by: str
+    created_at: datetime
+    updated_by: str
+    updated_at: datetime
+
+
+def _schedule(row: dict[str, Any]) -> StoredSchedule:
+    return StoredSchedule(
+        schedule_id=row["schedule_id"],
+        definition=json.loads(row["definition"]),
+        created_by=row["created_by"],
+        created_at=from_iso(row["created_at"]),
+        updated_by=row["updated_by"],
+        updated_at=from_iso(row["updated_at"]),
+    )
+
+
+def stored_schedules(db: Store) -> list[StoredSchedule]:
+    """Every schedule made in the admin, by id."""
+    return [_schedule(r) for r in sql.rows(db, "SELECT * FROM oncall_schedules ORDER BY schedule_id")]
+
+
+def stored_schedule(db: Store, schedule_id: str) -> StoredSchedule | None:
+    row = sql.one(db, "SELECT * FROM oncall_schedules WHERE schedule_id = :id", {"id": schedule_id})
+    return _schedule(row) if row else None
+
+
+def insert_schedule(db: Store, schedule_id: str, definition: dict[str, Any], by: str, now: datetime) -> bool:
+    """Store a new schedule; False (nothing stored) when one with that id exists already."""
+    return (
+        sql.run(
+            db,
+            "INSERT INTO oncall_schedules (schedule_id, definition, created_by, created_at, updated_by,"
+            " updated_at) VALUES (:id, :definition, :by, :now, :by, :now)"
+            " ON CONFLICT (schedule_id) DO NOTHING",
+            {"id": schedule_id, "definition": json.dumps(definition), "by": by, "now": to_iso(now)},
+        )
+        == 1
+    )
+
+
+def update_schedule(db: Store, schedule_id: str, definition: dict[str, Any], by: str, now: datetime) -> bool:
+    """Replace a stored schedule's definition; False when there is none with that id."""
+    return (
+        sql.run(
+            db,
+            "UPDATE oncall_schedules SET definition = :definition, updated_by = :by, updated_at = :now"
+            " WHERE schedule_id = :id",
+            {"id": schedule_id, "definition": json.dumps(definition), "by": by, "now": to_iso(now)},
+        )
+        == 1
+    )
+
+
+def delete_schedule(db: Store, schedule_id: str) -> bool:
+    """Remove a stored schedule and its overrides; False when there was none with that id."""
+    gone = sql.run(db, "DELETE FROM oncall_schedules WHERE schedule_id = :id", {"id": schedule_id}) == 1
+    if gone:
+        sql.run(db, "DELETE FROM oncall_overrides WHERE schedule_id = :id", {"id": schedule_id})
+    return gone

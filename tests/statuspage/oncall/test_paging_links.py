@@ -285,8 +285,6 @@ def test_overrides_are_checked_and_nothing_is_stored_on_refusal(
          "schedules[0].layers[0].responders: unknown responder 'zoe'"),
         ({"escalation_policies": [{"id": "p", "levels": [{"targets": ["user:zoe"]}]}]},
          "escalation_policies[0].levels[0].targets: unknown responder 'zoe'"),
-        ({"escalation_policies": [{"id": "p", "levels": [{"targets": ["schedule:none"]}]}]},
-         "escalation_policies[0].levels[0].targets: unknown schedule 'none'"),
         ({"escalation_policies": [{"id": "p", "levels": [{"targets": ["pager:x"]}]}]}, "escalation_policies[0].levels[0].targets: 'pager:x': a target is schedule:<id>, user:<name> or channel:<id>"),
         ({"escalation_policies": [{"id": "p", "levels": [{}]}]}, "give channels or targets"),
         ({"schedules": [{"id": "s", "tz": "Mars/Olympus", "layers": []}]}, "unknown time zone"),
