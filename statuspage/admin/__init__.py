@@ -14,6 +14,7 @@ def init_app(app: Flask) -> None:
         incident_views,
         oncall_api,
         oncall_schedule_api,
+        oncall_schedule_views,
         oncall_views,
         ops_views,
         report_views,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import abort, request, url_for
@@ -50,6 +51,7 @@ def oncall() -> tuple[str, int]:
             {
                 "schedule": schedule,
                 "source": entry.source,
+                "used_by": service.used_by(config, schedule.id),
                 "zone": ZoneInfo(schedule.tz),
                 "current": current,
                 "next": spans[1] if len(spans) > 1 else None,
@@ -78,8 +80,13 @@ def oncall() -> tuple[str, int]:
 
 
 @admin_ui.get("/oncall/<schedule_id>")
-def oncall_schedule(schedule_id: str, error: str | None = None, status: int = 200) -> tuple[str, int]:
-    """The timeline of one schedule over the next weeks (?weeks=N), its overrides and a form for one."""
+def oncall_schedule(
+    schedule_id: str, error: str | None = None, status: int = 200, failed: dict[str, Any] | None = None
+) -> tuple[str, int]:
+    """The timeline of one schedule over the next weeks (?weeks=N), its overrides and a form for one;
+    its layers and settings (forms for a schedule made here; `failed`: the form refused, its errors)."""
+    from statuspage.admin import oncall_schedule_views as forms
+
     db, config, moment = get_db(), settings(), now()
     entry = service.find_schedule(db, config, schedule_id)
     if entry is None:
@@ -102,7 +109,17 @@ def oncall_schedule(schedule_id: str, error: str | None = None, status: int = 20
         responders=config.responders,
         labels=_labels(),
         error=error,
-        form=request.form if request.method == "POST" else {},
+        form=request.form if request.method == "POST" and failed is None else {},
+        source=entry.source,
+        used_by=service.used_by(config, schedule.id),
+        layers=[forms.layer_values(layer) for layer in schedule.layers],
+        new_layer=forms.layer_values(None),
+        posted_layer=forms.posted_layer(request.form) if failed else None,
+        posted_settings=_posted_settings() if failed and failed["form"] == "settings" else None,
+        failed=failed or {"form": None, "errors": {}},
+        channels=config.channels,
+        units=forms.UNITS,
+        weekday_names=forms.WEEKDAY_NAMES,
     )
 
 
@@ -208,3 +225,10 @@ def _local_time(field: str, zone: ZoneInfo) -> datetime:
     if value.tzinfo is None:
         value = value.replace(tzinfo=zone)
     return value
+
+
+def _posted_settings() -> dict[str, Any]:
+    form = request.form
+    return {"name": form.get("schedule_name", ""), "tz": form.get("tz", ""),
+            "handoff_channel": form.get("handoff_channel", ""),
+            "handoff_notices": form.get("handoff_notices") == "on"}  # fmt: skip

@@ -40,8 +40,7 @@ def validate(settings: Settings, schedule_id: str, definition: dict[str, Any]) -
         config = ScheduleConfig.model_validate({**definition, "id": schedule_id})
     except ValidationError as error:
         for found in error.errors(include_url=False, include_input=False):
-            message = str(found["msg"]).removeprefix("Value error, ")
-            errors.setdefault(field_name(found["loc"]) or "schedule", message)
+            errors.setdefault(field_name(found["loc"]) or "schedule", _in_words(found))
         raise _refusal(errors) from None
     names = {r.name for r in settings.responders}
     for index, layer in enumerate(config.layers):
@@ -54,6 +53,25 @@ def validate(settings: Settings, schedule_id: str, definition: dict[str, Any]) -
     if errors:
         raise _refusal(errors)
     return config
+
+
+def _in_words(found: Any) -> str:
+    """pydantic's message, or a plainer one where its own reads like a type error."""
+    last = str(found["loc"][-1]) if found["loc"] else ""
+    kind = found["type"]
+    if kind == "missing":
+        return "required"
+    if last == "responders" and kind == "too_short":
+        return "choose at least one responder"
+    if last == "layers" and kind == "too_short":
+        return "give at least one layer"
+    if last == "start" and kind.startswith("date"):
+        return "give the date of the first shift, like 2026-11-23"
+    if last in ("id", "handoff_channel") and kind == "string_pattern_mismatch":
+        return "use lower-case letters, digits, - and _, like primary"
+    if kind == "string_too_short":
+        return "required"
+    return str(found["msg"]).removeprefix("Value error, ")
 
 
 def _refusal(errors: dict[str, str]) -> OncallInputError:

@@ -17,7 +17,7 @@ import pytest
 from flask import Flask
 from werkzeug.serving import make_server
 
-from statuspage.oncall import paging
+from statuspage.oncall import paging, schedule_edits
 from statuspage.settings import Settings
 from statuspage.storage import incidents as incident_store
 from statuspage.storage.transaction import immediate
@@ -35,6 +35,7 @@ CHECK = """(() => {
 })()"""
 
 
+OPEN_ALL = "document.querySelectorAll('details').forEach(d => d.open = true)"
 EXPECTED = {"h1": 1, "unlabeled": 0, "overflow": False, "lang": "en"}
 
 
@@ -52,6 +53,11 @@ def server(app: Flask, make_user: Any, db: Any, settings: Settings, clock: Any) 
             actor="engine", now=clock(),
         )  # fmt: skip
         ack = paging.action_urls(db, settings, incident_id, "alice", clock())["acknowledge"]
+    nights = {"name": "Nights", "tz": "America/New_York", "layers": [
+        {"name": "base", "responders": ["carol", "bob"], "shift": "1d", "start": "2026-11-20"},
+        {"name": "office", "responders": ["alice"], "shift": "1w", "start": "2026-11-23",
+         "restrict": {"weekdays": ["mon", "tue"], "hours": "09:00-17:00"}}]}  # fmt: skip
+    schedule_edits.create(db, settings, "nights", nights, "alice", "", clock())
     httpd = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
@@ -92,13 +98,34 @@ async def test_oncall_pages_at_phone_and_desktop_width(server: tuple[str, str], 
                 f"document.querySelector('input[name=password]').value='{PASSWORD}';"
                 "document.querySelector('form.stack').submit()",
             )
-            for path, name in (("/admin/oncall", "oncall"), ("/admin/oncall/primary", "oncall-schedule")):
+            pages = (
+                ("/admin/oncall", "oncall"),
+                ("/admin/oncall/primary", "oncall-schedule"),
+                ("/admin/oncall/nights", "oncall-schedule-admin"),
+                ("/admin/oncall/new-schedule", "oncall-new-schedule"),
+            )
+            for path, name in pages:
                 for width, height, mobile, dark in ((1280, 900, False, True), (390, 844, True, False)):
                     await page.open(f"{base}{path}", width, height, mobile, dark=dark)
                     assert await page.evaluate("location.pathname") == path
+                    await page.evaluate(OPEN_ALL)  # the forms folded in <details> are checked too
                     assert page.errors() == [], (path, width)
                     assert await page.evaluate(CHECK) == EXPECTED, (path, width)
                     assert await axe_violations(page) == [], (path, width)
                 await page.screenshot(ARTIFACTS / f"{name}-phone.png", 390, True)
+            # A refused form: errors summarised at the top and next to their fields, still accessible.
+            await page.open(f"{base}/admin/oncall/new-schedule", 390, 844, True)
+            await _submit(
+                page,
+                "document.querySelector('#s-id').value='nights2';"
+                "document.querySelector('#s-tz').value='Mars/Olympus';"
+                "document.querySelector('#lnew-name').value='base';"
+                "document.querySelector('#s-form').submit()",
+            )
+            assert await page.evaluate("document.querySelectorAll('.field-error').length") >= 2
+            assert page.errors() == [] or all("422" in e for e in page.errors())
+            assert await page.evaluate(CHECK) == EXPECTED
+            assert await axe_violations(page) == []
+            await page.screenshot(ARTIFACTS / "oncall-new-schedule-errors-phone.png", 390, True)
         finally:
             await page.close()
