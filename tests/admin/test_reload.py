@@ -89,3 +89,55 @@ def test_reload_swaps_settings_in_one_step(app: Flask, tmp_path: Path) -> None:
     assert reload_app(app, environ={"UPWATCH_CONFIG": str(config)}) is True
     assert app.config["UPWATCH_SETTINGS"].page.name == "Next"
     assert app.test_client().get("/").status_code == 200
+
+
+PAGES_A_SCHEDULE = """
+[[responders]]
+name = "alice"
+
+[[escalation_policies]]
+id = "night"
+levels = [{ targets = ["schedule:nights"] }]
+"""
+
+
+def test_reload_checks_schedule_targets_against_the_admin_schedules(
+    app: Flask, tmp_path: Path, caplog: Any
+) -> None:
+    """`schedule:nights` is refused until the admin has that schedule, then the reload goes through."""
+    from shared.timeutil import utcnow
+    from statuspage.oncall import schedule_edits
+    from statuspage.storage import sql
+
+    settings = app.config["UPWATCH_SETTINGS"]
+    config = tmp_path / "next.toml"
+    config.write_text(f'database = "{settings.database}"\n' + CONFIG.format(name="Next") + PAGES_A_SCHEDULE)
+    environ = {"UPWATCH_CONFIG": str(config)}
+    assert reload_app(app, environ=environ) is False
+    assert "escalation_policies[0].levels[0].targets: unknown schedule 'nights'" in caplog.text
+    assert app.config["UPWATCH_SETTINGS"] is settings
+    layer = {"name": "base", "responders": ["alice"], "shift": "1w", "start": "2026-11-23"}
+    db = sql.open_store(str(settings.database))
+    try:
+        from statuspage.settings import load_settings
+
+        schedule_edits.create(
+            db, load_settings(environ=environ), "nights", {"layers": [layer]}, "ops", "", utcnow()
+        )
+    finally:
+        sql.close(db)
+    assert reload_app(app, environ=environ) is True
+
+
+@pytest.mark.parametrize("command", ["worker", "serve"])
+def test_serve_and_worker_refuse_an_unknown_schedule_target(
+    command: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    from statuspage.cli import main
+
+    config = tmp_path / "upwatch.toml"
+    config.write_text(CONFIG.format(name="X") + PAGES_A_SCHEDULE)
+    monkeypatch.setenv("UPWATCH_CONFIG", str(config))
+    monkeypatch.setenv("UPWATCH_DATABASE", str(tmp_path / "upwatch.db"))
+    assert main([command]) == 2  # before anything starts: no server, no worker loop
+    assert "targets: unknown schedule 'nights'" in capsys.readouterr().err
