@@ -195,10 +195,19 @@ def delete_schedule(schedule_id: str) -> WerkzeugResponse | tuple[str, int]:
     return done("admin.oncall", "schedule_deleted")
 
 
-@admin_ui.post("/oncall/<schedule_id>/layers", defaults={"index": None})
+@admin_ui.post("/oncall/<schedule_id>/layers")
+def add_layer(schedule_id: str) -> WerkzeugResponse | tuple[str, int]:
+    """Add a layer on top (it wins over the others where it has someone)."""
+    return _save_layer(schedule_id, None)
+
+
 @admin_ui.post("/oncall/<schedule_id>/layers/<int:index>")
-def save_layer(schedule_id: str, index: int | None) -> WerkzeugResponse | tuple[str, int]:
-    """Add a layer on top (no index) or change layer `index` (0 = the base)."""
+def save_layer(schedule_id: str, index: int) -> WerkzeugResponse | tuple[str, int]:
+    """Change layer `index` (0 = the base)."""
+    return _save_layer(schedule_id, index)
+
+
+def _save_layer(schedule_id: str, index: int | None) -> WerkzeugResponse | tuple[str, int]:
     try:
         layer = layer_definition(posted_layer(request.form))
         schedule_edits.save_layer(get_db(), settings(), schedule_id, index, layer, actor().label,
