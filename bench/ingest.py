@@ -1,15 +1,24 @@
-"""Ingest throughput: sustained results/s into a running collector vs a minimal Flask + sqlite3 ceiling.
+"""Ingest throughput: sustained results/s into running collectors on SQLite and PostgreSQL vs a
+minimal Flask + sqlite3 ceiling, all in one run.
 
-Starts, on loopback, (1) the real collector (`upwatch-statuspage serve`: gunicorn
-gthread, worker process, a real SQLite file on disk) and (2) a minimal Flask
-app under the same gunicorn settings whose endpoint only parses the JSON and
-inserts the rows (executemany, one transaction) into an identical table. Then,
-for batches of 1, 100 and 500 results, concurrent sender processes post
-pre-built reports (every result a fresh UUID) over keep-alive connections for
-a fixed time, and the acknowledged results per second are printed for both,
-with the ratio. Bounded: each phase stops after PHASE_S seconds or MAX_REQUESTS.
+Starts, on loopback: (1) the real collector on a SQLite file (`upwatch-statuspage
+serve`: gunicorn gthread plus its worker process); (2) one collector on
+PostgreSQL and (3) two collectors (two `serve` processes on separate ports, one
+database; the senders split between them), on `--database URL` or, without it,
+on a throwaway PostgreSQL server started like the tests' (tests/pg.py, with
+durability on: bench/common/postgres.py); (4) a minimal Flask app under the
+same gunicorn settings whose endpoint only parses the JSON and inserts the
+rows (executemany, one transaction) into an identical SQLite table. Then, for
+batches of 1, 100 and 500 results, concurrent sender processes post pre-built
+reports (every result a fresh UUID) over keep-alive connections for a fixed
+time, rounds alternating over the four, and the acknowledged results per
+second are printed with the ratio to the ceiling and the PostgreSQL server's
+settings (read from the server). Bounded: each phase stops after `--seconds`
+or MAX_REQUESTS.
 
-    .venv/bin/python bench/ingest.py [--senders 4] [--seconds 3] [--rounds 3] [--workers 2] [--threads 4]
+    .venv/bin/python bench/ingest.py [--senders 4] [--seconds 3] [--rounds 3] [--workers 2]
+                                     [--threads 4] [--batches 1,100,500] [--database URL]
+                                     [--no-postgresql]
 
 Prints figures; it is not a test.
 """
@@ -26,12 +35,16 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
+from contextlib import nullcontext
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import postgres as pg  # noqa: E402
 from shared.ids import new_result_id  # noqa: E402
 from tests.helpers import BIN, free_port, http_get, wait_for  # noqa: E402
 
@@ -150,14 +163,17 @@ def sender(port: int, path: str, token: str, bodies: list[bytes], seconds: float
     out.put((acknowledged, errors, time.monotonic() - started))
 
 
-def run_phase(port: int, path: str, tokens: list[str], agents: list[str], batch: int, seconds: float) -> dict:
+def run_phase(
+    ports: list[int], path: str, tokens: list[str], agents: list[str], batch: int, seconds: float
+) -> dict:
+    """Every sender posts to its collector (senders split over `ports` in turn) for `seconds`."""
     # Enough bodies for the phase even at a generous rate, bounded in memory and count.
     per_sender = max(50, min(MAX_REQUESTS // len(tokens), int(60_000 * seconds / batch / len(tokens)) + 1))
     bodies = [make_reports(agent, batch, per_sender) for agent in agents]
     out: mp.Queue = mp.Queue()
     procs = [
-        mp.Process(target=sender, args=(port, path, token, body, seconds, out))
-        for token, body in zip(tokens, bodies, strict=True)
+        mp.Process(target=sender, args=(ports[n % len(ports)], path, token, body, seconds, out))
+        for n, (token, body) in enumerate(zip(tokens, bodies, strict=True))
     ]
     for proc in procs:
         proc.start()
@@ -196,101 +212,150 @@ def stop_server(process: subprocess.Popen[bytes]) -> None:
         process.wait()
 
 
+@dataclass
+class Target:
+    """One thing measured: a collector (one or more `serve` processes on one database) or the ceiling."""
+
+    name: str
+    path: str
+    agents: list[str]
+    tokens: list[str]
+    ports: list[int] = field(default_factory=list)
+    rounds: dict[int, list[dict]] = field(default_factory=dict)
+
+
+def register_agents(location: str, prefix: str, count: int) -> tuple[list[str], list[str]]:
+    """Migrate the database and create `count` agents; return (names, tokens)."""
+    from statuspage.db import migrate
+    from statuspage.storage import sql
+    from statuspage.storage.agents import create_agent
+
+    store = sql.open_store(location)
+    try:
+        migrate(store)
+        names = [f"{prefix}-{i}" for i in range(count)]
+        now = datetime.now(UTC)
+        tokens = [create_agent(store, name, ["bench"], now)[1] for name in names]
+    finally:
+        sql.close(store)
+    return names, tokens
+
+
+def start_collectors(
+    target: Target, env: dict[str, str], count: int, args: argparse.Namespace, tmp: Path
+) -> list:
+    """`count` collectors (`serve`: gunicorn + worker) on one database, each on its own port."""
+    processes = []
+    for n in range(count):
+        port = free_port()
+        command = [str(BIN / "upwatch-statuspage"), "serve", "--port", str(port),
+                   "--workers", str(args.workers), "--threads", str(args.threads)]  # fmt: skip
+        processes.append(start_server(command, env, tmp / f"{target.name.replace(' ', '_')}-{n}.log"))
+        target.ports.append(port)
+    return processes
+
+
+def start_ceiling(args: argparse.Namespace, tmp: Path) -> tuple[Target, subprocess.Popen[bytes]]:
+    """The minimal Flask + sqlite3 app under the same gunicorn settings as `serve`."""
+    target = Target(
+        "ceiling (Flask + sqlite3)", "/ingest", [f"bench-{i}" for i in range(args.senders)],
+        ["-"] * args.senders, [free_port()],
+    )  # fmt: skip
+    (tmp / "ceiling_app.py").write_text(CEILING_APP)
+    command = [str(BIN / "gunicorn"), "--chdir", str(tmp), "--bind", f"127.0.0.1:{target.ports[0]}",
+               "--workers", str(args.workers), "--threads", str(args.threads), "--worker-class", "gthread",
+               # The same server settings as `serve`, access log included: the ratio measures the app.
+               "--access-logfile", "-", "ceiling_app:app"]  # fmt: skip
+    return target, start_server(command, {"CEILING_DB": str(tmp / "ceiling.db")}, tmp / "ceiling.log")
+
+
+def measure(targets: list[Target], batches: list[int], args: argparse.Namespace) -> None:
+    """Alternate short rounds over every target and keep every round in the target.
+
+    Alternating (rather than one target after the other) because the machine is
+    shared: a burst of someone else's load should not land on one side only.
+    """
+    for batch in batches:
+        for _round in range(args.rounds):
+            for target in targets:
+                figures = run_phase(
+                    target.ports, target.path, target.tokens, target.agents, batch, args.seconds
+                )
+                target.rounds.setdefault(batch, []).append(figures)
+
+
+def print_table(targets: list[Target], batches: list[int], args: argparse.Namespace, pg_line: str) -> None:
+    load = os.getloadavg()
+    print(
+        f"ingest benchmark: {os.cpu_count()} cores, load average at the end"
+        f" {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} (1/5/15 min);"
+        f" {args.senders} sender processes per target, median of {args.rounds}"
+        f" alternating {args.seconds:.0f}s rounds; each collector is `serve` (gunicorn gthread"
+        f" {args.workers} workers x {args.threads} threads, plus its background worker);"
+        " 2 collectors: two `serve` on one database, the senders split between them"
+    )
+    print("SQLite: WAL, synchronous=NORMAL (upwatch's own settings)")
+    if pg_line:
+        where = "given with --database" if args.database else "throwaway server on this machine"
+        print(f"{pg_line} ({where})")
+    print(f"{'batch':>6}  {'target':<28} {'results/s':>10} {'of ceiling':>10} {'errors':>7}")
+    for batch in batches:
+        ceiling_rate = median_round(targets[-1].rounds[batch])["rate"]
+        for target in targets:
+            figures = median_round(target.rounds[batch])
+            ratio = figures["rate"] / ceiling_rate if ceiling_rate else 0.0
+            rate, errors = figures["rate"], figures["errors"]
+            print(f"{batch:>6}  {target.name:<28} {rate:>10,.0f} {ratio:>10.0%} {errors:>7}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--senders", type=int, default=4)
+    parser.add_argument("--senders", type=int, default=4, help="sender processes per target")
     parser.add_argument("--seconds", type=float, default=3.0, help="length of one round")
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per batch size (median)")
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers per collector")
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--batches", default="1,100,500")
+    parser.add_argument("--database", help="an existing PostgreSQL URL (default: a throwaway server)")
+    parser.add_argument("--no-postgresql", action="store_true", help="SQLite and the ceiling only")
     args = parser.parse_args()
+    batches = [int(b) for b in args.batches.split(",")]
 
     tmp = Path(tempfile.mkdtemp(prefix="upwatch-bench-"))
     config = tmp / "upwatch.toml"
     build_config(config)
-    env = {"UPWATCH_CONFIG": str(config), "UPWATCH_DATABASE": str(tmp / "upwatch.db")}
-    agents = [f"bench-{i}" for i in range(args.senders)]
-    tokens = []
-    for agent in agents:
-        created = subprocess.run(  # noqa: S603
-            [str(BIN / "upwatch-statuspage"), "agent-token", "create", agent],
-            env={**os.environ, **env},
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        tokens.append(created.stdout.strip().splitlines()[-1])
-
-    collector_port, ceiling_port = free_port(), free_port()
-    collector = start_server(
-        [
-            str(BIN / "upwatch-statuspage"),
-            "serve",
-            "--port",
-            str(collector_port),
-            "--workers",
-            str(args.workers),
-            "--threads",
-            str(args.threads),
-        ],
-        env,
-        tmp / "collector.log",
-    )
-    (tmp / "ceiling_app.py").write_text(CEILING_APP)
-    ceiling = start_server(
-        [
-            str(BIN / "gunicorn"),
-            "--chdir",
-            str(tmp),
-            "--bind",
-            f"127.0.0.1:{ceiling_port}",
-            "--workers",
-            str(args.workers),
-            "--threads",
-            str(args.threads),
-            "--worker-class",
-            "gthread",
-            # The same server settings as `serve`, access log included: the ratio measures the app.
-            "--access-logfile",
-            "-",
-            "ceiling_app:app",
-        ],
-        {"CEILING_DB": str(tmp / "ceiling.db")},
-        tmp / "ceiling.log",
-    )
-    rows = []
-    try:
-        wait_for(lambda: http_get(f"http://127.0.0.1:{collector_port}/healthz")[0] == 200, timeout_s=60)
-        wait_for(lambda: http_get(f"http://127.0.0.1:{ceiling_port}/")[0] == 404, timeout_s=60)
-        for batch in [int(b) for b in args.batches.split(",")]:
-            # Alternate short rounds and keep the median of each: the machine is shared, and a
-            # burst of someone else's load should not land on one side only.
-            ours_rounds, ceil_rounds = [], []
-            for _round in range(args.rounds):
-                ours_rounds.append(
-                    run_phase(collector_port, "/api/v1/agent/reports", tokens, agents, batch, args.seconds)
-                )
-                ceil_rounds.append(
-                    run_phase(ceiling_port, "/ingest", ["-"] * len(agents), agents, batch, args.seconds)
-                )
-            rows.append((batch, median_round(ours_rounds), median_round(ceil_rounds)))
-    finally:
-        stop_server(collector)
-        stop_server(ceiling)
-
-    load = os.getloadavg()
-    print(
-        f"ingest benchmark: {os.cpu_count()} cores, 1-min load average at the end {load[0]:.2f} "
-        f"(other work on the machine); {args.senders} sender processes, median of {args.rounds} "
-        f"alternating {args.seconds:.0f}s rounds, "
-        f"gunicorn gthread {args.workers} workers x {args.threads} threads"
-    )
-    print(f"{'batch':>6} {'collector results/s':>20} {'ceiling results/s':>18} {'ratio':>7} {'errors':>7}")
-    for batch, ours, ceil in rows:
-        ratio = ours["rate"] / ceil["rate"] if ceil["rate"] else 0.0
-        errors = f"{ours['errors']}/{ceil['errors']}"
-        print(f"{batch:>6} {ours['rate']:>20,.0f} {ceil['rate']:>18,.0f} {ratio:>7.0%} {errors:>7}")
+    with_pg = not args.no_postgresql and pg.available(args.database)
+    if not with_pg and not args.no_postgresql:
+        print("PostgreSQL is not installed (scripts/test-setup.sh) and no --database given: SQLite only")
+    processes: list[subprocess.Popen[bytes]] = []
+    targets: list[Target] = []
+    pg_line = ""
+    with pg.databases(args.database) if with_pg else nullcontext(lambda: "") as new_database:
+        try:
+            run = uuid.uuid4().hex[:6]  # an existing --database keeps the agents of earlier runs
+            locations = [("sqlite, 1 collector", str(tmp / "upwatch.db"), 1)]
+            if with_pg:
+                locations.append(("postgresql, 1 collector", new_database(), 1))
+                locations.append(("postgresql, 2 collectors", new_database(), 2))
+                pg_line = pg.settings_line(locations[1][1])
+            for n, (name, location, count) in enumerate(locations):
+                agents, tokens = register_agents(location, f"bench{n}-{run}", args.senders)
+                target = Target(name, "/api/v1/agent/reports", agents, tokens)
+                env = {"UPWATCH_CONFIG": str(config), "UPWATCH_DATABASE": location}
+                processes += start_collectors(target, env, count, args, tmp)
+                targets.append(target)
+            ceiling, process = start_ceiling(args, tmp)
+            processes.append(process)
+            for target in targets:
+                for port in target.ports:
+                    wait_for(lambda p=port: http_get(f"http://127.0.0.1:{p}/healthz")[0] == 200, timeout_s=90)
+            wait_for(lambda: http_get(f"http://127.0.0.1:{ceiling.ports[0]}/")[0] == 404, timeout_s=60)
+            targets.append(ceiling)
+            measure(targets, batches, args)
+        finally:
+            for process in processes:
+                stop_server(process)
+    print_table(targets, batches, args, pg_line)
     return 0
 
 

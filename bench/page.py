@@ -1,17 +1,24 @@
-"""Benchmark of the public page with a year of data, against the production server.
+"""Benchmark of the public page with a year of data, against the production server, on SQLite
+and on PostgreSQL.
 
 Seeds a database with 200 components (one 30 s HTTP check each), 3 locations,
 400 days of hourly/daily rollups and daily component uptime, 7 days of
 per-minute rollups and 14 days of raw results at 30 s intervals (24 million
-rows, generated inside SQLite with recursive CTEs), then starts
+rows, generated inside the database: bench/common/page_seed.py), then starts
 `upwatch-statuspage serve` (gunicorn + worker) while three simulated agents
 report every 30 s, and measures p50/p95 latency of `/`, `/api/v2/summary.json`
 and `/history`: served normally (the render cache valid) and forced to render
-(a unique query string per request defeats the cache).
+(a unique query string per request defeats the cache). Both engines in turn,
+SQLite first: PostgreSQL on `--database URL` or, without it, on a throwaway
+server started like the tests' with durability on (bench/common/postgres.py);
+its settings are printed, read from the server.
 
-    .venv/bin/python bench/page.py [--raw-days 14] [--history-days 400] [--requests 300]
-                                   [--keep DIR [--reuse]] [--lighthouse]
+    .venv/bin/python bench/page.py [--raw-days 14] [--pg-raw-days N] [--history-days 400]
+                                   [--requests 300] [--engines sqlite,postgresql]
+                                   [--database URL] [--keep DIR] [--reuse] [--lighthouse]
 
+`--reuse` measures an already seeded database again (the SQLite file in `--keep DIR`,
+the PostgreSQL database at `--database`) with fresh agent tokens.
 Requests send `Accept-Encoding: gzip` as browsers do; the table shows the bytes on the wire.
 It also reports `/`'s uncompressed HTML bytes, its element count (every start tag, SVG
 included: what Lighthouse's `dom-size` counts) and the CPU time one forced render costs
@@ -31,7 +38,6 @@ import os
 import shutil
 import signal
 import socket
-import sqlite3
 import statistics
 import subprocess
 import sys
@@ -39,20 +45,17 @@ import tempfile
 import threading
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from shared.timeutil import to_iso  # noqa: E402
-from statuspage.db import open_and_migrate  # noqa: E402
-from statuspage.storage.agents import create_agent, revoke_agent  # noqa: E402
-
-COMPONENTS = 200
-GROUPS = 10
-AGENTS = ["edge-eu", "edge-us", "edge-ap"]
-INTERVAL_S = 30
+from bench.common import postgres as pg  # noqa: E402
+from bench.common.page_seed import COMPONENTS, GROUPS, INTERVAL_S, fresh_tokens, is_seeded, seed  # noqa: E402
+from statuspage.storage import sql  # noqa: E402
 
 
 def write_config(path: Path) -> None:
@@ -69,167 +72,6 @@ def write_config(path: Path) -> None:
             f'url = "http://127.0.0.1:9/{c}"\ninterval = "{INTERVAL_S}s"\nrun_on = ["*"]\n'
         )
     path.write_text("\n".join(lines))
-
-
-def seed(db_path: Path, now: datetime, raw_days: int, history_days: int = 400) -> dict[str, str]:
-    """Create the schema, the agents and every table the page reads; return agent tokens."""
-    db = open_and_migrate(db_path)
-    tokens = {name: create_agent(db, name, ["bench"], now)[1] for name in AGENTS}
-    db.conn.close()
-    conn = sqlite3.connect(db_path, isolation_level=None)
-    # A rollback journal for the bulk load: new pages need no journal, whereas WAL would
-    # write every page twice (once to the log, once at checkpoint).
-    conn.execute("PRAGMA journal_mode = DELETE")
-    conn.execute("PRAGMA synchronous = OFF")
-    conn.execute("PRAGMA cache_size = -400000")
-    now_ts = int(now.timestamp()) // INTERVAL_S * INTERVAL_S
-    conn.execute("BEGIN")
-    conn.execute("CREATE TEMP TABLE k(n INTEGER PRIMARY KEY, id TEXT)")
-    conn.executemany("INSERT INTO k VALUES (?, ?)", [(c, f"k{c:03d}") for c in range(COMPONENTS)])
-    conn.execute("CREATE TEMP TABLE a(n INTEGER PRIMARY KEY, name TEXT)")
-    conn.executemany("INSERT INTO a VALUES (?, ?)", list(enumerate(AGENTS)))
-    conn.execute("COMMIT")
-
-    def timed(label: str, sql: str, params: tuple[object, ...] = ()) -> None:
-        started = time.monotonic()
-        conn.execute("BEGIN")
-        conn.execute(sql, params)
-        conn.execute("COMMIT")
-        print(f"  seeded {label} in {time.monotonic() - started:.1f} s", flush=True)
-
-    # Raw results: time outermost so ids (and the PK index) grow in order. 1 in 997 is down.
-    ticks = raw_days * 86400 // INTERVAL_S
-    timed(
-        "results",
-        "WITH RECURSIVE t(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM t WHERE i < ?)"
-        " INSERT INTO results (id, check_id, agent, started_at, received_at, latency_ms, status)"
-        " SELECT printf('r%08d-%03d-%d', t.i, k.n, a.n), k.id, a.name,"
-        "  strftime('%Y-%m-%dT%H:%M:%S.000+00:00', ? - (? - t.i) * ?, 'unixepoch'),"
-        "  strftime('%Y-%m-%dT%H:%M:%S.000+00:00', ? - (? - t.i) * ? + 1, 'unixepoch'),"
-        "  20 + (t.i * 7 + k.n * 13 + a.n) % 180,"
-        "  CASE WHEN (t.i + k.n * 31 + a.n) % 997 = 0 THEN 'down' ELSE 'up' END"
-        " FROM t CROSS JOIN k CROSS JOIN a",
-        (ticks, now_ts, ticks, INTERVAL_S, now_ts, ticks, INTERVAL_S),
-    )
-    rollup = (
-        "WITH RECURSIVE t(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM t WHERE i < ?)"
-        # Series outermost and time ascending: rows arrive in primary-key order.
-        " INSERT INTO {table} SELECT k.id, a.name,"
-        " substr(strftime('%Y-%m-%dT%H:%M:%S', ? - (? - t.i) * ?, 'unixepoch'), 1, {cut}),"
-        " ?, ? - (t.i + k.n) % 3 / 2, 0, (t.i + k.n) % 3 / 2, ? * 110.0, 199.0"
-        " FROM k CROSS JOIN a CROSS JOIN t"
-    )
-    for table, buckets, step, cut in (
-        # A week of minutes (fewer when fewer raw days are asked for: a quick small run).
-        ("rollups_minute", min(7, max(1, raw_days)) * 1440, 60, 16),
-        ("rollups_hour", history_days * 24, 3600, 13),
-        ("rollups_day", history_days, 86400, 10),
-    ):
-        per = step // INTERVAL_S
-        timed(
-            table,
-            rollup.format(table=table, cut=cut),
-            (buckets - 1, now_ts, buckets - 1, step, per, per, per),
-        )
-    timed(
-        "result_counters",
-        "INSERT INTO result_counters SELECT k.id, a.name, s.status,"
-        " CASE s.status WHEN 'up' THEN 1150000 ELSE 1150 END"
-        " FROM k CROSS JOIN a CROSS JOIN (SELECT 'up' AS status UNION ALL SELECT 'down') s",
-    )
-    start = to_iso(now - timedelta(days=history_days))
-    timed(
-        "component_status",
-        "INSERT INTO component_status (component_id, status, updated_at)"
-        " SELECT printf('c%03d', n), 'operational', ? FROM k",
-        (start,),
-    )
-    timed(
-        "component_status_history",
-        "INSERT INTO component_status_history (component_id, status, started_at)"
-        " SELECT printf('c%03d', n), 'operational', ? FROM k",
-        (start,),
-    )
-    # Daily uptime: mostly clean days, an outage of 10-60 minutes every ~40 days per component.
-    timed(
-        "component_days",
-        "WITH RECURSIVE d(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM d WHERE i < ?)"
-        " INSERT INTO component_days (component_id, day, operational_s, major_s)"
-        " SELECT printf('c%03d', k.n), date(?, 'unixepoch', -d.i || ' days'),"
-        "  86400 - CASE WHEN (d.i + k.n) % 40 = 0 THEN 600 * (1 + k.n % 6) ELSE 0 END,"
-        "  CASE WHEN (d.i + k.n) % 40 = 0 THEN 600 * (1 + k.n % 6) ELSE 0 END FROM d CROSS JOIN k",
-        (history_days - 1, now_ts),
-    )
-    timed(
-        "check_states",
-        "INSERT INTO check_states (check_id, agent, status, since, consecutive_failures,"
-        " consecutive_successes,"
-        " last_result_at, last_latency_ms) SELECT k.id, a.name, 'up', ?, 0, 10, ?, 42 FROM k CROSS JOIN a",
-        (start, to_iso(now)),
-    )
-    _seed_incidents(conn, now, history_days)
-    top = conn.execute("SELECT max(rowid) FROM results").fetchone()[0]
-    conn.execute("BEGIN")
-    for name, value in (
-        ("results_rowid", str(top)),
-        ("component_days_day", now.date().isoformat()),
-        ("pruned_at", to_iso(now)),
-    ):
-        conn.execute("INSERT OR REPLACE INTO rollup_watermarks VALUES (?, ?)", [name, value])
-    conn.execute("COMMIT")
-    conn.execute("ANALYZE")
-    conn.execute("PRAGMA journal_mode = WAL")
-    conn.close()
-    return tokens
-
-
-def _seed_incidents(conn: sqlite3.Connection, now: datetime, history_days: int) -> None:
-    """Two incidents per component over the history (400 days: about one a day), two still open."""
-    conn.execute("BEGIN")
-    for n in range(COMPONENTS * 2):
-        step_h = history_days * 24 / (COMPONENTS * 2)
-        created = now - timedelta(days=history_days) + timedelta(hours=n * step_h + (n * 7) % 24)
-        is_open = n >= COMPONENTS * 2 - 2
-        created = now - timedelta(minutes=30 + n % 7) if is_open else created
-        resolved = None if is_open else created + timedelta(minutes=10 + n % 50)
-        status = "identified" if is_open else "resolved"
-        cursor = conn.execute(
-            "INSERT INTO incidents (title, status, impact, created_at, updated_at, resolved_at)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            [f"Errors on component {n % COMPONENTS:03d}", status, ("minor", "major", "critical")[n % 3],
-             to_iso(created), to_iso(resolved or created), to_iso(resolved) if resolved else None],
-        )  # fmt: skip
-        incident_id = cursor.lastrowid
-        component = f"c{n % COMPONENTS:03d}"
-        conn.execute(
-            "INSERT INTO incident_components VALUES (?, ?, 'major_outage')", [incident_id, component]
-        )
-        affected = json.dumps(
-            [{"component_id": component, "old_status": "operational", "new_status": "major_outage"}]
-        )
-        updates = [("investigating", created), ("identified", created + timedelta(minutes=5))]
-        if resolved:
-            updates.append(("resolved", resolved))
-        for status_name, at in updates:
-            conn.execute(
-                "INSERT INTO incident_updates (incident_id, status, body, created_at, actor,"
-                " affected_components)"
-                " VALUES (?, ?, ?, ?, 'engine', ?)",
-                [incident_id, status_name, f"Update: {status_name}.", to_iso(at), affected],
-            )
-    conn.execute("COMMIT")
-    print(f"  seeded incidents: {COMPONENTS * 2} with updates", flush=True)
-
-
-def fresh_tokens(db_path: Path, now: datetime) -> dict[str, str]:
-    """New tokens for the agents of an existing bench database (only hashes are stored)."""
-    db = open_and_migrate(db_path)
-    tokens = {}
-    for name in AGENTS:
-        revoke_agent(db, name, now)
-        tokens[name] = create_agent(db, name, ["bench"], now)[1]
-    db.conn.close()
-    return tokens
 
 
 def free_port() -> int:
@@ -358,88 +200,158 @@ def measure(port: int, path: str, requests: int, unique: bool) -> tuple[float, f
     return statistics.median(times), cuts[94], size
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--raw-days", type=int, default=14)
-    parser.add_argument("--history-days", type=int, default=400, help="days of rollups and incidents")
-    parser.add_argument("--requests", type=int, default=300)
-    parser.add_argument("--lighthouse", action="store_true", help="also run Lighthouse on / (slow)")
-    parser.add_argument("--keep", type=Path, help="seed here and keep the database afterwards")
-    parser.add_argument("--reuse", action="store_true", help="with --keep: measure the kept database again")
-    args = parser.parse_args()
-    workdir = args.keep or Path(tempfile.mkdtemp(prefix="upwatch-bench-"))
-    workdir.mkdir(parents=True, exist_ok=True)
-    config, db_path = workdir / "bench.toml", workdir / "bench.db"
+@dataclass
+class EngineRun:
+    """What one engine's measurement produced."""
+
+    engine: str
+    seed_s: float
+    seeded: bool
+    size: str
+    counts: tuple[int, int]
+    shape: tuple[int, int, int]
+    render_cpu_ms: float
+    sent: int
+    load: tuple[float, float, float]
+    rows: list[tuple[str, str, float, float, int]] = field(default_factory=list)
+    scores: dict[str, str] = field(default_factory=dict)
+
+
+def wait_healthy(port: int) -> None:
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            http.client.HTTPConnection("127.0.0.1", port, timeout=2).request("GET", "/healthz")
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def database_size(location: str, workdir: Path) -> str:
+    if not location.startswith("postgresql"):
+        return f"{sum(p.stat().st_size for p in workdir.glob('bench.db*')) / 1e9:.2f} GB"
+    store = sql.open_store(location)
+    try:
+        return f"{int(sql.scalar(store, 'SELECT pg_database_size(current_database())')) / 1e9:.2f} GB"
+    finally:
+        sql.close(store)
+
+
+def row_counts(location: str) -> tuple[int, int]:
+    """(raw results, hourly rollups)."""
+    store = sql.open_store(location)
+    try:
+        raw = int(sql.scalar(store, "SELECT count(*) FROM results"))
+        return raw, int(sql.scalar(store, "SELECT count(*) FROM rollups_hour"))
+    finally:
+        sql.close(store)
+
+
+def run_engine(engine: str, location: str, workdir: Path, args: argparse.Namespace) -> EngineRun:
+    """Seed (or reuse) the database, serve it with `serve` while the feeder reports, measure."""
+    config = workdir / "bench.toml"
+    write_config(config)
     now = datetime.now(UTC)
     started = time.monotonic()
-    if args.reuse and db_path.exists():
-        tokens = fresh_tokens(db_path, now)
+    reuse = args.reuse and is_seeded(location)
+    if reuse:
+        tokens = fresh_tokens(location, now)
     else:
-        for stale in workdir.glob("bench.db*"):
-            stale.unlink()
-        write_config(config)
-        print(
-            f"seeding {db_path} ({COMPONENTS} components, {len(AGENTS)} locations, {args.raw_days} days raw)"
-        )
-        tokens = seed(db_path, now, args.raw_days, args.history_days)
+        print(f"seeding {engine} ({COMPONENTS} components, 3 locations, {args.raw_days} days raw,"
+              f" {args.history_days} days of rollups)", flush=True)  # fmt: skip
+        tokens = seed(location, now, args.raw_days, args.history_days)
     seed_s = time.monotonic() - started
-    size = sum(p.stat().st_size for p in workdir.glob("bench.db*"))
     port = free_port()
-    env = {**os.environ, "UPWATCH_CONFIG": str(config), "UPWATCH_DATABASE": str(db_path)}
+    env = {**os.environ, "UPWATCH_CONFIG": str(config), "UPWATCH_DATABASE": location}
     server = subprocess.Popen(  # noqa: S603
         [str(Path(sys.executable).parent / "upwatch-statuspage"), "serve", "--port", str(port)],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )  # fmt: skip
     feeder = Feeder(port, tokens)
-    rows: list[tuple[str, str, float, float, int]] = []
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                http.client.HTTPConnection("127.0.0.1", port, timeout=2).request("GET", "/healthz")
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
+        wait_healthy(port)
         feeder.start()
         time.sleep(2)
-        html_bytes, elements, rects = page_shape(port)
+        shape = page_shape(port)
         cpu_before = server_cpu_s(server.pid)
         renders = max(20, args.requests // 3)
         measure(port, "/", renders - 10, unique=True)
         render_cpu_ms = (server_cpu_s(server.pid) - cpu_before) * 1000 / renders
         scores = lighthouse(port) if args.lighthouse else {}
+        rows = []
         for path in ("/", "/api/v2/summary.json", "/history"):
             for unique, mode in ((False, "served (cache valid)"), (True, "rendered (cache bypassed)")):
                 p50, p95, body = measure(port, path, args.requests, unique)
                 rows.append((path, mode, p50, p95, body))
+        load = os.getloadavg()
     finally:
         feeder.stop_event.set()
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
-    counts = sqlite3.connect(db_path)
-    raw = counts.execute("SELECT count(*) FROM results").fetchone()[0]
-    hourly = counts.execute("SELECT count(*) FROM rollups_hour").fetchone()[0]
-    counts.close()
+    return EngineRun(engine, seed_s, not reuse, database_size(location, workdir), row_counts(location),
+                     shape, render_cpu_ms, feeder.sent, load, rows, scores)  # fmt: skip
+
+
+def report(run: EngineRun, settings_line: str) -> None:
+    html_bytes, elements, rects = run.shape
+    raw, hourly = run.counts
+    seeding = f"seeding took {run.seed_s:.0f} s" if run.seeded else "reused a seeded database"
     print()
+    print(f"== {run.engine}: {settings_line}")
     print(
-        f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f};"
-        f" seeding took {seed_s:.0f} s;"
-        f" results ingested while measuring: {feeder.sent}"
+        f"machine: {os.cpu_count()} cores, load average {run.load[0]:.2f} {run.load[1]:.2f} {run.load[2]:.2f}"
+        f" (1/5/15 min, at the end); {seeding}; results ingested while measuring: {run.sent}"
     )
-    print(f"database: {size / 1e9:.2f} GB ({raw:,} raw results, {hourly:,} hourly rollups)")
+    print(f"database: {run.size} ({raw:,} raw results, {hourly:,} hourly rollups)")
     print(
         f"/: {html_bytes:,} bytes of HTML, {elements:,} elements ({rects:,} <rect>);"
-        f" server CPU per forced render {render_cpu_ms:.1f} ms (includes the feeder's ingest)"
+        f" server CPU per forced render {run.render_cpu_ms:.1f} ms (includes the feeder's ingest)"
     )
-    for preset, score in scores.items():
+    for preset, score in run.scores.items():
         print(f"lighthouse {preset}: {score}")
     print(f"{'path':24} {'mode':28} {'p50 ms':>8} {'p95 ms':>8} {'wire bytes':>10}")
-    for path, mode, p50, p95, body in rows:
+    for path, mode, p50, p95, body in run.rows:
         print(f"{path:24} {mode:28} {p50:8.1f} {p95:8.1f} {body:10,}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--raw-days", type=int, default=14)
+    parser.add_argument("--pg-raw-days", type=int, help="raw days on PostgreSQL (default: --raw-days)")
+    parser.add_argument("--history-days", type=int, default=400, help="days of rollups and incidents")
+    parser.add_argument("--requests", type=int, default=300)
+    parser.add_argument("--lighthouse", action="store_true", help="also run Lighthouse on / (slow)")
+    parser.add_argument("--keep", type=Path, help="seed here and keep the SQLite database afterwards")
+    parser.add_argument("--reuse", action="store_true", help="measure an already seeded database again")
+    parser.add_argument("--database", help="an existing PostgreSQL URL (default: a throwaway server)")
+    parser.add_argument("--engines", default="sqlite,postgresql", help="which engines, in order")
+    args = parser.parse_args()
+    workdir = args.keep or Path(tempfile.mkdtemp(prefix="upwatch-bench-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    engines = args.engines.split(",")
+    if "postgresql" in engines and not pg.available(args.database):
+        print("PostgreSQL is not installed (scripts/test-setup.sh) and no --database given: SQLite only")
+        engines.remove("postgresql")
+    runs = []
+    with pg.databases(args.database) if "postgresql" in engines else nullcontext(lambda: "") as new_database:
+        for engine in engines:
+            if engine == "postgresql":
+                location = new_database()
+                pg_args = argparse.Namespace(**{**vars(args), "raw_days": args.pg_raw_days or args.raw_days})
+                runs.append((run_engine(engine, location, workdir, pg_args), pg.settings_line(location)))
+            else:
+                db_path = workdir / "bench.db"
+                if not args.reuse:
+                    for stale in workdir.glob("bench.db*"):
+                        stale.unlink()
+                run = run_engine(engine, str(db_path), workdir, args)
+                runs.append((run, "SQLite: WAL, synchronous=NORMAL (upwatch's own settings)"))
+    for run, line in runs:
+        report(run, line)
     if not args.keep:
         shutil.rmtree(workdir, ignore_errors=True)
     return 0

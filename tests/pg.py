@@ -3,7 +3,8 @@ free loopback port, one fresh database per test, stop at the end. No mock.
 
 Tests run as root and PostgreSQL refuses to run as root, so the cluster belongs
 to `nobody` (subprocess `user=`). Durability is off (fsync, synchronous_commit,
-full_page_writes): a crash loses a test database, nothing else.
+full_page_writes): a crash loses a test database, nothing else. The benchmarks
+in bench/ start the same server with their own `settings` (durability on).
 """
 
 from __future__ import annotations
@@ -15,9 +16,17 @@ import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 RUN_AS = "nobody"
+# Server settings for tests: no durability (a crash loses a throwaway database only).
+TEST_SETTINGS = {
+    "fsync": "off",
+    "synchronous_commit": "off",
+    "full_page_writes": "off",
+    "max_connections": "200",
+}
 
 
 def bin_dir() -> Path | None:
@@ -36,9 +45,12 @@ def free_port() -> int:
 
 
 class PostgresServer:
-    """One cluster on 127.0.0.1:`port`, superuser `upwatch`, trust authentication on loopback."""
+    """One cluster on 127.0.0.1:`port`, superuser `upwatch`, trust authentication on loopback.
 
-    def __init__(self, root: Path):
+    `settings` are the server's `-c name=value` options (default TEST_SETTINGS).
+    """
+
+    def __init__(self, root: Path, settings: Mapping[str, str] | None = None):
         binaries = bin_dir()
         if binaries is None:
             raise RuntimeError("PostgreSQL is not installed (scripts/test-setup.sh installs it)")
@@ -47,6 +59,7 @@ class PostgresServer:
         self.data = root / "data"
         self.port = free_port()
         self._names = itertools.count(1)
+        self.settings = dict(TEST_SETTINGS if settings is None else settings)
 
     def _as_owner(self, *args: str) -> subprocess.CompletedProcess[str]:
         kwargs = {"user": RUN_AS} if os.geteuid() == 0 else {}
@@ -71,10 +84,7 @@ class PostgresServer:
                 f"-p {self.port}",
                 "-c listen_addresses=127.0.0.1",
                 f"-c unix_socket_directories={self.root}",
-                "-c fsync=off",
-                "-c synchronous_commit=off",
-                "-c full_page_writes=off",
-                "-c max_connections=200",
+                *(f"-c {name}={value}" for name, value in self.settings.items()),
             ]
         )
         self._as_owner(
