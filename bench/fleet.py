@@ -125,14 +125,12 @@ class Figures:
 
 
 def failing(group: int, check: int, elapsed_s: float, groups: int) -> bool:
-    """Whether this group's check fails now: every FAULT_EVERY_S one group's first check, for FAULT_FOR_S."""
-    window = int(elapsed_s // FAULT_EVERY_S)
-    return (
-        check == 0
-        and window >= 1
-        and group == (window - 1) % groups
-        and elapsed_s % FAULT_EVERY_S < FAULT_FOR_S
-    )
+    """Whether a group's check fails at `elapsed_s`: from RAMP_S on, every FAULT_EVERY_S the next
+    group's first check, for FAULT_FOR_S (long enough for failure_threshold 2 at 30 s)."""
+    if check != 0 or elapsed_s < RAMP_S:
+        return False
+    window, into = divmod(elapsed_s - RAMP_S, FAULT_EVERY_S)
+    return group == int(window) % groups and into < FAULT_FOR_S
 
 
 async def agent_loop(
