@@ -98,10 +98,11 @@ def register_agents(location: str, agents: int) -> list[tuple[str, str, int]]:
     run = uuid.uuid4().hex[:4]  # an existing --database keeps the agents of earlier runs
     try:
         made = []
-        for n in range(agents):
-            group = n // GROUP_SIZE
-            name = f"fleet-{run}-{n:04d}"
-            made.append((name, create_agent(store, name, [f"g{group}"], now)[1], group))
+        with sql.write(store):  # one transaction: each create_agent joins it
+            for n in range(agents):
+                group = n // GROUP_SIZE
+                name = f"fleet-{run}-{n:04d}"
+                made.append((name, create_agent(store, name, [f"g{group}"], now)[1], group))
         return made
     finally:
         sql.close(store)

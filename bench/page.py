@@ -15,6 +15,7 @@ its settings are printed, read from the server.
 
     .venv/bin/python bench/page.py [--raw-days 14] [--pg-raw-days N] [--history-days 400]
                                    [--requests 300] [--engines sqlite,postgresql]
+                                   [--paths /,/api/v2/summary.json,/history]
                                    [--database URL] [--keep DIR] [--reuse] [--lighthouse]
 
 `--reuse` measures an already seeded database again (the SQLite file in `--keep DIR`,
@@ -281,7 +282,7 @@ def run_engine(engine: str, location: str, workdir: Path, args: argparse.Namespa
         render_cpu_ms = (server_cpu_s(server.pid) - cpu_before) * 1000 / renders
         scores = lighthouse(port) if args.lighthouse else {}
         rows = []
-        for path in ("/", "/api/v2/summary.json", "/history"):
+        for path in args.paths.split(","):
             for unique, mode in ((False, "served (cache valid)"), (True, "rendered (cache bypassed)")):
                 p50, p95, body = measure(port, path, args.requests, unique)
                 rows.append((path, mode, p50, p95, body))
@@ -329,6 +330,7 @@ def main() -> int:
     parser.add_argument("--reuse", action="store_true", help="measure an already seeded database again")
     parser.add_argument("--database", help="an existing PostgreSQL URL (default: a throwaway server)")
     parser.add_argument("--engines", default="sqlite,postgresql", help="which engines, in order")
+    parser.add_argument("--paths", default="/,/api/v2/summary.json,/history", help="pages measured")
     args = parser.parse_args()
     workdir = args.keep or Path(tempfile.mkdtemp(prefix="upwatch-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)

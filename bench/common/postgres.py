@@ -7,12 +7,19 @@ the SQLite engine's WAL + `synchronous = NORMAL`: a crash never corrupts the
 database, and a power loss may lose the last commits (under a second), which
 the agents re-send from their spools.
 
+A server kept across runs (to seed bench/page.py's large data set once and measure it
+again with `--database URL --reuse`):
+
+    .venv/bin/python -m bench.common.postgres start DIR   # prints the URL
+    .venv/bin/python -m bench.common.postgres stop DIR
+
 Not a benchmark itself: it lives in a folder so `make bench` (bench/*.py) does not run it.
 """
 
 from __future__ import annotations
 
 import shutil
+import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -67,3 +74,23 @@ def settings_line(url: str) -> str:
         values = {name: conn.execute(f"SHOW {name}").fetchone()[0] for name in SHOWN}  # type: ignore[index]
     version = values.pop("server_version").split()[0]
     return f"PostgreSQL {version}: " + ", ".join(f"{name}={value}" for name, value in values.items())
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 2 or argv[0] not in ("start", "stop"):
+        print("usage: python -m bench.common.postgres start|stop DIR", file=sys.stderr)
+        return 2
+    root = Path(argv[1]).resolve()
+    server = PostgresServer(root, BENCH_SETTINGS)
+    if argv[0] == "stop":
+        server.stop()
+        return 0
+    server.start()
+    url = server.new_database()
+    (root / "url").write_text(url + "\n")
+    print(url)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
