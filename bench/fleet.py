@@ -15,7 +15,9 @@ report interval. Each behaves like `upwatch-agent run` with its defaults:
 every check yields a result every 30 s at its own phase; results wait in the
 agent and leave in one report every `--report-interval` seconds (2 s, the
 agent's `report_interval_s`), one report in flight per agent at most (a slow
-collector makes reports larger, as a real spool would). Agents come in groups
+collector makes reports larger, as a real spool would). The (check, agent) states
+are stored up front as up, as a running fleet has them (`--cold`: none, so
+the run starts with every agent's first results at once). Agents come in groups
 of 10 sharing a label and their 20 checks (one component per group, quorum
 majority); every 2 minutes one group's first check fails for 90 s on all its
 agents, so incidents open and resolve and the page goes to a webhook receiver
@@ -31,7 +33,7 @@ CPU seconds of the load generator, the collectors, the workers and PostgreSQL
 
     .venv/bin/python bench/fleet.py [--agents 1000] [--checks 20] [--minutes 10]
         [--engines postgresql,sqlite] [--database URL] [--report-interval 2]
-        [--pg-collectors 2] [--workers 2] [--threads 4] [--connections 256]
+        [--pg-collectors 2] [--workers 2] [--threads 4] [--connections 256] [--cold]
 
 A development run: `--agents 100 --minutes 1`. Prints figures; it is not a test.
 """
@@ -87,8 +89,13 @@ def write_config(path: Path, groups: int, checks: int, hook_url: str) -> None:
     path.write_text("\n".join(lines))
 
 
-def register_agents(location: str, agents: int) -> list[tuple[str, str, int]]:
-    """Migrate and create every agent up front; return (name, token, group) each."""
+def register_agents(location: str, agents: int, checks: int, warm: bool) -> list[tuple[str, str, int]]:
+    """Migrate and create every agent up front; return (name, token, group) each.
+
+    `warm`: also store every (check, agent) state as up, as a fleet that has been
+    running finds them. Without it every agent's first results are new states,
+    and each report holding one re-evaluates every component (a cold start).
+    """
     from statuspage.db import open_store_and_migrate
     from statuspage.storage import sql
     from statuspage.storage.agents import create_agent
@@ -103,9 +110,30 @@ def register_agents(location: str, agents: int) -> list[tuple[str, str, int]]:
                 group = n // GROUP_SIZE
                 name = f"fleet-{run}-{n:04d}"
                 made.append((name, create_agent(store, name, [f"g{group}"], now)[1], group))
+        if warm:
+            _seed_states(store, made, checks, now)
         return made
     finally:
         sql.close(store)
+
+
+def _seed_states(store: Any, agents: list[tuple[str, str, int]], checks: int, now: datetime) -> None:
+    from statuspage.storage import sql
+
+    at = to_iso(now)
+    rows = [
+        {"check": f"g{group}-c{j}", "agent": name, "at": at}
+        for name, _token, group in agents
+        for j in range(checks)
+    ]
+    with sql.write(store):
+        sql.run_many(
+            store,
+            "INSERT INTO check_states (check_id, agent, status, since, consecutive_failures,"
+            " consecutive_successes, last_result_at, last_latency_ms)"
+            " VALUES (:check, :agent, 'up', :at, 0, 10, :at, 12.5)",
+            rows,
+        )
 
 
 # -- the load generator ------------------------------------------------------------------
@@ -346,7 +374,7 @@ def run_engine(
     groups = max(1, (args.agents + GROUP_SIZE - 1) // GROUP_SIZE)
     write_config(config, groups, args.checks, f"http://127.0.0.1:{hook_port}/hook")
     started = time.monotonic()
-    agents = register_agents(location, args.agents)
+    agents = register_agents(location, args.agents, args.checks, warm=not args.cold)
     print(f"{engine}: {len(agents)} agents registered in {time.monotonic() - started:.0f} s", flush=True)
     env = {"UPWATCH_CONFIG": str(config), "UPWATCH_DATABASE": location, "UPWATCH_LOG_LEVEL": "WARNING"}
     ports = [free_port() for _ in range(collectors)]
@@ -414,7 +442,8 @@ def report(result: EngineResult, args: argparse.Namespace) -> None:
         f" x {args.threads} threads, {result.workers} worker(s); {result.settings}",
         f"load average at the end {load} (1/5/15 min), {os.cpu_count()} cores; {args.agents} agents"
         f" x {args.checks} checks every {INTERVAL_S} s for {args.minutes:g} min,"
-        f" reports every {args.report_interval:g} s",
+        f" reports every {args.report_interval:g} s;"
+        f" {'cold start (no stored states)' if args.cold else 'check states stored up front (warm)'}",
         f"results: offered {f.offered / seconds:,.0f}/s, acknowledged {f.acknowledged / seconds:,.0f}/s"
         f" ({f.acknowledged:,}; stored {result.stored:,}); reports {f.reports:,}"
         f" ({f.reports / seconds:,.0f}/s, {per_report:.1f} results each); errors {f.errors}"
@@ -456,6 +485,7 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers per collector")
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--connections", type=int, default=256, help="the generator's socket limit")
+    parser.add_argument("--cold", action="store_true", help="no stored check states: a cold start")
     args = parser.parse_args()
     engines = args.engines.split(",")
     if "postgresql" in engines and not pg.available(args.database):
