@@ -100,9 +100,14 @@ def should_note_miss(
 
 
 def check_heartbeats(db: Store, settings: Settings, now: datetime) -> list[str]:
-    """The worker's pass: give new heartbeats keys, record missed deadlines. Returns the ids noted."""
+    """The worker's pass: give new heartbeats keys (and the installation its ping key), record
+    missed deadlines. Returns the ids noted."""
     checks = heartbeat_checks(settings)
     if not checks:
+        # Auto-provisioning needs the ping key before any heartbeat check exists.
+        if settings.heartbeats.auto_create_component is not None and store.ping_key(db) is None:
+            with sql.write(db):
+                store.ensure_ping_key(db, now)
         return []
     noted: list[str] = []
     with sql.write(db):

@@ -183,6 +183,15 @@ class AdminConfig(_Section):
         return self
 
 
+class HeartbeatsConfig(_Section):
+    """Heartbeat checks created by their first ping (`?create=1`, healthchecks.io's auto-provisioning)."""
+
+    # Off until set: the component auto-created checks belong to (their incidents open there).
+    auto_create_component: str | None = Field(default=None, pattern=ID_PATTERN)
+    # At most this many may be created (whoever holds the ping key could otherwise fill the database).
+    auto_create_limit: int = Field(default=100, ge=0, le=10_000)
+
+
 class Settings(BaseSettings):
     """Everything the collector runs with; see docs/configuration.md for each key."""
 
@@ -224,6 +233,7 @@ class Settings(BaseSettings):
     oncall: OncallConfig = OncallConfig()
     downtime_grace: Duration = timedelta(minutes=2)
     responses: ResponsesConfig = ResponsesConfig()
+    heartbeats: HeartbeatsConfig = HeartbeatsConfig()
 
     @classmethod
     def settings_customise_sources(
@@ -302,6 +312,9 @@ def _reference_problems(settings: Settings) -> list[str]:
             problems.append(
                 f"checks[{index}].slug: slug {slug!r} is already the slug of check {slugs[slug]!r}"
             )
+    auto_component = settings.heartbeats.auto_create_component
+    if auto_component is not None and auto_component not in component_ids:
+        problems.append(f"heartbeats.auto_create_component: unknown component {auto_component!r}")
     problems.extend(channel_problems(settings.channels, settings.notify))
     problems.extend(respond_problems(settings, {channel.id for channel in settings.channels}))
     problems.extend(response_problems(settings))

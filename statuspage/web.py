@@ -5,6 +5,7 @@ security headers every response carries."""
 from __future__ import annotations
 
 import logging
+import time
 from datetime import datetime
 from typing import Any
 
@@ -12,7 +13,7 @@ from flask import Flask, Response, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from shared.logging_setup import REQUEST_ID_HEADER, accept_request_id, request_id_var
-from statuspage import proxies
+from statuspage import auto_heartbeats, proxies
 from statuspage.db import open_store_and_migrate
 from statuspage.log_redaction import redact_url
 from statuspage.markdown import install_filter
@@ -23,9 +24,49 @@ from statuspage.storage.sql import Store  # noqa: I001
 log = logging.getLogger(__name__)
 
 
-def settings() -> Settings:
+# How long a process may serve auto-created heartbeat checks from memory before reading them
+# again: another web process may have created one (this process sees its own at once).
+AUTO_CHECKS_REFRESH_S = 5.0
+
+
+def declared_settings() -> Settings:
+    """The configuration as loaded (and reloaded): without auto-created heartbeat checks."""
     value: Settings = current_app.config["UPWATCH_SETTINGS"]
     return value
+
+
+def settings() -> Settings:
+    """The settings a request runs with: the configuration plus the auto-created heartbeat checks.
+
+    Read once per request; kept per process for AUTO_CHECKS_REFRESH_S, and at once anew after
+    a reload (new declared settings) or `forget_merged_settings`.
+    """
+    if "settings" not in g:
+        g.settings = _merged_settings()
+    value: Settings = g.settings
+    return value
+
+
+def forget_merged_settings() -> None:
+    """Drop the cached merge: this request created or removed an auto-created check."""
+    current_app.config.pop("UPWATCH_MERGED_SETTINGS", None)
+    g.pop("settings", None)
+
+
+def _merged_settings() -> Settings:
+    declared = declared_settings()
+    cached = current_app.config.get("UPWATCH_MERGED_SETTINGS")
+    if cached is not None and cached[0] is declared and time.monotonic() - cached[1] < AUTO_CHECKS_REFRESH_S:
+        merged: Settings = cached[2]
+        return merged
+    try:
+        merged = auto_heartbeats.merged(get_db(), declared)
+    except sql.Error as error:
+        # Before `migrate` made the table, or the database is briefly unreachable: serve what we had.
+        log.warning("auto-created heartbeat checks not read: %s", error)
+        merged = cached[2] if cached is not None and cached[0] is declared else declared
+    current_app.config["UPWATCH_MERGED_SETTINGS"] = (declared, time.monotonic(), merged)
+    return merged
 
 
 def now() -> datetime:
@@ -38,7 +79,7 @@ def now() -> datetime:
 
 def get_db() -> Store:
     if "db" not in g:
-        g.db = sql.open_store(settings().database)
+        g.db = sql.open_store(declared_settings().database)
     db: Store = g.db
     return db
 

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from types import FrameType
 
 from shared.timeutil import Clock, utcnow
+from statuspage.auto_heartbeats import merged, retire_shadowed
 from statuspage.burn_alerts import run_burn_alerts
 from statuspage.db import open_store_and_migrate
 from statuspage.evaluate import evaluate_components
@@ -77,22 +78,26 @@ class Worker:
         db = open_store_and_migrate(self.settings.database)
         try:
             now = self.clock()
-            note_worker_pass(db, self.settings, now)
-            run_maintenance(db, self.settings, now)
-            check_heartbeats(db, self.settings, now)
-            changed = evaluate_components(db, self.settings, now)
-            check_agent_liveness(db, self.settings, now)
-            run_escalations(db, self.settings, now)
-            announce_handoffs(db, self.settings, now)
-            run_responses(db, self.settings, now)
+            # The configuration wins over a check a ping created with the same slug; the rest
+            # of the auto-created checks join the declared ones for this pass.
+            retire_shadowed(db, self.settings)
+            settings = merged(db, self.settings)
+            note_worker_pass(db, settings, now)
+            run_maintenance(db, settings, now)
+            check_heartbeats(db, settings, now)
+            changed = evaluate_components(db, settings, now)
+            check_agent_liveness(db, settings, now)
+            run_escalations(db, settings, now)
+            announce_handoffs(db, settings, now)
+            run_responses(db, settings, now)
             if changed:
                 log.info("component status changed components=%s", ",".join(changed))
             self.notifier.run_pass(db, now)
-            maintain_rollups(db, self.settings, now)
+            maintain_rollups(db, settings, now)
             # Burn rates move over minutes; measuring every 30 s is plenty and cheap.
             if self._burn_checked_at is None or now - self._burn_checked_at >= BURN_CHECK_EVERY:
                 self._burn_checked_at = now
-                run_burn_alerts(db, self.settings, now)
+                run_burn_alerts(db, settings, now)
         finally:
             sql.close(db)
 

@@ -33,6 +33,7 @@ from statuspage.settings import (
     AdminConfig,
     ComponentConfig,
     GroupConfig,
+    HeartbeatsConfig,
     PageConfig,
     SecurityConfig,
     Settings,
@@ -68,6 +69,7 @@ SECTION_NAMES = {
     "schedules",
     "oncall",
     "responses",
+    "heartbeats",
 }
 
 
@@ -88,6 +90,7 @@ SECTIONS: list[tuple[str, type[BaseModel]]] = [
     ("allow_files", AllowedPath),
     ("allow_secrets", AllowedSecret),
     ("sla", SlaConfig),
+    ("heartbeats", HeartbeatsConfig),
     ("channels", ChannelConfig),
     ("smtp", SmtpConfig),
     ("notify", NotifyConfig),
@@ -172,6 +175,7 @@ def test_agent_commands_are_documented(command: str) -> None:
         "[oncall]",
         "[responses]",
         "[[responses.rules]]",
+        "[heartbeats]",
     ],
 )
 def test_example_config_shows_every_section(section: str) -> None:

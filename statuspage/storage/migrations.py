@@ -816,6 +816,23 @@ def m0018_results_arrival_order(db: Database) -> None:
     )
 
 
+@MIGRATIONS(name="0021_heartbeat_auto_checks")
+def m0021_heartbeat_auto_checks(db: Database) -> None:
+    """Heartbeat checks created by their first ping (`/ping/<ping-key>/<slug>?create=1`, as
+    healthchecks.io auto-provisions): one row each; the collector's settings give the rest."""
+    db.executescript(
+        """
+        CREATE TABLE heartbeat_auto_checks (
+            id INTEGER PRIMARY KEY,
+            check_id TEXT NOT NULL UNIQUE,
+            slug TEXT NOT NULL UNIQUE,
+            created_at TEXT NOT NULL,
+            created_from TEXT
+        );
+        """
+    )
+
+
 @MIGRATIONS(name="0022_oncall_schedules")
 def m0022_oncall_schedules(db: Database) -> None:
     """Schedules made in the admin UI/API (those in upwatch.toml stay in the file): the whole

@@ -160,7 +160,15 @@ def test_new_kinds_travel_in_assignments_unchanged(tmp_path: Path, pki: Pki) -> 
         },
         {"id": "m-pop3", "kind": "pop3", "host": "mail.test", "min_days_left": 7},
         {"id": "m-pin", "kind": "ssh", "host": "b.test", "host_key_fingerprint": "SHA256:" + "b" * 43},
-        {"id": "m-grpc-tls", "kind": "grpc", "host": "g.test", "port": 443, "tls": True, "service": "orders"},
+        {
+            "id": "m-grpc-tls",
+            "kind": "grpc",
+            "host": "g.test",
+            "port": 443,
+            "tls": True,
+            "service": "orders",
+            "server_name": "orders.acme.test",
+        },
     ]
     declared = [parse_check(c) for c in tomllib.loads(checks_toml(ports, pki))["checks"] + extra]
     wire = Assignments(agent="edge-1", generated_at=datetime.now(UTC), checks=declared).model_dump_json()

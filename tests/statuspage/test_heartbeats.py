@@ -142,7 +142,8 @@ def test_fail_and_exit_status(client: FlaskClient, db: Any, worker: Tick) -> Non
         ("/ping/{ping_key}/no-such-slug?create=1", 404, "not found"),
         ("/ping/{ping_key}/backup/256", 400, "invalid url format"),
         ("/ping/{ping_key}/backup/nope", 404, "not found"),
-        ("/ping/{ping_key}/Backup", 404, "not found"),
+        ("/ping/{ping_key}/Backup", 400, "invalid url format"),  # healthchecks: slugs are lower case
+        ("/ping/{key}?rid=", 400, "invalid uuid format"),
         ("/ping/wrong-ping-key/backup", 404, "not found"),
         ("/ping/{key}/backup", 404, "not found"),
     ],
