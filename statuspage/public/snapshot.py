@@ -15,6 +15,7 @@ import threading
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from functools import cached_property
 
 from markupsafe import Markup
 
@@ -86,7 +87,8 @@ class DayBar:
     def uptime(self) -> float | None:
         return self.figures.uptime if self.figures else None
 
-    @property
+    # Cached: a page render reads level and detail for its row key and again to draw the day.
+    @cached_property
     def level(self) -> str:
         """CSS level: the worst status that lasted at least BAR_MIN_S, or nodata."""
         f = self.figures
@@ -103,7 +105,7 @@ class DayBar:
             return "maintenance"
         return "operational"
 
-    @property
+    @cached_property
     def detail(self) -> str:
         """The day in words without its date: uptime and incidents (equal details merge)."""
         parts = []
@@ -138,12 +140,25 @@ class ComponentView:
     position: int
     status: str
     since: datetime | None
-    bars: Markup = Markup("")  # the uptime bar's <path> elements (see render_days), oldest first
     uptime: float | None = None
+    past: Strip | None = None  # the days before today (None: bars were not asked for)
+    today: DayBar | None = None
 
     @property
     def label(self) -> str:
         return STATUS_LABELS.get(self.status, self.status)
+
+    @property
+    def uptime_text(self) -> str:
+        """The 90-day uptime as shown ("99.95%"), or "" without data."""
+        return format_percent(self.uptime) if self.uptime is not None else ""
+
+    @property
+    def bars(self) -> Markup:
+        """The uptime bar's <path> elements (see render_days), oldest first; today's drawn now."""
+        if self.past is None or self.today is None:
+            return Markup("")
+        return Markup(self.past.rects + render_days(BAR_DAYS - 1, [self.today]))  # noqa: S704 - escaped there
 
     @property
     def api_status(self) -> str:
@@ -186,6 +201,9 @@ class Snapshot:
     last_received: datetime | None
     stale: bool
     generated_at: datetime
+    # What the past days' strips were drawn from (StripCache's key): a row showing the same
+    # status, today's bar and uptime under the same version looks the same (public/rows.py).
+    bars_version: tuple[str, ...] = ()
 
     @property
     def banner(self) -> str:
@@ -224,6 +242,9 @@ class Strip:
 
     rects: str
     total: DayFigures | None
+
+
+NO_STRIP = Strip("", None)
 
 
 class StripCache:
@@ -292,12 +313,13 @@ def render_days(first_index: int, bars: list[DayBar]) -> str:
 
 def _past_strips(
     db: Store, settings: Settings, first_day: date, today: date, now: datetime, cache: StripCache | None
-) -> dict[str, Strip]:
+) -> tuple[tuple[str, ...], dict[str, Strip]]:
+    """(the version the strips were drawn from, component id -> strip of the days before today)."""
     stamp = public_reads.incidents_version(db)
     version = (str(first_day), str(get_watermark(db, "component_days_past_version")), str(stamp))
     found = cache.get(version) if cache else None
     if found is not None:
-        return found
+        return version, found
     yesterday = today - timedelta(days=1)
     days = load_component_days(db, first_day, yesterday)
     incident_days = _incident_days(db, first_day, yesterday, now)
@@ -315,7 +337,7 @@ def _past_strips(
         )
     if cache is not None:
         cache.put(version, strips)
-    return strips
+    return version, strips
 
 
 def build_snapshot(
@@ -325,24 +347,22 @@ def build_snapshot(
     stored = load_component_status(db)
     today = now.astimezone(UTC).date()
     first_day = today - timedelta(days=BAR_DAYS - 1)
-    strips = _past_strips(db, settings, first_day, today, now, cache) if with_bars else {}
+    version, strips = _past_strips(db, settings, first_day, today, now, cache) if with_bars else ((), {})
     today_days = load_component_days(db, today, today) if with_bars else {}
     today_incidents = _incident_days(db, today, today, now) if with_bars else {}
     components = []
+    today_key = today.isoformat()
     for position, config in enumerate(settings.components, start=1):
         status, since = stored.get(config.id, ("unknown", None))
-        bars = Markup("")
-        uptime = None
+        strip = today_bar = uptime = None
         if with_bars:
-            strip = strips.get(config.id, Strip("", None))
+            strip = strips.get(config.id, NO_STRIP)
             today_bar = DayBar(
                 today,
-                today_days.get(config.id, {}).get(today.isoformat()),
+                today_days.get(config.id, {}).get(today_key),
                 today_incidents.get(config.id, {}).get(today, []),
             )
-            bars = Markup(strip.rects + render_days(BAR_DAYS - 1, [today_bar]))  # noqa: S704 - escaped there
-            parts = [f for f in (strip.total, today_bar.figures) if f is not None]
-            uptime = sum(parts, DayFigures()).uptime if parts else None
+            uptime = _uptime(strip.total, today_bar.figures)
         components.append(
             ComponentView(
                 config.id,
@@ -352,8 +372,9 @@ def build_snapshot(
                 position,
                 status,
                 since,
-                bars,
                 uptime,
+                strip,
+                today_bar,
             )
         )
     groups = []
@@ -377,7 +398,15 @@ def build_snapshot(
         last_received=last,
         stale=last is not None and now - last > settings.page.stale_after,
         generated_at=now,
+        bars_version=version,
     )
+
+
+def _uptime(past: DayFigures | None, today: DayFigures | None) -> float | None:
+    if past is None or today is None:
+        figures = past or today
+        return figures.uptime if figures else None
+    return (past + today).uptime
 
 
 def _incident_days(

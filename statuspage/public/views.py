@@ -7,14 +7,17 @@ static files, so a Content-Security-Policy without inline code fits.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request
+from markupsafe import Markup
 
 from statuspage.markdown import render_markdown
 from statuspage.public.http_cache import cached
-from statuspage.public.snapshot import StripCache, build_snapshot
+from statuspage.public.rows import RowCache
+from statuspage.public.snapshot import ComponentView, StripCache, build_snapshot
 from statuspage.storage import public_reads
 from statuspage.storage.public_reads import Incident
 from statuspage.storage.results import load_states
@@ -71,20 +74,27 @@ def _check_details() -> dict[str, list[LocationDetail]]:
     return found
 
 
+def _draw_row(component: ComponentView, details: Sequence[Hashable]) -> Markup:
+    """One component's row of `/` (templates/_component.html)."""
+    row: Callable[..., Markup] = current_app.jinja_env.get_template("_component.html").module.row  # type: ignore[attr-defined]
+    return Markup(row(component, details))  # noqa: S704 - an autoescaped template's output
+
+
 @public.get("/")
 @cached
 def index() -> Response:
     config = settings()
-    cache = current_app.extensions.setdefault("upwatch_strip_cache", StripCache())
-    snapshot = build_snapshot(get_db(), config, now(), cache=cache)
+    strips = current_app.extensions.setdefault("upwatch_strip_cache", StripCache())
+    rows = current_app.extensions.setdefault("upwatch_row_cache", RowCache())
+    snapshot = build_snapshot(get_db(), config, now(), cache=strips)
     names = {c.id: c.name for c in config.components}
     return _html(
         render_template(
             "index.html",
             page=config.page,
             snap=snapshot,
+            rows=rows.rows(snapshot, _check_details(), _draw_row),
             names=names,
-            details=_check_details(),
             collapse_over=COLLAPSE_OVER,
             generated_at=snapshot.generated_at,
         )
