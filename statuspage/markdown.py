@@ -14,6 +14,8 @@ it a second time; everything else in templates stays autoescaped.
 
 from __future__ import annotations
 
+import functools
+
 import nh3
 from flask import Flask
 from markdown_it import MarkdownIt
@@ -60,8 +62,20 @@ def render_markdown(text: str | None) -> Markup:
     """
     if not text or not text.strip():
         return Markup("")
+    if len(text) <= CACHED_MAX_CHARS:
+        return _render_cached(text)
+    return _render(text)
+
+
+def _render(text: str) -> Markup:
     html = _parser.render(text[:MAX_MARKDOWN_CHARS])
     return Markup(sanitize_html(html))  # noqa: S704 - sanitized by nh3 just above
+
+
+# The status page renders the same few open incidents' updates on every render; the output
+# is a pure function of the text, so short texts are kept (512 of them: a few MB at worst).
+CACHED_MAX_CHARS = 4096
+_render_cached = functools.lru_cache(maxsize=512)(_render)
 
 
 def install_filter(app: Flask) -> None:
