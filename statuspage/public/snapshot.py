@@ -267,17 +267,27 @@ class StripCache:
             self._entry = (version, strips)
 
 
+def _day_span(first: date, last: date) -> str:
+    """'07 Nov 2026', '04–12 Sep 2026', '14 Sep – 12 Oct 2026' or '20 Dec 2025 – 03 Jan 2026'."""
+    if first == last:
+        return first.strftime(DAY_FORMAT)
+    if first.year != last.year:
+        return f"{first.strftime(DAY_FORMAT)} – {last.strftime(DAY_FORMAT)}"
+    # The year (and month) once per range: 200 bars' titles are a third of the page's bytes.
+    if first.month == last.month:
+        return f"{first:%d}–{last.strftime(DAY_FORMAT)}"
+    return f"{first:%d %b} – {last.strftime(DAY_FORMAT)}"
+
+
 def _day_ranges(days: list[date]) -> str:
-    """'01 Sep 2026 – 06 Nov 2026, 08 Nov 2026' for consecutive ascending days."""
+    """'04–12 Sep 2026, 14 Sep – 06 Nov 2026, 08 Nov 2026 (85 days)' for ascending days."""
     runs: list[list[date]] = []
     for day in days:
         if runs and (day - runs[-1][-1]).days == 1:
             runs[-1].append(day)
         else:
             runs.append([day])
-    text = ", ".join(
-        r[0].strftime(DAY_FORMAT) + (f" – {r[-1].strftime(DAY_FORMAT)}" if len(r) > 1 else "") for r in runs
-    )
+    text = ", ".join(_day_span(r[0], r[-1]) for r in runs)
     return text + (f" ({len(days)} days)" if len(days) > 1 else "")
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import date, timedelta
 from itertools import count
 
 import pytest
@@ -22,6 +22,7 @@ from shared.timeutil import to_iso
 from statuspage import create_app
 from statuspage.db import connect
 from statuspage.public.rows import RowCache
+from statuspage.public.snapshot import _day_ranges
 from statuspage.settings import Settings
 from statuspage.storage.rollups import refresh_component_days
 from tests.conftest import FrozenClock
@@ -141,5 +142,21 @@ def test_rows_change_when_a_past_day_is_recomputed(
     refresh_component_days(db, now)
     page = forced(pc)
     assert rows.rendered == drawn + 5, "the past days' version moved: every row is redrawn"
-    assert re.search(rf"<title>{day} · 100% uptime · maintenance \(not counted\) · no incidents</title>", page)
+    assert re.search(
+        rf"<title>{day} · 100% uptime · maintenance \(not counted\) · no incidents</title>", page
+    )
     assert page == cold_render(public_settings, clock)
+
+
+@pytest.mark.parametrize(
+    ("days", "text"),
+    [
+        ([date(2026, 11, 7)], "07 Nov 2026"),
+        ([date(2026, 11, 7), date(2026, 11, 8)], "07–08 Nov 2026 (2 days)"),
+        ([date(2026, 9, 30), date(2026, 10, 1)], "30 Sep – 01 Oct 2026 (2 days)"),
+        ([date(2025, 12, 31), date(2026, 1, 1)], "31 Dec 2025 – 01 Jan 2026 (2 days)"),
+        ([date(2026, 9, 4), date(2026, 9, 5), date(2026, 9, 7)], "04–05 Sep 2026, 07 Sep 2026 (3 days)"),
+    ],
+)
+def test_day_ranges_name_each_year_and_month_once_per_run(days: list[date], text: str) -> None:
+    assert _day_ranges(days) == text
