@@ -14,7 +14,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from statuspage import create_app
-from statuspage.db import connect, migrate
+from statuspage.db import migrate
 from statuspage.settings import Settings, load_settings
 from statuspage.storage import sql
 from statuspage.storage.agents import create_agent
@@ -83,19 +83,61 @@ def postgres() -> Iterator[PostgresServer]:
 ENGINES = ["sqlite", "postgresql"]
 
 
-@pytest.fixture(params=ENGINES)
-def engine(request: pytest.FixtureRequest) -> str:
-    """The storage engine a dual-engine test runs on (each such test runs once per engine)."""
-    return str(request.param)
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "engines(*names): the storage engines a test runs on, each a parameter of the `engine` "
+        "fixture (default: sqlite only). A module of table-driven suites says "
+        '`pytestmark = pytest.mark.engines("sqlite", "postgresql")`; a multi-process or '
+        'browser test in it says `@pytest.mark.engines("sqlite")` to run once.',
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Parametrize `engine` by the closest `engines` marker (a test's own wins over its module's)."""
+    if "engine" not in metafunc.fixturenames:
+        return
+    marker = metafunc.definition.get_closest_marker("engines")
+    names = list(marker.args) if marker is not None else ["sqlite"]
+    unknown = set(names) - set(ENGINES)
+    if unknown or not names:
+        raise pytest.UsageError(f"engines marker: unknown engine(s) {sorted(unknown)} (known: {ENGINES})")
+    if names != ["sqlite"]:  # sqlite alone is the fixture's default: node ids stay as they were
+        metafunc.parametrize("engine", names, indirect=True, ids=names)
 
 
 @pytest.fixture
-def database_location(engine: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
-    """A fresh empty database on `engine`: a SQLite file path or a PostgreSQL URL."""
+def engine(request: pytest.FixtureRequest) -> str:
+    """The storage engine this test runs on: 'sqlite' or 'postgresql' (see the `engines` marker)."""
+    return str(getattr(request, "param", "sqlite"))
+
+
+@pytest.fixture
+def database_location(engine: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh empty database on `engine`: a SQLite file path or a PostgreSQL URL (dropped after)."""
     if engine == "sqlite":
-        return str(tmp_path / "upwatch.db")
+        yield str(tmp_path / "upwatch.db")
+        return
     server: PostgresServer = request.getfixturevalue("postgres")
-    return server.new_database()
+    url = server.new_database()
+    yield url
+    server.drop_database(url)
+
+
+@pytest.fixture
+def settings_database(engine: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
+    """The database `make_settings` points at, on `engine`.
+
+    SQLite: `tmp_path / "upwatch.db"` (created and migrated by the app, as before).
+    PostgreSQL: a migrated copy of the run's template database (tests/pg.py), dropped after.
+    """
+    if engine == "sqlite":
+        yield str(tmp_path / "upwatch.db")
+        return
+    server: PostgresServer = request.getfixturevalue("postgres")
+    url = server.migrated_database()
+    yield url
+    server.drop_database(url)
 
 
 @pytest.fixture
@@ -113,9 +155,11 @@ def clock() -> FrozenClock:
 
 
 @pytest.fixture
-def make_settings(tmp_path: Path) -> Callable[..., Settings]:
+def make_settings(settings_database: str) -> Callable[..., Settings]:
+    """Settings over BASE_CONFIG on the test's database (`settings_database`: the `engine` parameter)."""
+
     def factory(**overrides: Any) -> Settings:
-        data = {**BASE_CONFIG, "database": str(tmp_path / "upwatch.db"), **overrides}
+        data = {**BASE_CONFIG, "database": settings_database, **overrides}
         return load_settings(environ={}, **data)
 
     return factory
@@ -141,9 +185,10 @@ def client(app: Flask) -> FlaskClient:
 
 @pytest.fixture
 def db(settings: Settings, app: Flask) -> Any:
-    database = connect(settings.database)
+    """The app's database, opened through the seam (a sqlite-utils Database on SQLite)."""
+    database = sql.open_store(settings.database)
     yield database
-    database.conn.close()
+    sql.close(database)
 
 
 @pytest.fixture

@@ -220,6 +220,17 @@ def affected_components(
     ]
 
 
+def _insert_incident_row(db: Store, values: dict[str, Any]) -> int:
+    return sql.insert_returning_id(
+        db,
+        "INSERT INTO incidents (title, status, impact, kind, public, auto, drill, created_at, updated_at,"
+        " forensics, episode_key, published_at, escalation_policy, next_escalation_at)"
+        " VALUES (:title, :status, :impact, :kind, :public, :auto, :drill, :created_at, :updated_at,"
+        " :forensics, :episode_key, :published_at, :escalation_policy, :next_escalation_at) RETURNING id",
+        values,
+    )
+
+
 def insert_incident(
     db: Store,
     *,
@@ -245,29 +256,28 @@ def insert_incident(
     """
     at = to_iso(now)
     try:
-        new_id = sql.insert_returning_id(
-            db,
-            "INSERT INTO incidents (title, status, impact, kind, public, auto, drill, created_at, updated_at,"
-            " forensics, episode_key, published_at, escalation_policy, next_escalation_at)"
-            " VALUES (:title, :status, :impact, :kind, :public, :auto, :drill, :created_at, :updated_at,"
-            " :forensics, :episode_key, :published_at, :escalation_policy, :next_escalation_at) RETURNING id",
-            {
-                "title": title,
-                "status": status,
-                "impact": impact,
-                "kind": kind,
-                "public": int(public),
-                "auto": int(auto),
-                "drill": int(drill),
-                "created_at": at,
-                "updated_at": at,
-                "forensics": json.dumps(forensics or {}, default=str),
-                "episode_key": episode_key,
-                "published_at": at if public else None,
-                "escalation_policy": escalation_policy,
-                "next_escalation_at": to_iso(next_escalation_at) if next_escalation_at else None,
-            },
-        )
+        # The savepoint keeps the caller's transaction usable on PostgreSQL after the
+        # one-open-incident-per-episode index refuses the insert (IncidentAlreadyOpen).
+        with sql.savepoint(db):
+            new_id = _insert_incident_row(
+                db,
+                {
+                    "title": title,
+                    "status": status,
+                    "impact": impact,
+                    "kind": kind,
+                    "public": int(public),
+                    "auto": int(auto),
+                    "drill": int(drill),
+                    "created_at": at,
+                    "updated_at": at,
+                    "forensics": json.dumps(forensics or {}, default=str),
+                    "episode_key": episode_key,
+                    "published_at": at if public else None,
+                    "escalation_policy": escalation_policy,
+                    "next_escalation_at": to_iso(next_escalation_at) if next_escalation_at else None,
+                },
+            )
     except sql.IntegrityError:
         existing = open_incident_for_episode(db, episode_key or "")
         raise IncidentAlreadyOpen(episode_key or "", existing.id if existing else None) from None

@@ -97,6 +97,14 @@ def dispose_all() -> None:
         _engines.clear()
 
 
+def dispose_url(url: str) -> None:
+    """Close the pooled connections of one database URL (a test about to drop or copy it)."""
+    with _engines_lock:
+        engine = _engines.pop(url, None)
+    if engine is not None:
+        engine.dispose()
+
+
 @lru_cache(maxsize=2048)
 def statement(sql: str) -> TextClause:
     """The compiled `text()` of a SQL string (parsed once per distinct string)."""

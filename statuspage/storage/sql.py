@@ -203,6 +203,30 @@ def transaction(db: Store) -> Iterator[Store]:
         yield store
 
 
+@contextmanager
+def savepoint(db: Store) -> Iterator[Store]:
+    """Inside a transaction: undo only the statements in this block when it raises, then re-raise.
+
+    For a statement whose constraint violation the caller handles and then carries on
+    in the same transaction (an incident that is already open): PostgreSQL aborts the
+    whole transaction at an error unless a savepoint was set before it; SQLite only the
+    statement, but the same SAVEPOINT / ROLLBACK TO / RELEASE works there too. Outside a
+    transaction the statement commits or fails on its own, so this does nothing.
+    """
+    inside = db.conn.in_transaction if isinstance(db, Database) else db.in_transaction
+    if not inside:
+        yield db
+        return
+    run(db, "SAVEPOINT upwatch_savepoint")
+    try:
+        yield db
+    except BaseException:
+        run(db, "ROLLBACK TO SAVEPOINT upwatch_savepoint")
+        run(db, "RELEASE SAVEPOINT upwatch_savepoint")
+        raise
+    run(db, "RELEASE SAVEPOINT upwatch_savepoint")
+
+
 def try_task_lock(db: Store, key: int) -> bool:
     """Inside `transaction`/`write`: True when this process may run task `key` now.
 

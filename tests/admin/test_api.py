@@ -11,7 +11,10 @@ from flask.testing import FlaskClient
 from openapi_spec_validator import validate
 
 from statuspage.admin.api import ENDPOINTS
+from statuspage.storage import sql
 from statuspage.storage.agents import create_agent
+
+pytestmark = pytest.mark.engines("sqlite", "postgresql")
 
 Headers = Callable[[str], dict[str, str]]
 
@@ -250,6 +253,6 @@ def test_subscribers_and_channels(make_settings: Any, clock: Any, db: Any) -> No
          "last_error": None, "disabled_reason": None}
     ]  # fmt: skip
     assert client.post("/api/v1/admin/channels/ops-log/test", headers=h).get_json() == {"changed": True}
-    assert db.execute("SELECT count(*) FROM outbox WHERE event = 'channel.test'").fetchone()[0] == 1
+    assert sql.scalar(db, "SELECT count(*) FROM outbox WHERE event = 'channel.test'") == 1
     assert client.post("/api/v1/admin/channels/ops-log/enable", headers=h).get_json() == {"changed": False}
     assert client.post("/api/v1/admin/channels/nope/test", headers=h).status_code == 404

@@ -21,6 +21,8 @@ from tests.adminkit import Operator
 from tests.conftest import FrozenClock
 from tests.statuspage.oncall.test_paging_links import ONCALL
 
+pytestmark = pytest.mark.engines("sqlite", "postgresql")
+
 Headers = Callable[..., dict[str, str]]
 OFFICE_ONLY = {
     **ONCALL,

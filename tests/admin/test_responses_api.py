@@ -16,6 +16,8 @@ from statuspage.storage import audit
 from statuspage.storage import responses as store
 from tests.conftest import FrozenClock
 
+pytestmark = pytest.mark.engines("sqlite", "postgresql")
+
 Headers = Callable[[str], dict[str, str]]
 
 

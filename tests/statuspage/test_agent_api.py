@@ -11,8 +11,11 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
+from statuspage.storage import sql
 from statuspage.storage.agents import revoke_agent
 from statuspage.storage.results import count_results
+
+pytestmark = pytest.mark.engines("sqlite", "postgresql")
 
 REPORTS = "/api/v1/agent/reports"
 
@@ -74,7 +77,7 @@ def test_empty_report_is_a_heartbeat(client: FlaskClient, agent_token: Callable[
     token = agent_token()
     response = post(client, token, report(results=[]))
     assert response.status_code == 200
-    seen = db.execute("SELECT last_seen_at, agent_version FROM agents WHERE name = 'edge-1'").fetchone()
+    seen = sql.tuples(db, "SELECT last_seen_at, agent_version FROM agents WHERE name = 'edge-1'")[0]
     assert seen[0] is not None and seen[1] == "0.1.0"
 
 
@@ -256,8 +259,8 @@ def test_bad_reports_are_refused_and_store_nothing(
     payload = response.get_json()
     assert isinstance(payload, dict) and fragment in payload["error"] + json.dumps(payload["details"])
     assert count_results(db) == 0
-    assert db.execute("SELECT count(*) FROM agents WHERE last_seen_at IS NOT NULL").fetchone()[0] == 0
-    assert db.execute("SELECT count(*) FROM check_states").fetchone()[0] == 0
+    assert sql.scalar(db, "SELECT count(*) FROM agents WHERE last_seen_at IS NOT NULL") == 0
+    assert sql.scalar(db, "SELECT count(*) FROM check_states") == 0
 
 
 def test_the_hostile_table_is_big_enough() -> None:
@@ -360,7 +363,7 @@ def test_duplicates_inside_a_batch_and_across_batches_count_once(
     again = post(client, token, report(results=[second, result()])).json
     assert (again["accepted"], again["duplicates"]) == (1, 1)
     assert count_results(db) == 3
-    assert db.execute("SELECT duplicate_results FROM agents").fetchone()[0] == 2
+    assert sql.scalar(db, "SELECT duplicate_results FROM agents") == 2
 
 
 def test_results_are_stored_in_event_time_order(
@@ -369,7 +372,9 @@ def test_results_are_stored_in_event_time_order(
     token = agent_token()
     times = ["2026-11-27T11:59:50+00:00", "2026-11-27T11:59:10+00:00", "2026-11-27T11:59:30+00:00"]
     assert post(client, token, report(results=[result(started_at=t) for t in times])).status_code == 200
-    stored = [row[0] for row in db.execute("SELECT started_at FROM results ORDER BY rowid")]
+    stored = [
+        row[0] for row in sql.tuples(db, f"SELECT started_at FROM results ORDER BY {sql.arrival_column(db)}")
+    ]
     assert stored == sorted(stored)
 
 
@@ -394,8 +399,8 @@ def test_clock_skew_is_recorded_and_results_land_on_our_timeline(
     token = agent_token()
     body = report(sent_at=sent_at, results=[result(started_at=f"2026-11-27T{started_at}+00:00")])
     assert post(client, token, body).status_code == 200
-    assert db.execute("SELECT clock_skew_s FROM agents").fetchone()[0] == skew_s
-    assert db.execute("SELECT started_at FROM results").fetchone()[0] == f"2026-11-27T{stored_at}.000+00:00"
+    assert sql.scalar(db, "SELECT clock_skew_s FROM agents") == skew_s
+    assert sql.scalar(db, "SELECT started_at FROM results") == f"2026-11-27T{stored_at}.000+00:00"
 
 
 def test_dropped_counter_is_idempotent_and_survives_a_new_spool(
@@ -404,9 +409,10 @@ def test_dropped_counter_is_idempotent_and_survives_a_new_spool(
     token = agent_token()
     for dropped in (5, 5, 7, 2):  # a replay of 5 adds nothing; 2 after 7 is a fresh spool
         assert post(client, token, report(results=[], dropped=dropped)).status_code == 200
-    assert db.execute("SELECT dropped_results FROM agents").fetchone()[0] == 9
+    assert sql.scalar(db, "SELECT dropped_results FROM agents") == 9
 
 
+@pytest.mark.engines("sqlite")  # SQLite's busy timeout; PostgreSQL writers queue on their locks instead
 def test_storage_busy_is_a_503_and_stores_nothing(
     app: Any, client: FlaskClient, agent_token: Callable[..., str], db: Any
 ) -> None:
@@ -440,28 +446,22 @@ def test_late_replay_never_rewrites_the_present(
     live = [at(10, "up"), at(20, "down"), at(30, "down"), at(40, "up"), at(50, "up")]
     for item in live:
         assert post(client, token, report(results=[item])).status_code == 200
-    flips = db.execute("SELECT new_status FROM flips ORDER BY id").fetchall()
+    flips = sql.tuples(db, "SELECT new_status FROM flips ORDER BY id")
     assert [f[0] for f in flips] == ["up", "down", "up"]
-    assert db.execute("SELECT status FROM component_status WHERE component_id = 'api'").fetchone()[0] == (
-        "operational"
-    )
-    incidents_before = db.execute("SELECT id, status, updated_at FROM incidents ORDER BY id").fetchall()
-    outbox_before = db.execute("SELECT count(*) FROM outbox").fetchone()[0]
+    assert sql.scalar(db, "SELECT status FROM component_status WHERE component_id = 'api'") == ("operational")
+    incidents_before = sql.tuples(db, "SELECT id, status, updated_at FROM incidents ORDER BY id")
+    outbox_before = sql.scalar(db, "SELECT count(*) FROM outbox")
     backlog = [at(25, "down"), at(35, "down"), at(45, "down")]
     answer = post(client, token, report(results=backlog)).json
     assert answer["accepted"] == 3
     assert count_results(db) == 8
-    assert len(db.execute("SELECT id FROM flips").fetchall()) == 3
-    state = db.execute("SELECT status, last_result_at FROM check_states").fetchone()
+    assert len(sql.tuples(db, "SELECT id FROM flips")) == 3
+    state = sql.tuples(db, "SELECT status, last_result_at FROM check_states")[0]
     assert state == ("up", "2026-11-27T11:59:50.000+00:00")
-    assert db.execute("SELECT status FROM component_status WHERE component_id = 'api'").fetchone()[0] == (
-        "operational"
-    )
+    assert sql.scalar(db, "SELECT status FROM component_status WHERE component_id = 'api'") == ("operational")
     # Whatever the engine made of the outage, the replay changes none of it.
-    assert (
-        db.execute("SELECT id, status, updated_at FROM incidents ORDER BY id").fetchall() == incidents_before
-    )
-    assert db.execute("SELECT count(*) FROM outbox").fetchone()[0] == outbox_before  # nothing re-notified
+    assert sql.tuples(db, "SELECT id, status, updated_at FROM incidents ORDER BY id") == incidents_before
+    assert sql.scalar(db, "SELECT count(*) FROM outbox") == outbox_before  # nothing re-notified
 
 
 def test_a_refusal_is_decided_on_fresh_labels_not_a_cached_row(
@@ -471,7 +471,7 @@ def test_a_refusal_is_decided_on_fresh_labels_not_a_cached_row(
 
     token = agent_token("edge-2", ["us"])
     assert post(client, token, report(agent="edge-2", results=[])).status_code == 200  # row cached
-    with db.atomic():
+    with sql.write(db):
         grant_labels(db, "edge-2", ["eu"])  # an operator approves eu meanwhile
     response = post(client, token, report(agent="edge-2", results=[result(check_id="api-health")]))
     assert response.status_code == 200, response.json

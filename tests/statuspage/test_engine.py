@@ -15,6 +15,8 @@ from statuspage.engine.component_status import (
 )
 from tests.conftest import T0
 
+pytestmark = pytest.mark.engines("sqlite", "postgresql")
+
 
 def run(sequence: str, failure_threshold: int = 2, success_threshold: int = 2) -> str:
     """Feed 'u'/'d'/'g' (up/down/degraded) observations; return the status after each, joined."""

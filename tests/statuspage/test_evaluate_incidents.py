@@ -13,10 +13,10 @@ import pytest
 
 from shared.schema import Result
 from statuspage import incidents as service
-from statuspage.db import connect
 from statuspage.evaluate import apply_results, evaluate_components
 from statuspage.settings import Settings
 from statuspage.storage import incidents as store
+from statuspage.storage import sql
 from statuspage.storage.maintenance import insert_maintenance
 from statuspage.storage.outbox import list_outbox
 from statuspage.storage.problems import open_location_problems
@@ -24,6 +24,8 @@ from statuspage.storage.results import insert_results
 from statuspage.storage.status import load_component_rows
 from statuspage.timed_rules import note_worker_pass, run_escalations, run_maintenance
 from tests.conftest import FrozenClock
+
+pytestmark = pytest.mark.engines("sqlite", "postgresql")
 
 AGENTS = ("eu-1", "us-1", "ap-1")
 CONFIG: dict[str, Any] = {
@@ -68,11 +70,11 @@ def cfg(make_settings: Callable[..., Settings]) -> Any:
 
 @pytest.fixture
 def database(cfg: Any) -> Any:
-    from statuspage.db import open_and_migrate
+    from statuspage.db import open_store_and_migrate
 
-    db = open_and_migrate(cfg.database)
+    db = open_store_and_migrate(cfg.database)
     yield db
-    db.conn.close()
+    sql.close(db)
 
 
 def report(db: Any, cfg: Any, clock: FrozenClock, check: str, statuses: dict[str, str]) -> None:
@@ -88,7 +90,7 @@ def report(db: Any, cfg: Any, clock: FrozenClock, check: str, statuses: dict[str
             metrics={"total_ms": 12.5},
             detail={"status_code": 503, "body_excerpt": "x" * 2000} if status == "down" else {},
         )
-        with db.atomic():
+        with sql.write(db):
             insert_results(db, agent, [result], clock())
             apply_results(db, cfg, agent, [result])
     evaluate_components(db, cfg, clock())
@@ -197,7 +199,7 @@ def test_downstream_joins_upstream_incident(database: Any, cfg: Any, clock: Froz
 def test_maintenance_opens_nothing_and_shows_under_maintenance(
     database: Any, cfg: Any, clock: FrozenClock
 ) -> None:
-    with database.atomic():
+    with sql.write(database):
         insert_maintenance(
             database,
             title="Upgrade",
@@ -234,14 +236,14 @@ def test_collector_downtime_grace(database: Any, cfg: Any, clock: FrozenClock) -
 
 
 def test_two_evaluators_do_not_double(database: Any, cfg: Any, clock: FrozenClock) -> None:
-    other = connect(cfg.database)
+    other = sql.open_store(cfg.database)
     try:
         tick(database, cfg, clock, "api-health", ALL_DOWN, times=2)
         evaluate_components(other, cfg, clock())
         run_escalations(other, cfg, clock())
         evaluate_components(database, cfg, clock())
     finally:
-        other.conn.close()
+        sql.close(other)
     assert len(store.list_incidents(database)) == 1
     assert len(list_outbox(database)) == 1
 
@@ -253,7 +255,7 @@ def test_agents_are_not_offline_for_the_collectors_own_downtime(
     from statuspage.storage.agents import create_agent, record_seen
 
     agent, _token = create_agent(database, "eu-1", ["eu"], clock())
-    with database.atomic():
+    with sql.write(database):
         record_seen(database, agent.id, clock(), "1.0", 0.0)
     note_worker_pass(database, cfg, clock())
     clock.advance(minutes=10)  # the collector was down; the agent's reports could not arrive

@@ -10,6 +10,8 @@ import pytest
 from statuspage.engine.incidents import IMPACT_RANK, Action, ComponentFacts, IncidentFacts, impact_for, plan
 from tests.conftest import T0
 
+pytestmark = pytest.mark.engines("sqlite", "postgresql")
+
 API = ComponentFacts(id="api", name="API", health="operational")
 WEB = ComponentFacts(id="web", name="Web", health="operational", upstream=("api",))
 

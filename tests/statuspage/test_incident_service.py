@@ -9,9 +9,11 @@ import pytest
 from statuspage import incidents as service
 from statuspage.settings import Settings
 from statuspage.storage import incidents as store
+from statuspage.storage import sql
 from statuspage.storage.outbox import enqueue, list_outbox
-from statuspage.storage.transaction import immediate
 from tests.conftest import FrozenClock
+
+pytestmark = pytest.mark.engines("sqlite", "postgresql")
 
 
 def open_one(db: Any, settings: Settings, clock: FrozenClock, public: bool = True) -> int:
@@ -83,7 +85,7 @@ def test_publish_makes_a_fresh_public_update(db: Any, settings: Settings, clock:
 
 def test_resolve_tells_the_channels_already_paged(db: Any, settings: Settings, clock: FrozenClock) -> None:
     incident_id = open_one(db, settings, clock)
-    with immediate(db):
+    with sql.write(db):
         enqueue(
             db,
             event="incident.escalated",
@@ -164,7 +166,7 @@ def test_unknown_incident(db: Any, clock: FrozenClock) -> None:
 
 def test_one_open_incident_per_episode(db: Any, clock: FrozenClock) -> None:
     def insert() -> int:
-        with immediate(db):
+        with sql.write(db):
             return store.insert_incident(
                 db,
                 title="t",
@@ -181,6 +183,6 @@ def test_one_open_incident_per_episode(db: Any, clock: FrozenClock) -> None:
     with pytest.raises(store.IncidentAlreadyOpen) as error:
         insert()
     assert error.value.incident_id == first
-    with immediate(db):
+    with sql.write(db):
         store.set_status(db, first, "resolved", clock())
     assert insert() != first  # a new episode after the last one closed

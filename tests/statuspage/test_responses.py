@@ -17,12 +17,13 @@ from statuspage.incidents import create_incident
 from statuspage.responses import service
 from statuspage.responses.rules import run_responses
 from statuspage.settings import ConfigError, Settings
-from statuspage.storage import audit
+from statuspage.storage import audit, sql
 from statuspage.storage import incidents as incident_store
 from statuspage.storage import responses as store
 from statuspage.storage.maintenance import insert_maintenance, start_due
-from statuspage.storage.transaction import immediate
 from tests.conftest import FrozenClock
+
+pytestmark = pytest.mark.engines("sqlite", "postgresql")
 
 ASSIGNMENTS = "/api/v1/agent/assignments"
 RESULTS = "/api/v1/agent/action-results"
@@ -70,7 +71,6 @@ def world(
 ) -> Callable[..., tuple[FlaskClient, Any, Settings, str]]:
     """An app with the given response rules, one agent `edge-1` (label eu) and its token."""
     from statuspage import create_app
-    from statuspage.db import connect
     from statuspage.storage.agents import create_agent
 
     opened: list[Any] = []
@@ -80,12 +80,12 @@ def world(
         app = create_app(settings)
         app.config["UPWATCH_CLOCK"] = clock
         app.config["TESTING"] = True
-        db = connect(settings.database)
+        db = sql.open_store(settings.database)
         opened.append(db)
         _agent, token = create_agent(db, "edge-1", ["eu"], clock())
         return app.test_client(), db, settings, token
 
-    request.addfinalizer(lambda: [d.conn.close() for d in opened])
+    request.addfinalizer(lambda: [sql.close(d) for d in opened])
     return factory
 
 
@@ -215,7 +215,7 @@ def test_maintenance_follows_the_rule(
 ) -> None:
     client, db, settings, token = world(**rules())
     fetch(client, token)
-    with immediate(db):
+    with sql.write(db):
         insert_maintenance(
             db,
             title="Upgrade",
@@ -237,7 +237,7 @@ def test_a_drill_incident_runs_only_rules_marked_for_drills(
 ) -> None:
     client, db, settings, token = world(**rules())
     fetch(client, token)
-    with immediate(db):
+    with sql.write(db):
         drill_id = incident_store.insert_incident(
             db,
             title="[DRILL] API down",

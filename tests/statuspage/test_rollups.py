@@ -14,8 +14,8 @@ import pytest
 from flask.testing import FlaskClient
 
 from shared.timeutil import to_iso
-from statuspage.db import connect
 from statuspage.settings import ConfigError, Settings
+from statuspage.storage import sql
 from statuspage.storage.rollups import (
     DayFigures,
     component_uptime,
@@ -28,6 +28,8 @@ from statuspage.storage.rollups import (
 from statuspage.storage.status import save_component_status
 from statuspage.worker import Worker
 from tests.conftest import FrozenClock
+
+pytestmark = pytest.mark.engines("sqlite", "postgresql")
 
 
 def report(
@@ -54,7 +56,7 @@ def report(
 
 
 def rows(db: Any, table: str) -> list[tuple[Any, ...]]:
-    return [tuple(r) for r in db.execute(f"SELECT * FROM {table} ORDER BY 1, 2, 3").fetchall()]
+    return sql.tuples(db, f"SELECT * FROM {table} ORDER BY 1, 2, 3")
 
 
 def test_worker_rolls_up_new_results_incrementally(
@@ -94,21 +96,25 @@ def test_worker_rolls_up_new_results_incrementally(
 
 def test_status_history_and_daily_uptime_exclude_maintenance(db: Any) -> None:
     day0 = datetime(2026, 11, 20, tzinfo=UTC)
-    with db.atomic():
+    with sql.write(db):
         save_component_status(db, {"api": "operational"}, day0)
         save_component_status(db, {"api": "major_outage"}, day0 + timedelta(hours=10))
         save_component_status(db, {"api": "operational"}, day0 + timedelta(hours=12))  # 2 h down
         save_component_status(db, {"api": "partial_outage"}, day0 + timedelta(days=1, hours=1))
         save_component_status(db, {"api": "operational"}, day0 + timedelta(days=1, hours=2))  # 1 h partial
         # Maintenance on day 0 covering one of the two outage hours.
-        db.execute(
+        sql.run(
+            db,
             "INSERT INTO maintenances (id, title, status, scheduled_for, scheduled_until, started_at, completed_at,"
-            " created_at, updated_at) VALUES (1, 'm', 'completed', ?, ?, ?, ?, ?, ?)",
-            [to_iso(day0 + timedelta(hours=11))] * 2 + [to_iso(day0 + timedelta(hours=11)),
-             to_iso(day0 + timedelta(hours=12))] + [to_iso(day0)] * 2,
-        )  # fmt: skip
-        db.execute("INSERT INTO maintenance_components VALUES (1, 'api')")
-    history = db.execute("SELECT status, started_at, ended_at FROM component_status_history").fetchall()
+            " created_at, updated_at) VALUES (1, 'm', 'completed', :s, :s, :s, :e, :c, :c)",
+            {
+                "s": to_iso(day0 + timedelta(hours=11)),
+                "e": to_iso(day0 + timedelta(hours=12)),
+                "c": to_iso(day0),
+            },
+        )
+        sql.run(db, "INSERT INTO maintenance_components VALUES (1, 'api')")
+    history = sql.tuples(db, "SELECT status, started_at, ended_at FROM component_status_history")
     assert [h[0] for h in history] == [
         "operational",
         "major_outage",
@@ -145,18 +151,18 @@ def test_prune_keeps_what_is_not_rolled_up_and_respects_retention(
     report(client, token, [old, old + timedelta(seconds=30)], "up")
     # Not rolled up yet: pruning must not delete them.
     assert prune(db, settings, clock()) == 0
-    assert db.execute("SELECT count(*) FROM results").fetchone()[0] == 2
+    assert sql.scalar(db, "SELECT count(*) FROM results") == 2
     roll_up_results(db)
     report(client, token, [clock()], "up")
     roll_up_results(db)
     prune(db, settings, clock())
-    assert db.execute("SELECT count(*) FROM results").fetchone()[0] == 1  # only the fresh one
-    assert db.execute("SELECT count(*) FROM rollups_minute").fetchone()[0] == 1  # 7d minute retention
-    assert db.execute("SELECT count(*) FROM rollups_hour").fetchone()[0] == 2  # kept 400 days
+    assert sql.scalar(db, "SELECT count(*) FROM results") == 1  # only the fresh one
+    assert sql.scalar(db, "SELECT count(*) FROM rollups_minute") == 1  # 7d minute retention
+    assert sql.scalar(db, "SELECT count(*) FROM rollups_hour") == 2  # kept 400 days
     # Far in the future everything old goes, but the newest raw row stays (the rowid watermark).
     prune(db, settings, clock() + timedelta(days=500))
-    assert db.execute("SELECT count(*) FROM results").fetchone()[0] == 1
-    assert db.execute("SELECT count(*) FROM rollups_hour").fetchone()[0] == 0
+    assert sql.scalar(db, "SELECT count(*) FROM results") == 1
+    assert sql.scalar(db, "SELECT count(*) FROM rollups_hour") == 0
 
 
 def test_maintain_runs_each_part_when_due(db: Any, settings: Settings, clock: FrozenClock) -> None:
@@ -190,7 +196,7 @@ def test_two_workers_rolling_up_at_once_count_each_result_once(
     for round_ in range(6):
         report(client, token, [t0 + timedelta(seconds=round_ * 60 + i) for i in range(50)], "up")
         sent += 50
-        handles = [connect(settings.database), connect(settings.database)]
+        handles = [sql.open_store(settings.database), sql.open_store(settings.database)]
         start = threading.Barrier(len(handles))
 
         def fold(handle: Any, together: threading.Barrier) -> None:
@@ -203,6 +209,6 @@ def test_two_workers_rolling_up_at_once_count_each_result_once(
         for thread in threads:
             thread.join()
         for handle in handles:
-            handle.conn.close()
+            sql.close(handle)
         assert sum(r[3] for r in rows(db, "rollups_minute")) == sent
         assert sum(r[3] for r in rows(db, "result_counters")) == sent

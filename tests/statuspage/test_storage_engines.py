@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from shared.ids import new_result_id
 from shared.schema import Result
 from statuspage.storage import (
@@ -20,6 +22,8 @@ from statuspage.storage import (
 )
 from statuspage.storage import results as results_store
 from statuspage.storage import status as status_store
+
+pytestmark = pytest.mark.engines("sqlite", "postgresql")
 
 T0 = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 

@@ -10,6 +10,8 @@ import pytest
 from statuspage.storage import sql
 from statuspage.storage.postgres_schema import postgres_ddl
 
+pytestmark = pytest.mark.engines("sqlite", "postgresql")
+
 ITEMS = "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, n INTEGER, x REAL)"
 
 

@@ -10,12 +10,15 @@ from typing import Any
 import pytest
 
 from statuspage.cli import main
-from statuspage.db import open_and_migrate
+from statuspage.db import open_store_and_migrate
 from statuspage.notify import outbox
+from statuspage.storage import sql
 from statuspage.storage.outbox import enqueue
 from tests.conftest import FrozenClock
 from tests.statuspage.notify.conftest import run_delivery
 from tests.statuspage.notify.servers import MailSink, Receiver
+
+pytestmark = pytest.mark.engines("sqlite", "postgresql")
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
@@ -37,7 +40,7 @@ def test_every_channel_kind_delivers(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     settings = notify_settings(channels=channels(receiver))
-    db = open_and_migrate(settings.database)
+    db = open_store_and_migrate(settings.database)
     receiver.secrets["/ok/hook"] = SECRET
     for channel in settings.channels:
         # The engine's escalation rows: destination_kind = channel kind, destination = channel id.
@@ -57,7 +60,7 @@ def test_every_channel_kind_delivers(
         )
     with caplog.at_level(logging.INFO, logger="upwatch.notifications"):
         stats = run_delivery(settings, clock)
-    assert stats.delivered == 4, db.execute("SELECT destination, last_error FROM outbox").fetchall()
+    assert stats.delivered == 4, sql.tuples(db, "SELECT destination, last_error FROM outbox")
     [apprise_hit] = receiver.hits_for("/apprise")
     assert apprise_hit.json()["title"] == "API down"
     assert "API down for 5m" in apprise_hit.json()["message"]
@@ -72,7 +75,7 @@ def test_engine_escalation_payload_reads_well(
     notify_settings: Any, receiver: Receiver, clock: FrozenClock
 ) -> None:
     settings = notify_settings(channels=channels(receiver))
-    db = open_and_migrate(settings.database)
+    db = open_store_and_migrate(settings.database)
     payload = {
         "event": "incident.opened",
         "level": 0,
@@ -107,7 +110,7 @@ def test_operator_templates_override_and_stay_sandboxed(
     folder.mkdir()
     (folder / "channel.txt").write_text("OPS: {{ body }} {{ ''.__class__ }}|{{ body.__class__ }}")
     settings = notify_settings(channels=channels(receiver), notify={"templates_dir": str(folder)})
-    db = open_and_migrate(settings.database)
+    db = open_store_and_migrate(settings.database)
     outbox.enqueue_channel_message(db, "team", "apprise", "x", "k", "Title", "{{ 6 * 7 }}", clock())
     assert run_delivery(settings, clock).delivered == 1
     # The override is used; incident text stays text; Python internals are out of reach.
@@ -116,11 +119,11 @@ def test_operator_templates_override_and_stay_sandboxed(
 
 def test_unknown_channel_and_unknown_kind_fail_permanently(notify_settings: Any, clock: FrozenClock) -> None:
     settings = notify_settings()
-    db = open_and_migrate(settings.database)
+    db = open_store_and_migrate(settings.database)
     outbox.enqueue_channel_message(db, "gone", "apprise", "x", "k1", "t", "b", clock())
     stats = run_delivery(settings, clock)
     assert stats.failed == 1
-    assert "no channel 'gone'" in db.execute("SELECT last_error FROM outbox").fetchone()[0]
+    assert "no channel 'gone'" in sql.scalar(db, "SELECT last_error FROM outbox")
 
 
 def test_channel_test_command(

@@ -6,16 +6,18 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import pytest
 from flask.testing import FlaskClient
 
 from statuspage import create_app, incidents
-from statuspage.db import connect
 from statuspage.notify.fanout import fan_out
 from statuspage.settings import Settings
-from statuspage.storage import maintenance
+from statuspage.storage import maintenance, sql
 from tests.conftest import FrozenClock
 from tests.statuspage.notify.conftest import run_delivery
 from tests.statuspage.notify.servers import MailSink
+
+pytestmark = pytest.mark.engines("sqlite", "postgresql")
 
 LINK_RE = re.compile(r"http://status\.example\.com(/\S+)")
 
@@ -47,7 +49,7 @@ def test_double_opt_in_incident_threading_and_unsubscribe(
 ) -> None:
     settings = notify_settings()
     client = client_for(settings, clock)
-    db = connect(settings.database)
+    db = sql.open_store(settings.database)
     address = "alice@example.com"
 
     client.post("/subscribe", data={"email": address})
@@ -113,7 +115,7 @@ def test_double_opt_in_incident_threading_and_unsubscribe(
     fan_out(db, settings, clock())
     run_delivery(settings, clock)
     assert len(mail_sink.to(address)) == count
-    db.conn.close()
+    sql.close(db)
 
 
 def test_component_filter_private_and_drill(
@@ -123,7 +125,7 @@ def test_component_filter_private_and_drill(
     client = client_for(settings, clock)
     subscribe_and_confirm(client, settings, clock, mail_sink, "web@example.com", components=["web"])
     subscribe_and_confirm(client, settings, clock, mail_sink, "all@example.com")
-    db = connect(settings.database)
+    db = sql.open_store(settings.database)
     incidents.create_incident(
         db,
         settings,
@@ -143,11 +145,14 @@ def test_component_filter_private_and_drill(
         components={"web": "major_outage"},
     )
     incidents.create_incident(db, settings, title="Secret", body="b", actor="ops", now=clock(), public=False)
-    db.execute(
-        "INSERT INTO incidents (title, status, created_at, updated_at, drill) VALUES ('Drill', 'investigating', 'x', 'x', 1)"
+    drill_id = sql.insert_returning_id(
+        db,
+        "INSERT INTO incidents (title, status, created_at, updated_at, drill) VALUES ('Drill', 'investigating', 'x', 'x', 1) RETURNING id",
     )
-    db.execute(
-        "INSERT INTO incident_updates (incident_id, status, body, created_at, actor) VALUES (last_insert_rowid(), 'investigating', 'drill', 'x', 'ops')"
+    sql.run(
+        db,
+        "INSERT INTO incident_updates (incident_id, status, body, created_at, actor) VALUES (:id, 'investigating', 'drill', 'x', 'ops')",
+        {"id": drill_id},
     )
     assert fan_out(db, settings, clock()) == 3  # api -> all; web -> both
     assert fan_out(db, settings, clock()) == 0  # the watermark holds
@@ -167,7 +172,7 @@ def test_component_filter_private_and_drill(
         assert header in mail.text() and header in mail.html() and "slot" not in mail.text() + header
         links.add(header)
     assert len(links) == 2
-    db.conn.close()
+    sql.close(db)
 
 
 def test_maintenance_states_are_mailed_once(
@@ -176,7 +181,7 @@ def test_maintenance_states_are_mailed_once(
     settings = notify_settings()
     client = client_for(settings, clock)
     subscribe_and_confirm(client, settings, clock, mail_sink, "ops@example.com")
-    db = connect(settings.database)
+    db = sql.open_store(settings.database)
     start, end = clock.now.replace(hour=22), clock.now.replace(hour=23)
     mid = maintenance.insert_maintenance(
         db,
@@ -198,7 +203,7 @@ def test_maintenance_states_are_mailed_once(
     assert mails[0]["Message-ID"] == f"<maintenance-{mid}@status.example.com>"
     assert mails[1]["In-Reply-To"] == mails[0]["Message-ID"]
     assert "In progress" in mails[1].get_body(preferencelist=("plain",)).get_content()
-    db.conn.close()
+    sql.close(db)
 
 
 def test_rejected_recipient_is_permanent_and_bounces(
@@ -210,9 +215,9 @@ def test_rejected_recipient_is_permanent_and_bounces(
     client.post("/subscribe", data={"email": "nobody@example.com"})
     stats = run_delivery(settings, clock)
     assert (stats.delivered, stats.failed, stats.retried) == (0, 1, 0)
-    db = connect(settings.database)
-    row = db.execute("SELECT attempts, last_error, failed_at FROM outbox").fetchone()
+    db = sql.open_store(settings.database)
+    row = sql.tuples(db, "SELECT attempts, last_error, failed_at FROM outbox")[0]
     assert row[0] == 1 and "550" in row[1] and row[2] is not None
-    notice = db.execute("SELECT kind, subject FROM operator_notices").fetchone()
+    notice = sql.tuples(db, "SELECT kind, subject FROM operator_notices")[0]
     assert notice[0] == "destination_disabled" and "nobody" not in notice[1]  # personal data stays out
-    db.conn.close()
+    sql.close(db)

@@ -9,11 +9,14 @@ from typing import Any
 
 import pytest
 
-from statuspage.db import connect, open_and_migrate
+from statuspage.db import open_store_and_migrate
 from statuspage.notify import outbox
 from statuspage.notify.delivery import backoff
 from statuspage.notify.outbox import NewNotification
+from statuspage.storage import sql
 from tests.conftest import FrozenClock
+
+pytestmark = pytest.mark.engines("sqlite", "postgresql")
 
 LEASE = timedelta(seconds=60)
 
@@ -28,15 +31,15 @@ def fill(db: Any, count: int, clock: FrozenClock, destinations: int | None = Non
 
 
 def test_two_workers_never_claim_the_same_row(settings: Any, clock: FrozenClock) -> None:
-    db = open_and_migrate(settings.database)
+    db = open_store_and_migrate(settings.database)
     fill(db, 400, clock)
     claimed: dict[str, list[int]] = {"a": [], "b": []}
 
     def worker(name: str) -> None:
-        own = connect(settings.database)
+        own = sql.open_store(settings.database)
         while rows := outbox.claim(own, name, clock(), LEASE, ["log"], [], 7):
             claimed[name].extend(row.id for row in rows)
-        own.conn.close()
+        sql.close(own)
 
     threads = [threading.Thread(target=worker, args=(name,)) for name in claimed]
     for thread in threads:
@@ -50,7 +53,7 @@ def test_two_workers_never_claim_the_same_row(settings: Any, clock: FrozenClock)
 def test_expired_lease_frees_rows_and_busy_destinations_are_skipped(
     settings: Any, clock: FrozenClock
 ) -> None:
-    db = open_and_migrate(settings.database)
+    db = open_store_and_migrate(settings.database)
     fill(db, 6, clock, destinations=3)
     first = outbox.claim(db, "dead", clock(), LEASE, ["log"], [("log", "d0")], 10)
     assert {row.destination for row in first} == {"d1", "d2"}
@@ -63,7 +66,7 @@ def test_expired_lease_frees_rows_and_busy_destinations_are_skipped(
 
 
 def test_delivered_and_failed_rows_are_never_claimed(settings: Any, clock: FrozenClock) -> None:
-    db = open_and_migrate(settings.database)
+    db = open_store_and_migrate(settings.database)
     fill(db, 3, clock)
     outbox.mark_delivered(db, [1], clock())
     outbox.mark_failed(db, 2, "no", clock())

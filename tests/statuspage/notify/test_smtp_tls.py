@@ -13,12 +13,15 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from statuspage.db import open_and_migrate
+from statuspage.db import open_store_and_migrate
 from statuspage.notify import outbox
+from statuspage.storage import sql
 from tests.conftest import FrozenClock
 from tests.helpers import free_port
 from tests.statuspage.notify.conftest import run_delivery
 from tests.statuspage.notify.servers import MailSink
+
+pytestmark = pytest.mark.engines("sqlite", "postgresql")
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +95,7 @@ def starttls_server(certificate: tuple[Path, Path]) -> Iterator[tuple[MailSink, 
 
 
 def queue_mail(settings: Any, clock: FrozenClock) -> Any:
-    db = open_and_migrate(settings.database)
+    db = open_store_and_migrate(settings.database)
     outbox.enqueue_channel_message(db, "mail", "email", "x", "k1", "Hello", "Body", clock())
     return db
 
@@ -117,7 +120,7 @@ def test_starttls_with_login_and_a_private_ca(
     assert run_delivery(settings, clock).delivered == 1
     assert sink.to("ops@ops.test")[0].message["Subject"] == "[Test Status] Hello"
     assert logins.seen == [(b"status", True)]  # logged in, and only over TLS
-    db.conn.close()
+    sql.close(db)
 
 
 def test_refused_login_and_unknown_ca_are_temporary(
@@ -139,14 +142,14 @@ def test_refused_login_and_unknown_ca_are_temporary(
     settings = notify_settings(smtp=wrong, channels=channel)
     db = queue_mail(settings, clock)
     assert run_delivery(settings, clock).retried == 1
-    assert "refused smtp.username/smtp.password" in db.execute("SELECT last_error FROM outbox").fetchone()[0]
-    db.conn.close()
+    assert "refused smtp.username/smtp.password" in sql.scalar(db, "SELECT last_error FROM outbox")
+    sql.close(db)
     untrusted = notify_settings(smtp={**wrong, "password": "s3cret", "ca_file": None}, channels=channel)
     clock.advance(minutes=5)
-    db = open_and_migrate(untrusted.database)
+    db = open_store_and_migrate(untrusted.database)
     assert run_delivery(untrusted, clock).retried == 1
-    assert "CERTIFICATE_VERIFY_FAILED" in db.execute("SELECT last_error FROM outbox").fetchone()[0]
-    db.conn.close()
+    assert "CERTIFICATE_VERIFY_FAILED" in sql.scalar(db, "SELECT last_error FROM outbox")
+    sql.close(db)
 
 
 def test_implicit_tls(notify_settings: Any, certificate: tuple[Path, Path], clock: FrozenClock) -> None:
@@ -161,6 +164,6 @@ def test_implicit_tls(notify_settings: Any, certificate: tuple[Path, Path], cloc
         db = queue_mail(settings, clock)
         assert run_delivery(settings, clock).delivered == 1
         assert len(sink.to("ops@ops.test")) == 1
-        db.conn.close()
+        sql.close(db)
     finally:
         controller.stop()

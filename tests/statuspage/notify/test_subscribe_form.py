@@ -7,9 +7,11 @@ from typing import Any
 
 import pytest
 
-from statuspage.db import connect
+from statuspage.storage import sql
 from tests.conftest import FrozenClock
 from tests.statuspage.notify.test_email_subscriptions import client_for
+
+pytestmark = pytest.mark.engines("sqlite", "postgresql")
 
 
 @pytest.mark.parametrize(
@@ -30,9 +32,9 @@ def test_bad_input_is_400_naming_the_field(
     client = client_for(settings, clock)
     response = client.post("/subscribe", data=form)
     assert response.status_code == 400 and message in response.text
-    db = connect(settings.database)
-    assert db.execute("SELECT COUNT(*) FROM subscribers").fetchone()[0] == 0
-    assert db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0] == 0
+    db = sql.open_store(settings.database)
+    assert sql.scalar(db, "SELECT COUNT(*) FROM subscribers") == 0
+    assert sql.scalar(db, "SELECT COUNT(*) FROM outbox") == 0
 
 
 def test_rate_limits_per_client_and_per_email(notify_settings: Any, clock: FrozenClock) -> None:
@@ -51,10 +53,10 @@ def test_rate_limits_per_client_and_per_email(notify_settings: Any, clock: Froze
     assert other.status_code == 202
     clock.advance(hours=1, seconds=1)
     assert client.post("/subscribe", data={"email": "d@example.com"}).status_code == 202
-    db = connect(settings.database)
+    db = sql.open_store(settings.database)
     # a@ and A@ are one subscriber; two confirmation mails were queued for it.
-    assert db.execute("SELECT COUNT(*) FROM subscribers").fetchone()[0] == 4
-    assert db.execute("SELECT COUNT(*) FROM outbox WHERE destination = 'a@example.com'").fetchone()[0] == 2
+    assert sql.scalar(db, "SELECT COUNT(*) FROM subscribers") == 4
+    assert sql.scalar(db, "SELECT COUNT(*) FROM outbox WHERE destination = 'a@example.com'") == 2
 
 
 def test_form_page_and_bad_links(notify_settings: Any, clock: FrozenClock) -> None:
@@ -86,10 +88,10 @@ def test_unconfirmed_requests_are_forgotten(notify_settings: Any, clock: FrozenC
     client = client_for(settings, clock)
     client.post("/subscribe", data={"email": "late@example.com"})
     client.post("/subscribe/webhook", data={"url": "https://hooks.example.com/x"})
-    db = connect(settings.database)
+    db = sql.open_store(settings.database)
     prune(db, clock())
-    assert db.execute("SELECT COUNT(*) FROM subscribers").fetchone()[0] == 1
+    assert sql.scalar(db, "SELECT COUNT(*) FROM subscribers") == 1
     clock.advance(days=2, seconds=1)
     prune(db, clock())
-    assert db.execute("SELECT COUNT(*) FROM subscribers").fetchone()[0] == 0
-    assert db.execute("SELECT status FROM webhook_subscriptions").fetchone()[0] == "removed"
+    assert sql.scalar(db, "SELECT COUNT(*) FROM subscribers") == 0
+    assert sql.scalar(db, "SELECT status FROM webhook_subscriptions") == "removed"

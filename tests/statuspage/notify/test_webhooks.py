@@ -10,13 +10,16 @@ from typing import Any
 import pytest
 
 from statuspage import incidents
-from statuspage.db import open_and_migrate
+from statuspage.db import open_store_and_migrate
 from statuspage.notify import subscriptions
 from statuspage.notify.fanout import fan_out
 from statuspage.notify.signing import InvalidSignature, new_secret, sign, verify
+from statuspage.storage import sql
 from tests.conftest import FrozenClock
 from tests.statuspage.notify.conftest import run_delivery
 from tests.statuspage.notify.servers import Receiver
+
+pytestmark = pytest.mark.engines("sqlite", "postgresql")
 
 
 def test_signature_round_trip_and_tampering() -> None:
@@ -47,7 +50,7 @@ def test_slow_failing_and_gone_receivers_do_not_delay_the_good_one(
     notify_settings: Any, receiver: Receiver, clock: FrozenClock, caplog: pytest.LogCaptureFixture
 ) -> None:
     settings = notify_settings()
-    db = open_and_migrate(settings.database)
+    db = open_store_and_migrate(settings.database)
     ids = {}
     for path in ("/slow", "/fail", "/gone", "/ok"):
         ids[path], receiver.secrets[path] = subscriptions.create_webhook_subscription(
@@ -88,8 +91,8 @@ def test_slow_failing_and_gone_receivers_do_not_delay_the_good_one(
 
     rows = {
         r[0]: r[1:]
-        for r in db.execute(
-            "SELECT destination, attempts, last_error, next_attempt_at, failed_at FROM outbox"
+        for r in sql.tuples(
+            db, "SELECT destination, attempts, last_error, next_attempt_at, failed_at FROM outbox"
         )
     }
     slow = rows[str(ids["/slow"])]
@@ -98,9 +101,9 @@ def test_slow_failing_and_gone_receivers_do_not_delay_the_good_one(
     assert fail[1] == "HTTP 500" and fail[2] > "2026-11-27T12:00:30" and fail[2] < "2026-11-27T12:00:34"
     gone = rows[str(ids["/gone"])]
     assert gone[3] is not None and "410" in gone[1]
-    status = db.execute("SELECT status FROM webhook_subscriptions WHERE id = ?", [ids["/gone"]]).fetchone()[0]
+    status = sql.scalar(db, "SELECT status FROM webhook_subscriptions WHERE id = :id", {"id": ids["/gone"]})
     assert status == "disabled"
-    assert db.execute("SELECT kind FROM operator_notices").fetchall() == [("destination_disabled",)]
+    assert sql.tuples(db, "SELECT kind FROM operator_notices") == [("destination_disabled",)]
     assert "notification destination disabled" in caplog.text
 
     # Before the backoff nothing is retried; after it, the recovered receiver gets the same message id.
@@ -112,11 +115,11 @@ def test_slow_failing_and_gone_receivers_do_not_delay_the_good_one(
     assert stats.delivered == 1 and stats.retried == 1  # slow now answers; /fail still fails
     assert len(receiver.hits_for("/slow")) == 2
     assert len({h.headers["webhook-id"] for h in receiver.hits_for("/slow")}) == 1
-    fail_attempts = db.execute(
-        "SELECT attempts, next_attempt_at FROM outbox WHERE destination = ?", [str(ids["/fail"])]
-    ).fetchone()
+    fail_attempts = sql.tuples(
+        db, "SELECT attempts, next_attempt_at FROM outbox WHERE destination = :d", {"d": str(ids["/fail"])}
+    )[0]
     assert fail_attempts[0] == 2 and fail_attempts[1] > "2026-11-27T12:01:40"  # doubled: ~60 s
-    db.conn.close()
+    sql.close(db)
 
 
 def test_destination_failing_for_long_is_disabled(
@@ -125,7 +128,7 @@ def test_destination_failing_for_long_is_disabled(
     settings = notify_settings(
         notify={"request_timeout_s": 1, "backoff_base_s": 10, "disable_after_s": 60, "max_attempts": 50}
     )
-    db = open_and_migrate(settings.database)
+    db = open_store_and_migrate(settings.database)
     webhook_id, _secret = subscriptions.create_webhook_subscription(
         db, settings, receiver.url("/fail"), [], clock()
     )
@@ -134,10 +137,10 @@ def test_destination_failing_for_long_is_disabled(
     for _ in range(4):
         run_delivery(settings, clock)
         clock.advance(seconds=45)
-    row = db.execute("SELECT failed_at, last_error FROM outbox").fetchone()
+    row = sql.tuples(db, "SELECT failed_at, last_error FROM outbox")[0]
     assert row[0] is not None and "destination disabled" in row[1]
-    assert db.execute("SELECT status FROM webhook_subscriptions").fetchone()[0] == "disabled"
-    notice = db.execute("SELECT subject, message FROM operator_notices").fetchone()
+    assert sql.scalar(db, "SELECT status FROM webhook_subscriptions") == "disabled"
+    notice = sql.tuples(db, "SELECT subject, message FROM operator_notices")[0]
     assert f"subscriber_webhook destination {webhook_id} disabled" == notice[0]
     # Disabled: later incidents do not even queue for it ... until an operator enables it again.
     incidents.create_incident(db, settings, title="Two", body="b", actor="ops", now=clock())
@@ -145,7 +148,7 @@ def test_destination_failing_for_long_is_disabled(
     assert subscriptions.enable_webhook(db, webhook_id) and not subscriptions.enable_webhook(db, webhook_id)
     incidents.create_incident(db, settings, title="Three", body="b", actor="ops", now=clock())
     assert fan_out(db, settings, clock()) == 1
-    db.conn.close()
+    sql.close(db)
 
 
 def test_self_service_webhook_is_verified_first_and_ssrf_guarded(
@@ -162,7 +165,7 @@ def test_self_service_webhook_is_verified_first_and_ssrf_guarded(
     assert response.status_code == 202
     secret = response.text.split('class="secret">')[1].split("<")[0]
     receiver.secrets["/ok/self"] = secret
-    db = open_and_migrate(settings.database)
+    db = open_store_and_migrate(settings.database)
     incidents.create_incident(
         db, settings, title="Before", body="b", actor="ops", now=clock(), components={"api": "major_outage"}
     )
@@ -198,9 +201,9 @@ def test_self_service_webhook_is_verified_first_and_ssrf_guarded(
     before = len(receiver.hits)
     stats = run_delivery(strict, clock)
     assert stats.failed == 1 and len(receiver.hits) == before
-    error = db.execute("SELECT last_error FROM outbox WHERE destination = ?", [str(webhook_id)]).fetchone()[0]
+    error = sql.scalar(db, "SELECT last_error FROM outbox WHERE destination = :d", {"d": str(webhook_id)})
     assert "refusing to connect" in error
-    db.conn.close()
+    sql.close(db)
 
 
 def test_documented_verification_example_accepts_our_signatures() -> None:

@@ -10,15 +10,17 @@ from typing import Any
 
 import pytest
 
-from statuspage.db import open_and_migrate
+from statuspage.db import open_store_and_migrate
 from statuspage.incident_actions import escalate_due
 from statuspage.settings import Settings
 from statuspage.storage import incidents as incident_store
 from statuspage.storage import oncall as oncall_store
-from statuspage.storage.transaction import immediate
+from statuspage.storage import sql
 from tests.conftest import FrozenClock
 from tests.statuspage.notify.conftest import run_delivery
 from tests.statuspage.notify.servers import MailSink, Receiver, start_receiver, start_smtp
+
+pytestmark = pytest.mark.engines("sqlite", "postgresql")
 
 SECRET = "whsec_c2VjcmV0LXNpZ25pbmcta2V5LWZvci1leGFtcGxl"
 
@@ -62,9 +64,9 @@ def oncall_settings(
 def test_pages_reach_every_contact_kind_with_action_links(
     oncall_settings: Settings, mail_sink: MailSink, receiver: Receiver, clock: FrozenClock
 ) -> None:
-    db = open_and_migrate(oncall_settings.database)
+    db = open_store_and_migrate(oncall_settings.database)
     try:
-        with immediate(db):
+        with sql.write(db):
             for contact in ("bot", "chat", "mail"):
                 oncall_store.mark_verified(db, "alice", contact, _hash(oncall_settings, contact), clock())
             incident_id = incident_store.insert_incident(
@@ -73,7 +75,7 @@ def test_pages_reach_every_contact_kind_with_action_links(
             )  # fmt: skip
             escalate_due(db, oncall_settings, clock())
     finally:
-        db.conn.close()
+        sql.close(db)
 
     run_delivery(oncall_settings, clock)
     [hook] = receiver.hits_for("/ok/bot")
@@ -106,9 +108,9 @@ def _hash(settings: Settings, contact_id: str) -> str:
 def test_unknown_responder_contact_is_a_permanent_failure(
     oncall_settings: Settings, clock: FrozenClock
 ) -> None:
-    db = open_and_migrate(oncall_settings.database)
+    db = open_store_and_migrate(oncall_settings.database)
     try:
-        with immediate(db):
+        with sql.write(db):
             paging_row = oncall_store.enqueue_page(
                 db, event="oncall.verify", destination_kind="responder_email", destination="zoe/mail",
                 payload={"title": "t", "body": "b"}, idempotency_key="k1", now=clock(), due_at=clock(),
@@ -116,7 +118,7 @@ def test_unknown_responder_contact_is_a_permanent_failure(
         assert paging_row
         stats = run_delivery(oncall_settings, clock)
         assert stats.failed == 1
-        error = db.execute("SELECT last_error FROM outbox WHERE idempotency_key = 'k1'").fetchone()[0]
+        error = sql.scalar(db, "SELECT last_error FROM outbox WHERE idempotency_key = 'k1'")
         assert "no contact 'zoe/mail'" in error
     finally:
-        db.conn.close()
+        sql.close(db)

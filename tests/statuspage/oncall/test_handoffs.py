@@ -12,10 +12,12 @@ import pytest
 from statuspage.oncall.handoffs import announce_handoffs
 from statuspage.settings import Settings
 from statuspage.storage import oncall as oncall_store
+from statuspage.storage import sql
 from statuspage.storage.outbox import list_outbox
-from statuspage.storage.transaction import immediate
 from tests.conftest import FrozenClock
 from tests.statuspage.oncall.test_paging_links import ONCALL
+
+pytestmark = pytest.mark.engines("sqlite", "postgresql")
 
 
 @pytest.fixture
@@ -27,7 +29,7 @@ def settings(make_settings: Callable[..., Settings]) -> Settings:
 def test_incoming_responder_and_channel_are_told_once(
     db: Any, settings: Settings, clock: FrozenClock
 ) -> None:
-    with immediate(db):
+    with sql.write(db):
         for name in ("alice", "bob"):
             oncall_store.mark_verified(
                 db, name, "mail", oncall_store.address_hash(f"{name}@example.test"), clock()

@@ -22,8 +22,9 @@ from statuspage.storage import audit, sql
 from statuspage.storage import incidents as incident_store
 from statuspage.storage import oncall as oncall_store
 from statuspage.storage.outbox import list_outbox
-from statuspage.storage.transaction import immediate
 from tests.conftest import FrozenClock
+
+pytestmark = pytest.mark.engines("sqlite", "postgresql")
 
 ONCALL: dict[str, Any] = {
     "channels": [{"id": "ops-log", "kind": "log"}],
@@ -68,7 +69,7 @@ def settings(make_settings: Callable[..., Settings]) -> Settings:
 
 
 def verify(client: FlaskClient, db: Any, settings: Settings, name: str, contact: str, now: datetime) -> None:
-    with immediate(db):
+    with sql.write(db):
         url = paging.send_verification(db, settings, name, contact, now)
     path = urlsplit(url).path
     page = client.get(path)
@@ -81,7 +82,7 @@ def verify(client: FlaskClient, db: Any, settings: Settings, name: str, contact:
 
 
 def open_incident(db: Any, now: datetime) -> int:
-    with immediate(db):
+    with sql.write(db):
         return incident_store.insert_incident(
             db,
             title="API down",
@@ -96,7 +97,7 @@ def open_incident(db: Any, now: datetime) -> int:
 
 
 def escalate(db: Any, settings: Settings, now: datetime) -> int:
-    with immediate(db):
+    with sql.write(db):
         return escalate_due(db, settings, now)
 
 
@@ -231,7 +232,7 @@ def test_verification_links_are_bound_to_the_address(
     client: FlaskClient, db: Any, make_settings: Callable[..., Settings], clock: FrozenClock
 ) -> None:
     settings = make_settings(**ONCALL)
-    with immediate(db):
+    with sql.write(db):
         url = paging.send_verification(db, settings, "alice", "mail", clock())
     moved = {
         **ONCALL,
@@ -315,7 +316,7 @@ def test_who_and_gaps(db: Any, settings: Settings, clock: FrozenClock) -> None:
 def test_pages_use_the_contacts_a_responder_edited(db: Any, settings: Settings, clock: FrozenClock) -> None:
     contacts = [{"id": "bot", "kind": "webhook", "url": "http://127.0.0.1:9/alice"}]
     service.set_personal(db, settings, "alice", contacts, [], "user:alice", "", clock())
-    with immediate(db):
+    with sql.write(db):
         oncall_store.mark_verified(
             db, "alice", "bot", oncall_store.address_hash("http://127.0.0.1:9/alice"), clock()
         )
