@@ -56,10 +56,10 @@ def fan_out(db: Store, settings: Settings, now: datetime, max_items: int = 50) -
     """Turn up to `max_items` new updates / maintenance changes into outbox rows; return rows created."""
     created = 0
     for _ in range(max_items):
-        update_id = _next_update_id(db)
-        if update_id is None:
+        queued = _fan_out_next_update(db, settings, now)
+        if queued is None:
             break
-        created += _fan_out_update(db, settings, update_id, now)
+        created += queued
     for maintenance_id, status in _unannounced_maintenance(db, max_items):
         created += _fan_out_maintenance(db, settings, maintenance_id, status, now)
     if created:
@@ -98,12 +98,18 @@ def _tells_subscribers(db: Store, incident: dict[str, Any], update: dict[str, An
     return bool(incident["public"])
 
 
-def _next_update_id(db: Store) -> int | None:
-    return stored.next_update_id(db)
+def _fan_out_next_update(db: Store, settings: Settings, now: datetime) -> int | None:
+    """Fan out the first update past the watermark and move the watermark to it, in one write;
+    return the outbox rows created, or None when no update is new.
 
-
-def _fan_out_update(db: Store, settings: Settings, update_id: int, now: datetime) -> int:
+    The watermark is read inside the write transaction that moves it: read before it, two
+    workers could both take update N, and the later one move the watermark back to N after
+    the first had gone on to N+1 (the same race as rollups' in 1b9af35).
+    """
     with sql.write(db):
+        update_id = stored.next_update_id(db)
+        if update_id is None:
+            return None
         created = 0
         incident, update, first = _incident_and_update(db, update_id)
         if _tells_subscribers(db, incident, update):
