@@ -129,15 +129,14 @@ def settings_database(engine: str, tmp_path: Path, request: pytest.FixtureReques
     """The database `make_settings` points at, on `engine`.
 
     SQLite: `tmp_path / "upwatch.db"` (created and migrated by the app, as before).
-    PostgreSQL: a migrated copy of the run's template database (tests/pg.py), dropped after.
+    PostgreSQL: the run's one migrated app database, emptied for this test (tests/pg.py).
     """
     if engine == "sqlite":
         yield str(tmp_path / "upwatch.db")
         return
     server: PostgresServer = request.getfixturevalue("postgres")
-    url = server.migrated_database()
-    yield url
-    server.drop_database(url)
+    yield server.app_database()
+    server.release_app_database()
 
 
 @pytest.fixture

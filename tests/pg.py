@@ -62,7 +62,9 @@ class PostgresServer:
         self._names = itertools.count(1)
         self.settings = dict(TEST_SETTINGS if settings is None else settings)
         self._admin: Any = None
-        self._template: str | None = None
+        self._app: Any = None
+        self._app_url: str | None = None
+        self._app_reset = ""
 
     def _as_owner(self, *args: str) -> subprocess.CompletedProcess[str]:
         kwargs = {"user": RUN_AS} if os.geteuid() == 0 else {}
@@ -95,8 +97,9 @@ class PostgresServer:
         )
 
     def stop(self) -> None:
-        if self._admin is not None:
-            self._admin.close()
+        for connection in (self._admin, self._app):
+            if connection is not None:
+                connection.close()
         try:
             self._as_owner("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
         except subprocess.CalledProcessError:
@@ -130,16 +133,17 @@ class PostgresServer:
         self._admin_run(f"CREATE DATABASE {name} TEMPLATE {template} STRATEGY FILE_COPY")
         return self.url(name)
 
-    def migrated_database(self) -> str:
-        """A fresh database with every migration applied: a copy of one migrated template.
+    def app_database(self) -> str:
+        """The run's one migrated database for the app-level suites, emptied for this test.
 
-        The template is migrated once per run (the first call); each copy costs a file
-        copy instead of running every migration again, which is what keeps whole
-        suites affordable on the PostgreSQL parameter.
+        Made and migrated on the first call; every call then puts it back to what a fresh
+        migration leaves (`reset`). Emptying ~50 tables costs a few milliseconds where
+        creating a database costs a few hundred, which is what keeps whole suites
+        affordable on the PostgreSQL parameter.
         """
-        if self._template is None:
+        if self._app_url is None:
             from statuspage.db import migrate
-            from statuspage.storage import postgres, sql
+            from statuspage.storage import sql
 
             url = self.new_database()
             store = sql.open_store(url)
@@ -147,10 +151,69 @@ class PostgresServer:
                 migrate(store)
             finally:
                 sql.close(store)
-            # CREATE DATABASE ... TEMPLATE needs the template without connections.
-            postgres.dispose_url(url)
-            self._template = url.rsplit("/", 1)[1]
-        return self.new_database(self._template)
+            self._app_url = url
+            self._app_reset = self._snapshot_seed(url)
+        self._app_run(self._app_reset)
+        return self._app_url
+
+    def _app_run(self, statement: str) -> None:
+        import psycopg
+
+        if self._app is None or self._app.closed:
+            assert self._app_url is not None
+            self._app = psycopg.connect(self._app_url, autocommit=True)
+        self._app.execute(statement.encode())
+
+    def _snapshot_seed(self, url: str) -> str:
+        """Copy the rows a fresh migration leaves into schema upwatch_seed; return the reset SQL."""
+        import psycopg
+
+        with psycopg.connect(url, autocommit=True) as connection:
+            tables = [
+                str(row[0])
+                for row in connection.execute(
+                    "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'upwatch_migrations'"
+                )
+            ]
+            seeded = [
+                t for t in tables if connection.execute(f'SELECT EXISTS (SELECT 1 FROM "{t}")').fetchone()[0]
+            ]  # type: ignore[index]
+            connection.execute("CREATE SCHEMA upwatch_seed")
+            for table in seeded:
+                connection.execute(
+                    f'CREATE TABLE upwatch_seed."{table}" AS SELECT * FROM public."{table}"'.encode()
+                )
+        listed = ", ".join(f"'{t}'" for t in tables)
+        restore = "".join(f'INSERT INTO public."{t}" SELECT * FROM upwatch_seed."{t}"; ' for t in seeded)
+        # Connections left in a transaction first (a failed test's; idle pooled ones stay
+        # usable, e.g. ingest's per-thread connection), then every
+        # table emptied without its foreign-key triggers, the seed rows back, identities restarted.
+        return f"""
+SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+ WHERE datname = current_database() AND pid <> pg_backend_pid() AND state <> 'idle';
+DO $reset$
+DECLARE t text; s text; has boolean;
+BEGIN
+  SET LOCAL session_replication_role = replica;
+  FOREACH t IN ARRAY ARRAY[{listed}]::text[] LOOP
+    EXECUTE format('SELECT EXISTS (SELECT 1 FROM public.%I)', t) INTO has;
+    IF has THEN EXECUTE format('DELETE FROM public.%I', t); END IF;
+  END LOOP;
+  {restore}
+  FOR s IN SELECT format('%I.%I', schemaname, sequencename) FROM pg_sequences
+            WHERE schemaname = 'public' AND last_value IS NOT NULL LOOP
+    PERFORM setval(s, 1, false);
+  END LOOP;
+END
+$reset$;
+"""
+
+    def release_app_database(self) -> None:
+        """After a test: close this process's pooled connections to the app database."""
+        from statuspage.storage import postgres
+
+        if self._app_url is not None:
+            postgres.dispose_url(self._app_url)
 
     def drop_database(self, url: str) -> None:
         """Drop a test's database (its pooled connections closed first); quietly a no-op if gone."""
