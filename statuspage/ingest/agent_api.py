@@ -29,7 +29,7 @@ from statuspage.storage.responses import record_offered_actions
 from statuspage.storage.results import insert_prepared, prepare_results, state_marks
 from statuspage.storage.sql import Store  # noqa: I001
 from statuspage.storage.sqlite_file import set_autocheckpoint
-from statuspage.storage.transaction import ingest_write
+from statuspage.storage.transaction import evaluates_inside_ingest_write, ingest_write
 from statuspage.web import json_error, now, settings
 
 log = logging.getLogger(__name__)
@@ -238,8 +238,9 @@ def reports() -> Response:
     config = settings()
     prepared = prepare_results(agent.name, results, received_at)  # outside the write lock
     db = get_db()
+    evaluate_after = False
     try:
-        with ingest_write(db, str(config.database)):
+        with ingest_write(db, str(config.database), agent.id):
             new_results = insert_prepared(db, prepared)
             duplicates = len(results) - len(new_results)
             live = record_seen(
@@ -260,7 +261,10 @@ def reports() -> Response:
                 apply_results(db, config, agent.name, new_results)
                 after = state_marks(db, agent.name, touched)
                 if components_may_change(config, before, after, received_at):
-                    evaluate_components(db, config, received_at)
+                    if evaluates_inside_ingest_write(db):
+                        evaluate_components(db, config, received_at)
+                    else:
+                        evaluate_after = True
     except _Revoked:
         _auth_cache.pop(hash_token(g.token), None)
         return _unauthorized("unknown or revoked agent token")
@@ -271,11 +275,26 @@ def reports() -> Response:
         response = json_error(503, "storage busy or unavailable; nothing was stored, retry later")
         response.headers["Retry-After"] = "1"
         return response
+    if evaluate_after:
+        _evaluate_after_commit(db, config, received_at, agent.name)
     # Every id of the report is now stored (new or not): acknowledge each once.
     # Written by hand: the ids are canonical UUID strings, nothing to escape.
     acknowledged = ",".join(f'"{result_id}"' for result_id in prepared.ids)
     ack = f'{{"accepted":{len(new_results)},"duplicates":{duplicates},"acknowledged":[{acknowledged}]}}'
     return Response(ack, mimetype="application/json")
+
+
+def _evaluate_after_commit(db: Store, config: Settings, at: datetime, agent_name: str) -> None:
+    """PostgreSQL: evaluate in its own transaction once the report's facts are committed.
+
+    The results are stored whatever happens here, so a failure is logged and the
+    report still acknowledged: the worker's next pass evaluates the same facts.
+    """
+    try:
+        evaluate_components(db, config, at)
+    except sql.Error as error:
+        # The worker's next pass evaluates the same committed facts.
+        log.error("evaluation after report failed agent=%s error=%s", agent_name, error)
 
 
 def components_may_change(

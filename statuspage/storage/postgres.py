@@ -35,6 +35,12 @@ from statuspage.storage.locations import redacted
 
 # pg_advisory_xact_lock keys (64-bit): one per task that exactly one process may run at a time.
 WRITE_LOCK = 0x75707761_00000001  # every write() transaction: SQLite's single-writer guarantee
+# Held shared by every ingest transaction and exclusive by `committed_arrival_horizon`: the
+# rollup's "every row up to here has committed" point (see ingest_transaction).
+INGEST_BARRIER = 0x75707761_00000002
+# pg_advisory_xact_lock(int4, int4) keys (a key space apart from the bigint ones): one agent's
+# ingest writes (its results, its agent row, its check states), (AGENT_LOCKS, agent id).
+AGENT_LOCKS = 0x7570
 
 _engines: dict[str, Engine] = {}
 _engines_lock = threading.Lock()
@@ -137,6 +143,7 @@ class PostgresStore:
         self.engine = engine_for(url)
         self._connection: Connection | None = None
         self._depth = 0
+        self._holds_write_lock = False
 
     def connection(self) -> Connection:
         """The store's connection, checked out of the pool on first use (again after a disconnect)."""
@@ -163,26 +170,62 @@ class PostgresStore:
 
     @contextmanager
     def transaction(self, lock: int | None = WRITE_LOCK) -> Iterator[PostgresStore]:
-        """One transaction holding advisory lock `lock` from its start; nested use joins the outer one."""
+        """One transaction holding advisory lock `lock` from its start; nested use joins the outer one.
+
+        A nested `write()` (lock WRITE_LOCK) inside a transaction that does not hold the
+        write lock yet (an agent's ingest transaction) takes it there, so code written for
+        the single writer keeps its guarantee wherever it is called from.
+        """
         if self._depth:
+            if lock == WRITE_LOCK and not self._holds_write_lock:
+                self.execute(f"SELECT pg_advisory_xact_lock({WRITE_LOCK})")
+                self._holds_write_lock = True
             self._depth += 1
             try:
                 yield self
             finally:
                 self._depth -= 1
             return
+        begin = "BEGIN" if lock is None else f"BEGIN; SELECT pg_advisory_xact_lock({int(lock)})"
+        with self._transaction(begin, holds_write_lock=lock == WRITE_LOCK):
+            yield self
+
+    @contextmanager
+    def ingest_transaction(self, agent_id: int) -> Iterator[PostgresStore]:
+        """One agent's ingest transaction: the lock of that agent only, so agents write in parallel.
+
+        Holds (AGENT_LOCKS, agent_id) (one report of an agent at a time, across every
+        collector: the dedupe read of its result ids, its agent row, its check states
+        and flips) and INGEST_BARRIER shared (see `committed_arrival_horizon`); not the
+        global write lock. Anything shared between agents (component status, incidents)
+        is decided in a `write()` under the global lock: nested inside this transaction
+        that takes WRITE_LOCK here, but ingest evaluates after committing instead, so it
+        never holds an agent's rows while it waits for the global lock.
+        """
+        if self._depth:
+            raise RuntimeError("an ingest transaction cannot nest in another transaction")
+        agent_key = int(agent_id) % 2**31
+        begin = (
+            f"BEGIN; SELECT pg_advisory_xact_lock_shared({INGEST_BARRIER});"
+            f" SELECT pg_advisory_xact_lock({AGENT_LOCKS}, {agent_key})"
+        )
+        with self._transaction(begin, holds_write_lock=False):
+            yield self
+
+    @contextmanager
+    def _transaction(self, begin: str, holds_write_lock: bool) -> Iterator[None]:
         driver = self.connection().connection.driver_connection
         assert isinstance(driver, psycopg.Connection)
-        # BEGIN and the lock in one round trip (a parameterless simple query may hold
+        # BEGIN and the locks in one round trip (a parameterless simple query may hold
         # several statements); the connection is in autocommit, so psycopg passes
         # BEGIN/COMMIT through and every statement in between is in the transaction.
-        begin = "BEGIN" if lock is None else f"BEGIN; SELECT pg_advisory_xact_lock({int(lock)})"
         self._depth = 1
+        self._holds_write_lock = holds_write_lock
         try:
             with translated_errors():
                 driver.execute(begin.encode())
             try:
-                yield self
+                yield
             except BaseException:
                 if not driver.closed:
                     with translated_errors():
@@ -192,6 +235,7 @@ class PostgresStore:
                 driver.execute(b"COMMIT")
         finally:
             self._depth = 0
+            self._holds_write_lock = False
 
     def close(self) -> None:
         """Return the connection to the pool."""
@@ -201,6 +245,27 @@ class PostgresStore:
 
     def __repr__(self) -> str:
         return f"PostgresStore({redacted(self.url)})"
+
+
+def committed_arrival_horizon(store: PostgresStore) -> int:
+    """The highest results `seq` below which every row has committed, and above which every
+    later insert lands; 0 when there are no results.
+
+    With per-agent ingest locks, `seq` numbers are drawn by concurrent transactions and
+    commit out of order: a plain max(seq) can pass a smaller number still in flight, and a
+    rollup watermark moved to it would skip that row forever. Taking INGEST_BARRIER
+    exclusive (every ingest transaction holds it shared) and WRITE_LOCK (every other
+    writer, e.g. heartbeats' results) waits for the writers in flight, and no new one
+    starts until this short transaction commits, so max(seq) read here is such a point.
+    """
+    if store.in_transaction:
+        # Inside a write() it would take the barrier after WRITE_LOCK: the reverse of ingest's order.
+        raise RuntimeError("committed_arrival_horizon must be called outside a transaction")
+    with store.transaction(lock=None):
+        # In this order: the barrier first, as ingest takes it before anything else.
+        store.execute(f"SELECT pg_advisory_xact_lock({INGEST_BARRIER})")
+        store.execute(f"SELECT pg_advisory_xact_lock({WRITE_LOCK})")
+        return int(store.execute("SELECT COALESCE(max(seq), 0) FROM results").scalar_one())
 
 
 MINIMUM_SERVER_VERSION = 130000  # PostgreSQL 13: identity columns, SKIP LOCKED, transactional DDL we use

@@ -125,6 +125,8 @@ def roll_up_results(db: Store) -> int:
     """Fold results that arrived since the last pass into every rollup; return how many."""
     done = 0
     arrival = sql.arrival_column(db)
+    # PostgreSQL: no further than every row has committed (ingest runs per agent in parallel).
+    horizon = sql.committed_arrival_horizon(db)
     for _ in range(MAX_BATCHES_PER_PASS):
         # The watermark is read inside the transaction that moves it: two workers
         # (the HA setup) then take turns on the write lock instead of both folding
@@ -132,6 +134,8 @@ def roll_up_results(db: Store) -> int:
         with sql.write(db):
             start = int(get_watermark(db, WATERMARK) or 0)
             top = int(sql.scalar(db, f"SELECT max({arrival}) FROM results") or 0)  # noqa: S608 - a column
+            if horizon is not None:
+                top = min(top, horizon)
             if top <= start:
                 break
             span = {"start": start, "end": min(top, start + RESULTS_BATCH)}

@@ -276,10 +276,27 @@ def arrival_column(db: Store) -> str:
     A named engine-specific piece: on SQLite the rowid (the table's own b-tree
     key, so free and always increasing while the newest row is kept); on
     PostgreSQL the `seq` identity column (migration 0018_results_arrival_order).
-    Rows commit in that order because every results insert holds the write
-    lock (`write`), so a watermark on it never skips a row that commits later.
+    On SQLite rows commit in that order (one writer); on PostgreSQL agents' reports
+    are written in parallel, so a watermark reads its upper end from
+    `committed_arrival_horizon`, never a bare max().
     """
     return "rowid" if isinstance(db, Database) else "seq"
+
+
+def committed_arrival_horizon(db: Store) -> int | None:
+    """Outside a transaction: an arrival number up to which every `results` row has committed.
+
+    PostgreSQL: ingest of different agents runs in parallel (per-agent locks), so `seq`
+    numbers commit out of order and max(seq) may pass a row still in flight; this waits
+    for the writers in flight and returns a number no later insert can fall under
+    (`postgres.committed_arrival_horizon`). SQLite: None, meaning max(rowid) read inside
+    the write transaction is one already (the file has one writer).
+    """
+    if isinstance(db, Database):
+        return None
+    from statuspage.storage.postgres import committed_arrival_horizon as horizon
+
+    return horizon(db)
 
 
 def engine_name(db: Store) -> str:

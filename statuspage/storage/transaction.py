@@ -58,22 +58,42 @@ def immediate(db: Database) -> Iterator[Database]:
 
 
 @contextmanager
-def ingest_write(db: Store, database: str) -> Iterator[Store]:
-    """Ingest's write transaction: queue on this process's lock and the cross-process flock
-    beside `database`, then BEGIN IMMEDIATE. On PostgreSQL `sql.write` (its advisory
-    write lock queues the writers of every collector; there is no file to lock).
+def ingest_write(db: Store, database: str, agent_id: int | None = None) -> Iterator[Store]:
+    """Ingest's write transaction for one agent's report.
+
+    SQLite: queue on this process's lock and the cross-process flock beside
+    `database`, then BEGIN IMMEDIATE (the file's one writer). PostgreSQL: with
+    `agent_id`, that agent's advisory lock only (`PostgresStore.ingest_transaction`),
+    so reports of different agents are written in parallel by every collector;
+    without it, `sql.write` (the global write lock).
 
     Raises sqlite3.OperationalError when the flock is not free within the busy timeout
     (answered 503 like a busy database).
     """
     if not isinstance(db, Database):
-        from statuspage.storage import sql
+        if agent_id is None:
+            from statuspage.storage import sql
 
-        with sql.write(db) as store:
-            yield store
+            with sql.write(db) as store:
+                yield store
+        else:
+            with db.ingest_transaction(agent_id) as store:
+                yield store
         return
     with _ingest_write_lock(database), immediate(db):
         yield db
+
+
+def evaluates_inside_ingest_write(db: Store) -> bool:
+    """Whether ingest runs evaluation inside its write transaction (SQLite) or after it commits.
+
+    SQLite holds the one write lock already, so evaluating in the same transaction
+    costs nothing more. On PostgreSQL the ingest transaction holds only its agent's
+    lock; evaluation (component status, quorum across agents, incidents) runs after
+    it commits, in its own `sql.write` under the global lock, so that it sees every
+    agent's committed states and never holds an agent's rows while it waits.
+    """
+    return isinstance(db, Database)
 
 
 @contextmanager
