@@ -110,7 +110,7 @@ def collector(
             clock.now = moment(phase, round_) + timedelta(seconds=1)
             step.wait()
             # A sends its echo first and B its own agent first: both post agent 3 at one moment.
-            for agent in ([echo, *mine] if echo == AGENTS[3] else [*mine, echo]):
+            for agent in [echo, *mine] if echo == AGENTS[3] else [*mine, echo]:
                 response = client.post(
                     REPORTS,
                     data=body(agent, phase, round_),
@@ -142,7 +142,12 @@ def test_two_collectors_ingest_in_parallel_with_every_effect_once(postgres: Post
                     step.wait(timeout=120)  # both processes post now
                     step.wait(timeout=120)  # both are done with this round
                 open_after.append(
-                    int(sql.scalar(db, "SELECT count(*) FROM incidents WHERE status NOT IN ('resolved', 'postmortem')"))
+                    int(
+                        sql.scalar(
+                            db,
+                            "SELECT count(*) FROM incidents WHERE status NOT IN ('resolved', 'postmortem')",
+                        )
+                    )
                 )
             codes = [answers.get(timeout=120) for _ in processes]
         finally:
