@@ -87,7 +87,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         "engines(*names): the storage engines a test runs on, each a parameter of the `engine` "
-        "fixture (default: sqlite only). A module of table-driven suites says "
+        "fixture (default: both for tests on `store` / `database_location`, else sqlite only). "
+        "A module of table-driven suites says "
         '`pytestmark = pytest.mark.engines("sqlite", "postgresql")`; a multi-process or '
         'browser test in it says `@pytest.mark.engines("sqlite")` to run once.',
     )
@@ -98,7 +99,12 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "engine" not in metafunc.fixturenames:
         return
     marker = metafunc.definition.get_closest_marker("engines")
-    names = list(marker.args) if marker is not None else ["sqlite"]
+    if marker is not None:
+        names = list(marker.args)
+    elif {"store", "database_location"} & set(metafunc.fixturenames):
+        names = list(ENGINES)  # storage-level tests (a bare database) always ran on both
+    else:
+        names = ["sqlite"]
     unknown = set(names) - set(ENGINES)
     if unknown or not names:
         raise pytest.UsageError(f"engines marker: unknown engine(s) {sorted(unknown)} (known: {ENGINES})")
