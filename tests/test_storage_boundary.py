@@ -74,7 +74,9 @@ def _sql_uses(path: Path) -> list[str]:
                 found.append(f"line {node.lineno}: sql.{name}(...)")
         elif isinstance(node, ast.ImportFrom) and node.module == "statuspage.storage.transaction":
             # Transactions above storage open through sql.write (ingest: ingest_write).
-            found += [f"line {node.lineno}: imports {n.name}" for n in node.names if n.name != "ingest_write"]
+            # ingest_write and its companion predicate (where ingest evaluates) run no SQL of their own.
+            allowed = {"ingest_write", "evaluates_inside_ingest_write"}
+            found += [f"line {node.lineno}: imports {n.name}" for n in node.names if n.name not in allowed]
         elif isinstance(node, ast.Constant) and isinstance(node.value, str) and SQL_TEXT.match(node.value):
             found.append(f"line {node.lineno}: SQL text {node.value[:40]!r}")
     return found
