@@ -7,7 +7,6 @@ next to them); an override's start and end are read in that zone.
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -17,7 +16,6 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from statuspage.admin.ui import NOTICES, actor, admin_ui, done, render
 from statuspage.oncall import paging, service
-from statuspage.oncall.config import ResponderConfig
 from statuspage.oncall.rotation import gaps, shifts
 from statuspage.storage import oncall as store
 from statuspage.storage import sql
@@ -71,7 +69,6 @@ def oncall() -> tuple[str, int]:
         rows=rows,
         responders=people,
         edited=set(personal),
-        editable={r.name: _editable(r) for r in people},
         states=states,
         feeds=feeds,
         labels=_labels(),
@@ -173,28 +170,9 @@ def send_verification() -> WerkzeugResponse | tuple[str, int]:
                                      request.form.get("contact", ""), now())  # fmt: skip
     except service.OncallInputError as refused:
         return render("error.html", 422, message=str(refused), back=url_for("admin.oncall"))
+    if request.form.get("return_to") == "responder":  # the responder's own page
+        return done("admin.oncall_responder", "verification", name=request.form.get("responder", ""))
     return done("admin.oncall", "verification")
-
-
-@admin_ui.post("/oncall/responders/<name>")
-def edit_responder(name: str) -> WerkzeugResponse | tuple[str, int]:
-    """Save a responder's own contact methods and rules (JSON, the same fields as the config)."""
-    try:
-        data = json.loads(request.form.get("settings", ""))
-        if not isinstance(data, dict) or set(data) - {"contacts", "rules"}:
-            raise service.OncallInputError("settings", 'give {"contacts": [...], "rules": [...]}')
-        service.set_personal(get_db(), settings(), name, data.get("contacts", []), data.get("rules", []),
-                             actor().label, client_address(), now())  # fmt: skip
-    except ValueError as refused:  # OncallInputError and bad JSON alike
-        message = (
-            str(refused)
-            if isinstance(refused, service.OncallInputError)
-            else f"settings: not JSON: {refused}"
-        )
-        return render("error.html", 422, message=message, back=url_for("admin.oncall"))
-    except service.OncallNotFound:
-        abort(404)
-    return done("admin.oncall", "contacts")
 
 
 @admin_ui.post("/oncall/responders/<name>/reset")
@@ -203,12 +181,7 @@ def reset_responder(name: str) -> WerkzeugResponse:
         cleared = service.clear_personal(get_db(), settings(), name, actor().label, client_address(), now())
     except service.OncallNotFound:
         abort(404)
-    return done("admin.oncall", "contacts_reset" if cleared else "already")
-
-
-def _editable(responder: ResponderConfig) -> str:
-    fields = responder.model_dump(mode="json", exclude_none=True, include={"contacts", "rules"})
-    return json.dumps(fields, indent=2)
+    return done("admin.oncall_responder", "contacts_reset" if cleared else "already", name=name)
 
 
 def _labels() -> dict[str, str]:

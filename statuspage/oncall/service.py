@@ -299,9 +299,12 @@ def set_personal(
     try:
         updated = ResponderConfig.model_validate({**base.model_dump(), "contacts": contacts, "rules": rules})
     except ValidationError as error:
-        first = error.errors(include_url=False, include_input=False)[0]
-        field = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in first["loc"]).lstrip(".")
-        raise OncallInputError(field or "contacts", first["msg"]) from None
+        errors: dict[str, str] = {}
+        for found in error.errors(include_url=False, include_input=False):
+            field = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in found["loc"]).lstrip(".")
+            errors.setdefault(field or "contacts", str(found["msg"]).removeprefix("Value error, "))
+        field, message = next(iter(errors.items()))
+        raise OncallInputError(field, message, errors) from None
     clean = updated.model_dump(mode="json", exclude_none=True)
     with sql.write(db):
         store.set_personal(db, name, clean["contacts"], clean["rules"], actor, now)
@@ -360,17 +363,15 @@ def verify_link(db: Store, settings: Settings, responder: str, contact: ContactC
 def confirm_verification(db: Store, settings: Settings, token: str, client: str, now: datetime) -> str:
     """Mark the contact a verification link names as verified; return its label. LinkError otherwise."""
     claim = links.read_verification(store.signing_key(db), token, now)
-    responder = settings.responder(claim.responder)
-    contact = responder.contact(claim.contact_id) if responder else None
-    if responder is None or contact is None or store.address_hash(contact.address) != claim.address_hash:
+    owner = responder(db, settings, claim.responder)  # with the contacts edited in the admin, if any
+    contact = owner.contact(claim.contact_id) if owner else None
+    if owner is None or contact is None or store.address_hash(contact.address) != claim.address_hash:
         raise links.LinkError(410, "This contact method changed or no longer exists; ask for a new link.")
     with sql.write(db):
-        if store.mark_verified(db, responder.name, contact.id, claim.address_hash, now):
+        if store.mark_verified(db, owner.name, contact.id, claim.address_hash, now):
             details = {"contact": contact.id, "kind": contact.kind}
-            audit.record(
-                db, now, f"user:{responder.name}", "oncall.contact.verify", responder.name, client, details
-            )
-    return f"{responder.label}: {contact.kind} {contact.id}"
+            audit.record(db, now, f"user:{owner.name}", "oncall.contact.verify", owner.name, client, details)
+    return f"{owner.label}: {contact.kind} {contact.id}"
 
 
 def feed_url(db: Store, settings: Settings, kind: str, name: str) -> str:

@@ -103,6 +103,7 @@ async def test_oncall_pages_at_phone_and_desktop_width(server: tuple[str, str], 
                 ("/admin/oncall/primary", "oncall-schedule"),
                 ("/admin/oncall/nights", "oncall-schedule-admin"),
                 ("/admin/oncall/new-schedule", "oncall-new-schedule"),
+                ("/admin/oncall/responders/bob", "oncall-responder"),
             )
             for path, name in pages:
                 for width, height, mobile, dark in ((1280, 900, False, True), (390, 844, True, False)):
@@ -127,5 +128,16 @@ async def test_oncall_pages_at_phone_and_desktop_width(server: tuple[str, str], 
             assert await page.evaluate(CHECK) == EXPECTED
             assert await axe_violations(page) == []
             await page.screenshot(ARTIFACTS / "oncall-new-schedule-errors-phone.png", 390, True)
+            await page.open(f"{base}/admin/oncall/responders/bob", 390, 844, True)
+            await _submit(
+                page,
+                "document.querySelector('#contact-0-address').value='';"
+                "document.querySelector('#rule-1-after').value='soon';"
+                "document.querySelector('#responder-form button[value=save]').click()",
+            )
+            assert await page.evaluate("document.querySelectorAll('.field-error').length") >= 1
+            assert await page.evaluate(CHECK) == EXPECTED
+            assert await axe_violations(page) == []
+            await page.screenshot(ARTIFACTS / "oncall-responder-errors-phone.png", 390, True)
         finally:
             await page.close()
