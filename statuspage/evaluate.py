@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from shared.checks import AnyCheck
 from shared.metric_rules import parse_metric_rule
 from shared.schema import Result
-from statuspage.engine.check_state import NO_RULES, AlertRules, CheckState, Observation, apply_observation
+from statuspage.engine.check_state import NO_RULES, AlertRules, CheckState, Observation, apply_observations
 from statuspage.engine.component_status import CheckVerdict, check_verdict, component_status
 from statuspage.engine.incidents import ComponentFacts, IncidentFacts, plan
 from statuspage.incident_actions import apply_actions, escalate_due
@@ -30,7 +32,7 @@ from statuspage.storage.drills import drilled_components
 from statuspage.storage.engine_state import get_time
 from statuspage.storage.maintenance import components_in_maintenance
 from statuspage.storage.problems import sync_location_problems
-from statuspage.storage.results import load_states, save_state
+from statuspage.storage.results import StateRow, agent_state_rows, load_states, save_states, state_from_row
 from statuspage.storage.sql import Store  # noqa: I001
 from statuspage.storage.status import load_component_rows, save_component_status
 
@@ -52,30 +54,111 @@ def alert_rules(check: AnyCheck | None) -> AlertRules:
     )
 
 
-def apply_results(db: Store, settings: Settings, agent: str, results: list[Result]) -> None:
-    """Advance the (check, agent) states with new results, in event-time order.
+@dataclass(frozen=True)
+class StatePlan:
+    """Where one agent's results take its (check, agent) states, and what that was computed from.
 
-    Call inside the ingest transaction. Results of checks the config does not
-    define (an agent's local checks) use the default thresholds.
+    `rows` are the stored rows read (check id -> row; absent: no state yet),
+    `before` the states they hold, `after` the states to store, for every
+    check the results touch.
     """
+
+    agent: str
+    results: Sequence[Result]
+    rows: dict[str, StateRow]
+    before: dict[str, CheckState]
+    after: dict[str, CheckState]
+
+
+# (the Settings they were built from, check id -> (failure threshold, success threshold, rules)).
+_RulesCache = tuple[Settings, dict[str, tuple[int, int, AlertRules]]]
+_rules_cache: list[_RulesCache] = []
+
+
+def _thresholds(settings: Settings, check_id: str) -> tuple[int, int, AlertRules]:
+    """A check's thresholds and rules, parsed once per configuration (ingest asks per report).
+
+    Results of checks the config does not define (an agent's local checks) use
+    the default thresholds and no rules.
+    """
+    cached = _rules_cache[0] if _rules_cache else None
+    if cached is None or cached[0] is not settings:
+        cached = (settings, {})
+        _rules_cache[:] = [cached]
+    found = cached[1].get(check_id)
+    if found is None:
+        check = settings.check(check_id)
+        found = (
+            (check.failure_threshold, check.success_threshold, alert_rules(check))
+            if check
+            else (2, 2, NO_RULES)
+        )
+        cached[1][check_id] = found
+    return found
+
+
+def plan_from_rows(
+    settings: Settings, agent: str, results: Sequence[Result], rows: dict[str, StateRow]
+) -> StatePlan:
+    """Pure: the states `results` (one agent's) lead to from the stored `rows`, in event-time order."""
     by_check: dict[str, list[Result]] = defaultdict(list)
     for result in results:
         by_check[result.check_id].append(result)
-    states = {(s.check_id, s.agent): s for s in load_states(db, by_check) if s.agent == agent}
+    before: dict[str, CheckState] = {}
+    after: dict[str, CheckState] = {}
     for check_id, check_results in by_check.items():
-        check = settings.check(check_id)
-        failure_threshold = check.failure_threshold if check else 2
-        success_threshold = check.success_threshold if check else 2
-        rules = alert_rules(check)
-        first_at = min(r.started_at for r in check_results)
-        previous = states.get((check_id, agent))
-        state = previous or CheckState.initial(check_id, agent, first_at)
-        for result in sorted(check_results, key=lambda r: r.started_at):
-            seen = Observation(
-                result.started_at, result.status, result.latency_ms, result.error, result.metrics
-            )
-            state = apply_observation(state, seen, failure_threshold, success_threshold, rules)
-        save_state(db, state, previous.status if previous else None)
+        failure_threshold, success_threshold, rules = _thresholds(settings, check_id)
+        check_results.sort(key=lambda r: r.started_at)
+        row = rows.get(check_id)
+        if row is not None:
+            state = before[check_id] = state_from_row(row)
+        else:
+            state = CheckState.initial(check_id, agent, check_results[0].started_at)
+        seen = [Observation(r.started_at, r.status, r.latency_ms, r.error, r.metrics) for r in check_results]
+        after[check_id] = apply_observations(state, seen, failure_threshold, success_threshold, rules)
+    return StatePlan(agent, results, {c: rows[c] for c in by_check if c in rows}, before, after)
+
+
+def plan_states(db: Store, settings: Settings, agent: str, results: Sequence[Result]) -> StatePlan:
+    """Read the agent's states of the checks `results` touch and plan where the results take them.
+
+    Needs no transaction: ingest plans before it takes the write lock, and
+    `save_plan` checks under the lock that the rows are still the ones read.
+    """
+    rows = agent_state_rows(db, agent, {r.check_id for r in results})
+    return plan_from_rows(settings, agent, results, rows)
+
+
+def save_plan(db: Store, settings: Settings, plan: StatePlan, new_results: Sequence[Result]) -> StatePlan:
+    """Store the planned states, or re-plan first if the plan no longer holds; return what was stored.
+
+    Call inside the write transaction. `new_results` are the results actually
+    inserted (a subset of `plan.results`: duplicates of stored ones drop out).
+    The plan holds when every result is new and the agent's stored rows are
+    exactly those it was computed from; otherwise another report of the same
+    checks and agent committed in between (or some results were replays), and
+    the states are computed again from the rows as they are now, so no update
+    is lost and no result counts twice.
+    """
+    rows = agent_state_rows(db, plan.agent, plan.after.keys())
+    if len(new_results) != len(plan.results) or rows != plan.rows:
+        plan = plan_from_rows(settings, plan.agent, new_results, rows)
+    save_states(db, ((state, _status(plan.before.get(c))) for c, state in plan.after.items()))
+    return plan
+
+
+def _status(state: CheckState | None) -> str | None:
+    return state.status if state is not None else None
+
+
+def apply_results(db: Store, settings: Settings, agent: str, results: Sequence[Result]) -> StatePlan:
+    """Advance the (check, agent) states with new results, in event-time order; return the plan stored.
+
+    Call inside the write transaction that inserted the results.
+    """
+    plan = plan_states(db, settings, agent, results)
+    save_states(db, ((state, _status(plan.before.get(c))) for c, state in plan.after.items()))
+    return plan
 
 
 def evaluate_components(db: Store, settings: Settings, now: datetime) -> list[str]:

@@ -17,11 +17,11 @@ Two optional rules refine what counts as a failure (`AlertRules`):
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from shared.metric_rules import MetricRule
 
@@ -49,15 +49,14 @@ class CheckState:
         return cls(check_id, agent, "unknown", at, 0, 0, at)
 
 
-@dataclass(frozen=True)
-class Observation:
-    """The part of a result the thresholds look at."""
+class Observation(NamedTuple):
+    """The part of a result the thresholds look at (a tuple: ingest builds one per result)."""
 
     at: datetime
     status: Literal["up", "down", "degraded"]
     latency_ms: float | None = None
     error: str | None = None
-    metrics: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
+    metrics: Mapping[str, float] = MappingProxyType({})
 
 
 @dataclass(frozen=True)
@@ -83,18 +82,25 @@ def metric_value(rule: MetricRule, seen: Observation) -> float | None:
     return None
 
 
-def _breaches(state: CheckState, seen: Observation, rules: AlertRules) -> tuple[dict[str, datetime], bool]:
+EMPTY_BREACHES: Mapping[str, datetime] = MappingProxyType({})
+
+
+def _breaches(
+    breaches: Mapping[str, datetime], seen: Observation, rules: AlertRules
+) -> tuple[Mapping[str, datetime], bool]:
     """Remember since when each rule has been breached; say whether one has lasted its duration."""
-    breaches: dict[str, datetime] = {}
+    if not rules.metric_rules:
+        return EMPTY_BREACHES, False
+    found: dict[str, datetime] = {}
     sustained = False
     for rule in rules.metric_rules:
         value = metric_value(rule, seen)
         if seen.status == "down" or value is None or not rule.breached_by(value):
             continue  # a failed result has no trustworthy metrics; an absent metric ends the breach
-        since = state.breaches.get(rule.text, seen.at)
-        breaches[rule.text] = since
+        since = breaches.get(rule.text, seen.at)
+        found[rule.text] = since
         sustained = sustained or seen.at - since >= rule.duration
-    return breaches, sustained
+    return MappingProxyType(found), sustained
 
 
 def apply_observation(
@@ -106,36 +112,70 @@ def apply_observation(
 ) -> CheckState:
     """Return the state after one observation. Observations older than the state are ignored,
     so results replayed late never rewrite the present."""
-    if seen.at < state.last_result_at:
-        return state
-    breaches, sustained = _breaches(state, seen, rules)
-    outcome = seen.status
-    if sustained and outcome != "down":
-        outcome = rules.on_breach
-    failed = outcome == "down"
-    failures = state.consecutive_failures + 1 if failed else 0
-    successes = 0 if failed else state.consecutive_successes + 1
-    recent = (state.recent + _CODES[outcome])[-rules.rate_window :] if rules.rate_window else ""
-    rate_down = bool(rules.rate_failures) and recent.count("d") >= rules.rate_failures
-    healthy: StateStatus = "degraded" if outcome == "degraded" else "up"
+    return apply_observations(state, (seen,), failure_threshold, success_threshold, rules)
+
+
+def apply_observations(
+    state: CheckState,
+    observations: Iterable[Observation],
+    failure_threshold: int,
+    success_threshold: int,
+    rules: AlertRules = NO_RULES,
+) -> CheckState:
+    """Return the state after each observation in turn (give them in event-time order).
+
+    The same as folding `apply_observation` over them, without building the
+    states in between (ingest applies hundreds of results per report). An
+    observation older than the state so far is ignored.
+    """
     status = state.status
-    if failed:
-        if failures >= failure_threshold or rate_down:
-            status = "down"
-    elif state.status in ("unknown", "up", "degraded"):
-        status = healthy
-    elif successes >= success_threshold and not rate_down:
-        status = healthy
-    updated = replace(
-        state,
-        consecutive_failures=failures,
-        consecutive_successes=successes,
-        last_result_at=seen.at,
-        last_latency_ms=seen.latency_ms,
-        last_error=seen.error,
-        recent=recent,
-        breaches=MappingProxyType(breaches),
+    since = state.since
+    failures = state.consecutive_failures
+    successes = state.consecutive_successes
+    last_at = state.last_result_at
+    latency = state.last_latency_ms
+    error = state.last_error
+    recent = state.recent
+    breaches = state.breaches
+    changed = False
+    window = rules.rate_window
+    for seen in observations:
+        if seen.at < last_at:
+            continue
+        changed = True
+        breaches, sustained = _breaches(breaches, seen, rules)
+        outcome = seen.status
+        if sustained and outcome != "down":
+            outcome = rules.on_breach
+        failed = outcome == "down"
+        failures = failures + 1 if failed else 0
+        successes = 0 if failed else successes + 1
+        recent = (recent + _CODES[outcome])[-window:] if window else ""
+        rate_down = bool(rules.rate_failures) and recent.count("d") >= rules.rate_failures
+        healthy: StateStatus = "degraded" if outcome == "degraded" else "up"
+        new_status = status
+        if failed:
+            if failures >= failure_threshold or rate_down:
+                new_status = "down"
+        elif status in ("unknown", "up", "degraded"):
+            new_status = healthy
+        elif successes >= success_threshold and not rate_down:
+            new_status = healthy
+        if new_status != status:
+            status, since = new_status, seen.at
+        last_at, latency, error = seen.at, seen.latency_ms, seen.error
+    if not changed:
+        return state
+    return CheckState(
+        state.check_id,
+        state.agent,
+        status,
+        since,
+        failures,
+        successes,
+        last_at,
+        latency,
+        error,
+        recent,
+        breaches,
     )
-    if status != state.status:
-        updated = replace(updated, status=status, since=seen.at)
-    return updated

@@ -17,16 +17,15 @@ from sqlite_utils import Database  # noqa: I001
 
 from shared.checks import ID_PATTERN
 from shared.schema import ActionResult, Report, Result
-from shared.timeutil import from_iso
 from statuspage.assignments import assignments_json, build_assignments, checks_for
-from statuspage.evaluate import apply_results, evaluate_components
+from statuspage.evaluate import StatePlan, evaluate_components, plan_states, save_plan
 from statuspage.responses import service as responses
 from statuspage.settings import Settings
 from statuspage.storage import sql
 from statuspage.storage.agents import Agent, authenticate, hash_token, record_declared_labels, record_seen
 from statuspage.storage.drills import running_drills
 from statuspage.storage.responses import record_offered_actions
-from statuspage.storage.results import insert_prepared, prepare_results, state_marks
+from statuspage.storage.results import insert_prepared, prepare_results
 from statuspage.storage.sql import Store  # noqa: I001
 from statuspage.storage.sqlite_file import set_autocheckpoint
 from statuspage.storage.transaction import evaluates_inside_ingest_write, ingest_write
@@ -236,10 +235,15 @@ def reports() -> Response:
         return placed
     results, skew_s = placed
     config = settings()
-    prepared = prepare_results(agent.name, results, received_at)  # outside the write lock
     db = get_db()
     evaluate_after = False
+    # The CPU work happens before the write lock: encoding the rows, and planning where
+    # the results take this agent's check states from the rows as they are now.
+    # `save_plan` re-plans under the lock if another report of this agent committed in
+    # between (or some results were replays), so nothing is lost or counted twice.
+    prepared = prepare_results(agent.name, results, received_at)
     try:
+        plan = plan_states(db, config, agent.name, prepared.results) if prepared.results else None
         with ingest_write(db, str(config.database), agent.id):
             new_results = insert_prepared(db, prepared)
             duplicates = len(results) - len(new_results)
@@ -255,12 +259,9 @@ def reports() -> Response:
             )
             if not live:
                 raise _Revoked
-            if new_results:
-                touched = {r.check_id for r in new_results}
-                before = state_marks(db, agent.name, touched)
-                apply_results(db, config, agent.name, new_results)
-                after = state_marks(db, agent.name, touched)
-                if components_may_change(config, before, after, received_at):
+            if new_results and plan is not None:
+                plan = save_plan(db, config, plan, new_results)
+                if components_may_change(config, plan, received_at):
                     if evaluates_inside_ingest_write(db):
                         evaluate_components(db, config, received_at)
                     else:
@@ -297,28 +298,23 @@ def _evaluate_after_commit(db: Store, config: Settings, at: datetime, agent_name
         log.error("evaluation after report failed agent=%s error=%s", agent_name, error)
 
 
-def components_may_change(
-    config: Settings,
-    before: dict[str, tuple[str, str]],
-    after: dict[str, tuple[str, str]],
-    at: datetime,
-) -> bool:
-    """Whether new results can have changed any component's status.
+def components_may_change(config: Settings, plan: StatePlan, at: datetime) -> bool:
+    """Whether the states a report stored can have changed any component's status.
 
     Only if a (check, agent) state of a centrally defined check changed status,
     is new, or was stale (silent past `stale_after_intervals`) and is live again.
     Otherwise every component's stored status still holds, and the report skips
     evaluation; the passing of time alone is the worker's job.
     """
-    for check_id, (status, _last) in after.items():
+    for check_id, state in plan.after.items():
         check = config.check(check_id)
         if check is None or check.component is None:
             continue  # local checks drive no component
-        previous = before.get(check_id)
-        if previous is None or previous[0] != status:
+        previous = plan.before.get(check_id)
+        if previous is None or previous.status != state.status:
             return True
         horizon = check.interval * config.stale_after_intervals
-        if at - from_iso(previous[1]) > horizon:
+        if at - previous.last_result_at > horizon:
             return True
     return False
 

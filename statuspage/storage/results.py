@@ -7,12 +7,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import MappingProxyType
+from typing import Any
 
 from pydantic_core import to_json
 
 from shared.schema import Result
 from shared.timeutil import from_iso, to_iso
-from statuspage.engine.check_state import CheckState
+from statuspage.engine.check_state import EMPTY_BREACHES, CheckState
 from statuspage.storage import sql
 from statuspage.storage.sql import Store
 
@@ -95,24 +96,51 @@ def existing_ids(db: Store, ids: list[str]) -> set[str]:
     return found
 
 
-def state_marks(db: Store, agent: str, check_ids: Iterable[str]) -> dict[str, tuple[str, str]]:
-    """check id -> (status, last_result_at as stored) of one agent's states: a cheap
-    before/after fingerprint for deciding whether evaluation can have anything to do."""
+STATE_COLUMNS = (
+    "check_id", "agent", "status", "since", "consecutive_failures", "consecutive_successes",
+    "last_result_at", "last_latency_ms", "last_error", "recent", "breaches",
+)  # fmt: skip
+_STATE_SELECT = f"SELECT {', '.join(STATE_COLUMNS)} FROM check_states"  # noqa: S608 - our names
+# One (check, agent) state as stored, in STATE_COLUMNS order: the text itself, so two reads
+# can be compared exactly (a state is a function of its row, nothing else).
+StateRow = tuple[Any, ...]
+
+
+def agent_state_rows(db: Store, agent: str, check_ids: Iterable[str]) -> dict[str, StateRow]:
+    """check id -> the stored row of one agent's state of each of `check_ids` that has one."""
     ids = sorted(set(check_ids))
     if not ids:
         return {}
     marks, params = sql.in_list("check", ids)
     rows = sql.tuples(
-        db,
-        f"SELECT check_id, status, last_result_at FROM check_states WHERE agent = :agent AND check_id IN ({marks})",  # noqa: S608, E501
-        {**params, "agent": agent},
+        db, f"{_STATE_SELECT} WHERE agent = :agent AND check_id IN ({marks})", {**params, "agent": agent}
     )
-    return {row[0]: (row[1], row[2]) for row in rows}
+    return {row[0]: tuple(row) for row in rows}
+
+
+def state_from_row(row: StateRow) -> CheckState:
+    """The CheckState a stored row (STATE_COLUMNS order) holds."""
+    breaches_text = row[10] or "{}"
+    return CheckState(
+        check_id=row[0],
+        agent=row[1],
+        status=row[2],
+        since=from_iso(row[3]),
+        consecutive_failures=row[4],
+        consecutive_successes=row[5],
+        last_result_at=from_iso(row[6]),
+        last_latency_ms=row[7],
+        last_error=row[8],
+        recent=row[9] or "",
+        breaches=EMPTY_BREACHES
+        if breaches_text == "{}"
+        else MappingProxyType({rule: from_iso(at) for rule, at in json.loads(breaches_text).items()}),
+    )
 
 
 def load_states(db: Store, check_ids: Iterable[str] | None = None) -> list[CheckState]:
     """Current states, of the given checks or of all."""
-    query = "SELECT * FROM check_states"
+    query = _STATE_SELECT
     params: dict[str, str] = {}
     if check_ids is not None:
         ids = sorted(set(check_ids))
@@ -120,31 +148,46 @@ def load_states(db: Store, check_ids: Iterable[str] | None = None) -> list[Check
             return []
         marks, params = sql.in_list("check", ids)
         query += f" WHERE check_id IN ({marks})"
-    states = []
-    for data in sql.rows(db, query, params):
+    return [state_from_row(row) for row in sql.tuples(db, query, params)]
+
+
+def save_states(db: Store, changes: Iterable[tuple[CheckState, str | None]]) -> None:
+    """Upsert states, each given with the status it had before (None: it had no row), in one
+    batch; record a flip for each whose status changed. Call inside a transaction."""
+    states: list[dict[str, Any]] = []
+    flips: list[dict[str, Any]] = []
+    for state, previous_status in changes:
         states.append(
-            CheckState(
-                check_id=data["check_id"],
-                agent=data["agent"],
-                status=data["status"],
-                since=from_iso(data["since"]),
-                consecutive_failures=data["consecutive_failures"],
-                consecutive_successes=data["consecutive_successes"],
-                last_result_at=from_iso(data["last_result_at"]),
-                last_latency_ms=data["last_latency_ms"],
-                last_error=data["last_error"],
-                recent=data.get("recent") or "",
-                breaches=MappingProxyType(
-                    {rule: from_iso(at) for rule, at in json.loads(data.get("breaches") or "{}").items()}
-                ),
-            )
+            {
+                "check_id": state.check_id,
+                "agent": state.agent,
+                "status": state.status,
+                "since": to_iso(state.since),
+                "consecutive_failures": state.consecutive_failures,
+                "consecutive_successes": state.consecutive_successes,
+                "last_result_at": to_iso(state.last_result_at),
+                "last_latency_ms": state.last_latency_ms,
+                "last_error": state.last_error,
+                "recent": state.recent,
+                "breaches": json.dumps({rule: to_iso(at) for rule, at in state.breaches.items()})
+                if state.breaches
+                else "{}",
+            }
         )
-    return states
-
-
-def save_state(db: Store, state: CheckState, previous_status: str | None) -> None:
-    """Upsert a state; record a flip when its status changed. Call inside a transaction."""
-    sql.run(
+        old = previous_status or "unknown"
+        if old != state.status:
+            flips.append(
+                {
+                    "check_id": state.check_id,
+                    "agent": state.agent,
+                    "at": to_iso(state.since),
+                    "old": old,
+                    "new": state.status,
+                }
+            )
+    if not states:
+        return
+    sql.run_many(
         db,
         "INSERT INTO check_states (check_id, agent, status, since, consecutive_failures,"
         " consecutive_successes, last_result_at, last_latency_ms, last_error, recent, breaches)"
@@ -155,33 +198,14 @@ def save_state(db: Store, state: CheckState, previous_status: str | None) -> Non
         " consecutive_successes = excluded.consecutive_successes,"
         " last_result_at = excluded.last_result_at, last_latency_ms = excluded.last_latency_ms,"
         " last_error = excluded.last_error, recent = excluded.recent, breaches = excluded.breaches",
-        {
-            "check_id": state.check_id,
-            "agent": state.agent,
-            "status": state.status,
-            "since": to_iso(state.since),
-            "consecutive_failures": state.consecutive_failures,
-            "consecutive_successes": state.consecutive_successes,
-            "last_result_at": to_iso(state.last_result_at),
-            "last_latency_ms": state.last_latency_ms,
-            "last_error": state.last_error,
-            "recent": state.recent,
-            "breaches": json.dumps({rule: to_iso(at) for rule, at in state.breaches.items()}),
-        },
+        states,
     )
-    old = previous_status or "unknown"
-    if old != state.status:
-        sql.run(
+    if flips:
+        sql.run_many(
             db,
             "INSERT INTO flips (check_id, agent, at, old_status, new_status)"
             " VALUES (:check_id, :agent, :at, :old, :new)",
-            {
-                "check_id": state.check_id,
-                "agent": state.agent,
-                "at": to_iso(state.since),
-                "old": old,
-                "new": state.status,
-            },
+            flips,
         )
 
 

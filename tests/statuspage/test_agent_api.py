@@ -509,3 +509,60 @@ def test_a_chunked_body_over_the_cap_is_a_413(
     )
     assert response.status_code == 413 and "too large" in response.json["error"]
     assert count_results(db) == 0
+
+
+def _state(db: Any) -> tuple[str, int]:
+    row = db.execute(
+        "SELECT status, consecutive_failures FROM check_states WHERE check_id = 'api-health'"
+    ).fetchone()
+    return row[0], row[1]
+
+
+def test_a_report_committed_while_another_waits_for_the_lock_is_not_lost(
+    client: FlaskClient, agent_token: Callable[..., str], db: Any, settings: Any, clock: Any
+) -> None:
+    """Ingest plans the state change before it takes the write lock. A report of the same
+    check and agent that commits in between (another gunicorn worker or collector) is seen
+    under the lock and the plan is made again: two failures are two, and the location is down."""
+    import threading
+
+    from shared.schema import Result
+    from statuspage.evaluate import apply_results
+    from statuspage.storage import transaction
+    from statuspage.storage.results import insert_results
+
+    token = agent_token()
+    answers: list[Any] = []
+    later = report(results=[result(started_at="2026-11-27T11:59:59+00:00", status="down")])
+    db.execute("BEGIN IMMEDIATE")  # the other writer holds the lock ...
+    waiting = threading.Thread(target=lambda: answers.append(post(client, token, later)))
+    waiting.start()
+    try:
+        # ... until this report has planned its states and queues for the lock.
+        for _ in range(30_000):
+            if transaction._write_lock.locked():
+                break
+            threading.Event().wait(0.001)
+        assert transaction._write_lock.locked(), "the report never queued for the write lock"
+        earlier = Result.model_validate(result(started_at="2026-11-27T11:59:58+00:00", status="down"))
+        insert_results(db, "edge-1", [earlier], clock())
+        apply_results(db, settings, "edge-1", [earlier])
+    finally:
+        db.execute("COMMIT")
+        waiting.join()
+    assert answers[0].status_code == 200, answers[0].json
+    assert _state(db) == ("down", 2)
+
+
+def test_a_report_with_replayed_results_counts_only_the_new_ones_in_the_state(
+    client: FlaskClient, agent_token: Callable[..., str], db: Any
+) -> None:
+    """The plan made before the lock assumed every result new; the replayed one drops out."""
+    token = agent_token()
+    first = result(started_at="2026-11-27T11:59:50+00:00", status="down")
+    assert post(client, token, report(results=[first])).status_code == 200
+    second = result(started_at="2026-11-27T11:59:55+00:00", status="down")
+    answer = post(client, token, report(results=[first, second])).json
+    assert (answer["accepted"], answer["duplicates"]) == (1, 1)
+    assert _state(db) == ("down", 2)
+    assert db.execute("SELECT count(*) FROM flips").fetchone()[0] == 1

@@ -183,3 +183,30 @@ def test_maintenance_occurrences(fields: dict, now: datetime, expected_starts: l
 def test_bad_maintenance_config(fields: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         window(**fields)
+
+
+@pytest.mark.parametrize(
+    "sequence",
+    ["uddudsssuu", "ssssdduuss", "dudududduu", "uuuussssssdd"],
+)
+def test_a_batch_of_observations_ends_where_one_at_a_time_does(sequence: str) -> None:
+    """Ingest applies a report's results in one call; the state (counters, window, breaches,
+    since) must be the one that folding them one by one reaches, late observations included."""
+    from statuspage.engine.check_state import apply_observations
+
+    rules = AlertRules(
+        rate_failures=2, rate_window=4, metric_rules=(parse_metric_rule("latency_ms > 800 for 2m"),)
+    )
+    seen = [
+        Observation(
+            T0 + timedelta(seconds=60 * index),
+            "down" if letter == "d" else "up",
+            1000.0 if letter == "s" else 9.0,
+        )
+        for index, letter in enumerate(sequence)
+    ]
+    seen.insert(3, Observation(T0, "down"))  # late: ignored either way
+    one_by_one = CheckState.initial("c", "a", T0)
+    for observation in seen:
+        one_by_one = apply_observation(one_by_one, observation, 2, 2, rules)
+    assert apply_observations(CheckState.initial("c", "a", T0), seen, 2, 2, rules) == one_by_one
