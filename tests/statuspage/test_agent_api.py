@@ -518,6 +518,9 @@ def _state(db: Any) -> tuple[str, int]:
     return row[0], row[1]
 
 
+# The test holds SQLite's write lock and watches ingest's process lock queue; on PostgreSQL
+# the agent's advisory lock serialises the same re-check (save_plan).
+@pytest.mark.engines("sqlite")
 def test_a_report_committed_while_another_waits_for_the_lock_is_not_lost(
     client: FlaskClient, agent_token: Callable[..., str], db: Any, settings: Any, clock: Any
 ) -> None:
