@@ -10,9 +10,11 @@ can recover).
 
 from __future__ import annotations
 
+import asyncio
 import smtplib
 import ssl
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from email.message import Message
 
 from statuspage.notify.delivery_error import DeliveryError
@@ -27,6 +29,19 @@ class SmtpPool:
         self._slots = threading.BoundedSemaphore(config.max_connections)
         self._idle: list[smtplib.SMTP] = []
         self._lock = threading.Lock()
+        self._executor: ThreadPoolExecutor | None = None
+
+    async def send_async(self, message: Message | str, recipients: list[str]) -> None:
+        """`send` on one of the pool's own threads, one per connection.
+
+        Not asyncio's default executor: it has min(32, cores + 4) threads (6 on two
+        cores), fewer than `max_connections` may be, and apprise sends share it.
+        """
+        with self._lock:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(self.config.max_connections, thread_name_prefix="smtp")
+            executor = self._executor
+        await asyncio.get_running_loop().run_in_executor(executor, self.send, message, recipients)
 
     def send(self, message: Message | str, recipients: list[str]) -> None:
         """Send one message (a Message, or an already flattened ASCII one from
@@ -59,6 +74,9 @@ class SmtpPool:
     def close(self) -> None:
         with self._lock:
             idle, self._idle = self._idle, []
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=True)
         for connection in idle:
             _close(connection)
 

@@ -16,7 +16,6 @@ they are set: incident titles never inject headers.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 from dataclasses import dataclass
@@ -100,7 +99,7 @@ class EmailChannel(ChannelKind):
         return Mail(message, list(channel.to))
 
     async def send(self, prepared: Mail, ctx: DeliveryContext) -> None:
-        await asyncio.to_thread(ctx.smtp.send, prepared.message, prepared.recipients)
+        await ctx.smtp.send_async(prepared.message, prepared.recipients)
 
     def _subscriber_copy(self, row: OutboxRow, ctx: DeliveryContext) -> str | None:
         """One subscriber's incident/maintenance mail as flattened text, or None (use the
