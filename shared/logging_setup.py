@@ -17,9 +17,9 @@ from __future__ import annotations
 import json
 import logging
 import logging.config
+import os
 import re
 import sys
-import uuid
 from collections.abc import Mapping
 from contextvars import ContextVar
 from datetime import UTC, datetime
@@ -44,7 +44,8 @@ _RECORD_ATTRS = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime",
 
 
 def new_request_id() -> str:
-    return uuid.uuid4().hex
+    """32 random hex digits (the form of uuid4().hex, without building a UUID per request)."""
+    return os.urandom(16).hex()
 
 
 def accept_request_id(header_value: str | None) -> str:

@@ -138,13 +138,22 @@ SECURITY_HEADERS = {
 }
 
 
+_SECURITY_ITEMS = tuple((name.lower(), name, value) for name, value in SECURITY_HEADERS.items())
+
+
 def _security_headers(response: Response) -> Response:
-    """Install the headers on every response; a view may set a stricter value first."""
-    for name, value in SECURITY_HEADERS.items():
-        response.headers.setdefault(name, value)
+    """Install the headers on every response; a view may set a stricter value first.
+
+    One pass over the response's few headers, not a `setdefault` per header: each
+    lookup of an absent name raises and catches a KeyError inside Werkzeug, and the
+    agent API answers hundreds of reports a second (bench/ingest.py).
+    """
+    headers = response.headers
+    present = {name.lower() for name, _value in headers.items()}
+    headers.extend([(name, value) for lower, name, value in _SECURITY_ITEMS if lower not in present])
     max_age = settings().security.hsts_max_age
-    if max_age and arrived_over_tls():
-        response.headers.setdefault("Strict-Transport-Security", f"max-age={max_age}; includeSubDomains")
+    if max_age and "strict-transport-security" not in present and arrived_over_tls():
+        headers["Strict-Transport-Security"] = f"max-age={max_age}; includeSubDomains"
     return response
 
 

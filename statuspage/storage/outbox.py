@@ -130,6 +130,17 @@ def claim_due(
     ]
     candidates = per_kind[0] if len(per_kind) == 1 else " UNION ALL ".join(per_kind)
     stamp = to_iso(now)
+    params = {
+        **{f"kind{index}": kind for index, kind in enumerate(kind_names)},
+        **busy_params,
+        "now": stamp,
+        "sep": _SEP,
+        "limit": limit,
+    }
+    # A read first: an idle lane polls several times a second, and on SQLite even an
+    # UPDATE that matches nothing takes the write lock that ingest queues for.
+    if sql.scalar(db, f"SELECT id FROM ({candidates}) AS due LIMIT 1", params) is None:  # noqa: S608 - names only
+        return []
     return sql.tuples(
         db,
         f"""
@@ -139,15 +150,7 @@ def claim_due(
         ) AND (claimed_until IS NULL OR claimed_until <= :now)
         RETURNING id, event, destination_kind, destination, payload, idempotency_key, attempts, created_at
         """,  # noqa: S608 - parameter names only
-        {
-            **{f"kind{index}": kind for index, kind in enumerate(kind_names)},
-            **busy_params,
-            "until": to_iso(until),
-            "worker": worker_id,
-            "now": stamp,
-            "sep": _SEP,
-            "limit": limit,
-        },
+        {**params, "until": to_iso(until), "worker": worker_id},
     )
 
 
