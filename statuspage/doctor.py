@@ -346,16 +346,18 @@ def check_oncall(db: sqlite_utils.Database, settings: Settings, now: datetime) -
 
     try:
         schedules = service.all_schedules(db, settings)  # the file's and those made in the admin
+        people = service.all_responders(db, settings)  # likewise
         unknown = service.reference_problems(db, settings)
-        if not schedules and not settings.responders and not unknown:
+        if not schedules and not people and not unknown:
             return []
         holes = service.upcoming_gaps(db, settings, now)
         states = service.contact_states(db, settings)
         shadowed = service.shadowed_schedules(db, settings)
+        shadowed_people = service.shadowed_responders(db, settings)
     except sqlite3.OperationalError:
         return [Finding("warn", "oncall", "on-call tables missing", "run `upwatch-statuspage migrate`")]
     findings = [
-        Finding("fail", "oncall", problem, "make that schedule in the admin or correct the target")
+        Finding("fail", "oncall", problem, "make it in the admin (On call) or correct the reference")
         for problem in unknown
     ]
     findings += [
@@ -367,6 +369,16 @@ def check_oncall(db: sqlite_utils.Database, settings: Settings, now: datetime) -
             "delete the admin one (admin: On call) or rename one of them",
         )
         for schedule_id in shadowed
+    ]
+    findings += [
+        Finding(
+            "warn",
+            "oncall",
+            f"responder {name} is declared in upwatch.toml and was also made a responder in the admin:"
+            " the file's is used",
+            "stop the admin one being a responder (admin: On call) or drop it from the file",
+        )
+        for name in shadowed_people
     ]
     horizon = format_duration(settings.oncall.gap_horizon)
     for schedule_id, gaps in holes.items():
@@ -382,7 +394,7 @@ def check_oncall(db: sqlite_utils.Database, settings: Settings, now: datetime) -
             )
         )
     reachable = {state.responder for state in states if state.verified}
-    for responder in settings.responders:
+    for responder in people:
         if responder.name not in reachable:
             findings.append(
                 Finding(

@@ -181,13 +181,11 @@ def respond_problems(settings: Any, channel_ids: set[str]) -> list[str]:
 
 
 def _target_problems(settings: Any, key: str, targets: list[str], channel_ids: set[str]) -> list[str]:
-    """`user:` and `channel:` targets must name something declared. `schedule:` targets may name a
-    schedule made in the admin UI, which the file cannot know: `oncall.service.reference_problems`
-    checks them against the merged set when `serve`, `worker` or a reload start, and in doctor."""
-    known = {
-        "user": ({r.name for r in settings.responders}, "responder", "[[responders]]"),
-        "channel": (channel_ids, "channel", "[[channels]]"),
-    }
+    """`channel:` targets must name a declared channel. `schedule:` and `user:` targets may name a
+    schedule or responder made in the admin UI, which the file cannot know:
+    `oncall.service.reference_problems` checks them against the merged sets when `serve`,
+    `worker` or a reload start, and in doctor."""
+    known = {"channel": (channel_ids, "channel", "[[channels]]")}
     problems = []
     for target in targets:
         kind, _, name = target.partition(":")

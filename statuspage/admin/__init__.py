@@ -13,6 +13,8 @@ def init_app(app: Flask) -> None:
         check_views,
         incident_views,
         oncall_api,
+        oncall_people_views,
+        oncall_responder_api,
         oncall_responder_views,
         oncall_schedule_api,
         oncall_schedule_views,

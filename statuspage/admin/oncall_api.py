@@ -249,6 +249,7 @@ class RuleOut(_Out):
 class ResponderOut(_Out):
     name: str
     display_name: str | None
+    source: str = Field(description="file: declared in upwatch.toml; admin: made a responder here")
     contacts: list[ContactOut]
     rules: list[RuleOut]
     edited: bool
@@ -271,11 +272,13 @@ def _responders() -> ResponderList:
     db, config = get_db(), settings()
     verified = {(s.responder, s.contact.id) for s in service.contact_states(db, config) if s.verified}
     edited = set(store.personal_settings(db))
+    sources = {entry.name: entry.source for entry in service.all_responders(db, config)}
     return ResponderList(
         responders=[
             ResponderOut(
                 name=r.name,
                 display_name=r.display_name,
+                source=sources.get(r.name, "file"),
                 contacts=[
                     ContactOut(id=c.id, kind=c.kind, to=c.to, url=c.url, verified=(r.name, c.id) in verified)
                     for c in r.contacts

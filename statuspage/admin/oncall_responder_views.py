@@ -136,7 +136,10 @@ def _page(
     status: int = 200,
     notice: str | None = None,
 ) -> tuple[str, int]:
+    from statuspage.oncall import responder_edits
+
     db = get_db()
+    entry = service.find_responder(db, settings(), responder.name)
     verified = {s.contact.id for s in service.contact_states(db, settings()) if s.responder == responder.name
                 and s.verified}  # fmt: skip
     saved_ids = {c.id for c in responder.contacts}
@@ -153,6 +156,8 @@ def _page(
         contact_ids=[row["id"] for row in contacts if row["id"]] or sorted(saved_ids),
         edited=responder.name in store.personal_settings(db),
         pending=notice,
+        source=entry.source if entry else "file",
+        used_by=responder_edits.used_by(db, settings(), responder.name, now()),
     )
 
 

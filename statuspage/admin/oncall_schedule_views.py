@@ -148,7 +148,7 @@ def new_schedule(
         layer_errors=errors[1] if errors else {},
         values=values or {"id": "", "name": "", "tz": "UTC", "handoff_channel": "", "handoff_notices": True},
         layer=posted_layer(request.form) if request.method == "POST" else layer_values(None),
-        responders=config.responders,
+        responders=service.all_responders(get_db(), config),
         channels=config.channels,
         units=UNITS,
         weekday_names=WEEKDAY_NAMES,

@@ -61,7 +61,8 @@ def oncall() -> tuple[str, int]:
             }
         )
     states = service.contact_states(db, config)
-    feeds = {r.name: service.feed_url(db, config, "responder", r.name) for r in config.responders}
+    entries = service.all_responders(db, config)
+    feeds = {r.name: service.feed_url(db, config, "responder", r.name) for r in entries}
     people = service.responders(db, config)
     personal = store.personal_settings(db)
     return render(
@@ -71,6 +72,7 @@ def oncall() -> tuple[str, int]:
         edited=set(personal),
         states=states,
         feeds=feeds,
+        sources={entry.name: entry.source for entry in entries},
         labels=_labels(),
         horizon_days=config.oncall.gap_horizon.days,
     )
@@ -103,7 +105,7 @@ def oncall_schedule(
         gaps=gaps(spans),
         weeks=weeks,
         overrides=store.overrides_of(db, schedule.id, moment),
-        responders=config.responders,
+        responders=service.all_responders(db, config),
         labels=_labels(),
         error=error,
         form=request.form if request.method == "POST" and failed is None else {},
@@ -185,7 +187,7 @@ def reset_responder(name: str) -> WerkzeugResponse:
 
 
 def _labels() -> dict[str, str]:
-    return {r.name: r.label for r in settings().responders}
+    return service.responder_labels(get_db(), settings())
 
 
 def _local_time(field: str, zone: ZoneInfo) -> datetime:

@@ -14,6 +14,7 @@ from datetime import datetime
 
 from statuspage import incidents as service
 from statuspage.oncall import links
+from statuspage.oncall import service as oncall_service
 from statuspage.settings import Settings
 from statuspage.storage import audit, sql
 from statuspage.storage import incidents as incident_store
@@ -37,7 +38,7 @@ def preview(db: Store, settings: Settings, token: str, now: datetime) -> LinkVie
     incident = incident_store.get_incident(db, claim.incident_id)
     if incident is None:
         raise links.LinkError(404, "The incident this link is for no longer exists.")
-    responder = settings.responder(claim.responder)
+    responder = oncall_service.find_responder(db, settings, claim.responder)
     if responder is None:
         raise links.LinkError(403, "This link's responder is no longer on call here.")
     used_at = store.link_used_at(db, claim.nonce)

@@ -56,7 +56,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
             return 0
         for schedule in service.all_schedules(db, settings):
             print(f"schedule {schedule.id}\t{service.feed_url(db, settings, 'schedule', schedule.id)}")
-        for responder in settings.responders:
+        for responder in service.all_responders(db, settings):
             print(
                 f"responder {responder.name}\t{service.feed_url(db, settings, 'responder', responder.name)}"
             )
@@ -81,7 +81,7 @@ def _show(db: sql.Store, settings: Settings, args: argparse.Namespace) -> int:
         print("upwatch-statuspage: --weeks: between 1 and 26", file=sys.stderr)
         return 1
     zone = schedule.to_schedule().zone
-    labels = {r.name: r.label for r in settings.responders}
+    labels = service.responder_labels(db, settings)
     current = service.who(db, settings, schedule.id, at)
     local = at.astimezone(zone)
     name = labels.get(current.responder or "", "nobody")

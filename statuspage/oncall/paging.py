@@ -73,7 +73,8 @@ def resolve_target(db: Store, settings: Settings, target: str, now: datetime) ->
     """(responder or None, why): `schedule:` asks who is on call now, `user:` names the responder."""
     kind, _, name = target.partition(":")
     if kind == "user":
-        return (name, "paged directly") if settings.responder(name) else (None, f"unknown responder {name}")
+        known = service.find_responder(db, settings, name) is not None
+        return (name, "paged directly") if known else (None, f"unknown responder {name}")
     schedule = service.find_schedule(db, settings, name)
     if schedule is None:
         return None, f"unknown schedule {name}"

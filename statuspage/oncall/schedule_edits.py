@@ -4,7 +4,8 @@ reorder their layers.
 A schedule declared in upwatch.toml is config as code: it is shown, never changed here
 (`OncallConflict`, "declared in upwatch.toml"). One made here is stored whole in the database
 (the fields of `[[schedules]]`, as JSON) and validated exactly as the file is
-(`ScheduleConfig`), plus the file's cross references: responders in `[[responders]]`, the
+(`ScheduleConfig`), plus the cross references: responders of the merged set (upwatch.toml's
+`[[responders]]` and the operators made responders in the admin), the
 handoff channel in `[[channels]]`, and an id no file schedule uses. A refusal raises
 `OncallInputError` with every bad field ("layers[0].shift"); nothing is stored then. Every
 change is written to the audit log in the same transaction.
@@ -18,7 +19,13 @@ from typing import Any
 from pydantic import ValidationError
 
 from statuspage.oncall.config import ScheduleConfig
-from statuspage.oncall.service import OncallConflict, OncallInputError, OncallNotFound, used_by
+from statuspage.oncall.service import (
+    OncallConflict,
+    OncallInputError,
+    OncallNotFound,
+    responder_names,
+    used_by,
+)
 from statuspage.settings import Settings
 from statuspage.storage import audit, sql
 from statuspage.storage import oncall as store
@@ -32,7 +39,7 @@ def field_name(loc: tuple[int | str, ...]) -> str:
     return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
 
 
-def validate(settings: Settings, schedule_id: str, definition: dict[str, Any]) -> ScheduleConfig:
+def validate(db: Store, settings: Settings, schedule_id: str, definition: dict[str, Any]) -> ScheduleConfig:
     """The schedule as `[[schedules]]` would read it, cross references checked; OncallInputError
     naming every bad field otherwise."""
     errors: dict[str, str] = {}
@@ -42,11 +49,11 @@ def validate(settings: Settings, schedule_id: str, definition: dict[str, Any]) -
         for found in error.errors(include_url=False, include_input=False):
             errors.setdefault(field_name(found["loc"]) or "schedule", _in_words(found))
         raise _refusal(errors) from None
-    names = {r.name for r in settings.responders}
+    names = responder_names(db, settings)
     for index, layer in enumerate(config.layers):
         unknown = [name for name in layer.responders if name not in names]
         if unknown:
-            message = f"unknown responder {unknown[0]!r} (not in [[responders]])"
+            message = f"unknown responder {unknown[0]!r} (not a responder: make them one on the On call page)"
             errors[f"layers[{index}].responders"] = message
     if config.handoff_channel and settings.channel(config.handoff_channel) is None:
         errors["handoff_channel"] = f"unknown channel {config.handoff_channel!r}"
@@ -90,7 +97,7 @@ def create(
     """Store a new schedule (id unique across the file's and the admin's)."""
     if settings.schedule(schedule_id) is not None:
         raise OncallInputError("id", f"{schedule_id!r} is declared in upwatch.toml already; pick another id")
-    config = validate(settings, schedule_id, definition)
+    config = validate(db, settings, schedule_id, definition)
     with sql.write(db):
         if not store.insert_schedule(db, schedule_id, _definition(config), actor, now):
             raise OncallInputError("id", f"a schedule {schedule_id!r} exists already; pick another id")
@@ -115,7 +122,7 @@ def change(
     """Replace some fields of a stored schedule (name, tz, handoff_channel, handoff_notices, layers)."""
     with sql.write(db):
         definition = {**_stored(db, settings, schedule_id), **changes}
-        config = validate(settings, schedule_id, definition)
+        config = validate(db, settings, schedule_id, definition)
         store.update_schedule(db, schedule_id, _definition(config), actor, now)
         details = {"fields": sorted(changes), "layers": len(config.layers)}
         audit.record(db, now, actor, action, f"schedule:{schedule_id}", client, details)

@@ -72,6 +72,62 @@ class ScheduleEntry:
         return self.config.label
 
 
+@dataclass(frozen=True)
+class ResponderEntry:
+    """A responder of the merged set: declared in upwatch.toml (`file`, read-only at run time) or an
+    operator account made one in the admin UI/API (`admin`, stored in the database). `config` is
+    the declaration: the file's contacts and rules, none for the admin's (their own are personal
+    settings, `responder()`)."""
+
+    config: ResponderConfig
+    source: Literal["file", "admin"]
+    stored: store.StoredResponder | None = None
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    @property
+    def label(self) -> str:
+        return self.config.label
+
+
+def _admin_responder(row: store.StoredResponder) -> ResponderEntry:
+    return ResponderEntry(ResponderConfig(name=row.name, display_name=row.display_name), "admin", row)
+
+
+def all_responders(db: Store, settings: Settings) -> list[ResponderEntry]:
+    """The merged set: upwatch.toml's responders first, then those made in the admin. A name in
+    both is the file's (`shadowed_responders` names them for doctor)."""
+    entries = [ResponderEntry(r, "file") for r in settings.responders]
+    declared = {r.name for r in settings.responders}
+    entries.extend(_admin_responder(row) for row in store.stored_responders(db) if row.name not in declared)
+    return entries
+
+
+def find_responder(db: Store, settings: Settings, name: str) -> ResponderEntry | None:
+    declared = settings.responder(name)
+    if declared is not None:
+        return ResponderEntry(declared, "file")
+    row = store.stored_responder(db, name)
+    return _admin_responder(row) if row else None
+
+
+def responder_names(db: Store, settings: Settings) -> set[str]:
+    return {entry.name for entry in all_responders(db, settings)}
+
+
+def responder_labels(db: Store, settings: Settings) -> dict[str, str]:
+    """Name -> display name (or the name) of every responder of the merged set."""
+    return {entry.name: entry.label for entry in all_responders(db, settings)}
+
+
+def shadowed_responders(db: Store, settings: Settings) -> list[str]:
+    """Names made responders in the admin that upwatch.toml now declares too (the file's is used)."""
+    declared = {r.name for r in settings.responders}
+    return [row.name for row in store.stored_responders(db) if row.name in declared]
+
+
 def _from_store(row: store.StoredSchedule) -> ScheduleEntry | None:
     try:
         config = ScheduleConfig.model_validate({**row.definition, "id": row.schedule_id})
@@ -126,27 +182,42 @@ def used_by(settings: Settings, schedule_id: str) -> list[str]:
 
 
 def reference_problems(db: Store, settings: Settings) -> list[str]:
-    """`schedule:` targets naming a schedule neither upwatch.toml nor the admin has, each naming its
-    key. The file alone cannot tell (a target may name a schedule made in the admin), so `serve`,
-    `worker`, a reload and `doctor` check this against the merged set."""
-    known = {entry.id for entry in all_schedules(db, settings)}
+    """`schedule:` and `user:` targets naming a schedule or responder that neither upwatch.toml nor
+    the admin has, and the file's schedules' layers naming an unknown responder, each naming its
+    key. The file alone cannot tell (it may name what was made in the admin), so `serve`,
+    `worker`, a reload and `doctor` check this against the merged sets."""
+    known = {
+        "schedule": ({entry.id for entry in all_schedules(db, settings)}, "[[schedules]]"),
+        "user": (responder_names(db, settings), "[[responders]]"),
+    }
+    nouns = {"schedule": "schedule", "user": "responder"}
     problems = []
+    for index, schedule in enumerate(settings.schedules):
+        for layer_index, layer in enumerate(schedule.layers):
+            for name in layer.responders:
+                if name not in known["user"][0]:
+                    key = f"schedules[{index}].layers[{layer_index}].responders"
+                    problems.append(
+                        f"{key}: unknown responder {name!r} (declare it in [[responders]] or make the"
+                        " operator a responder in the admin On call page)"
+                    )
     for index, policy in enumerate(settings.escalation_policies):
         for level_index, level in enumerate(policy.levels):
             for target in level.targets:
                 kind, _, name = target.partition(":")
-                if kind == "schedule" and name not in known:
+                if kind in known and name not in known[kind][0]:
                     key = f"escalation_policies[{index}].levels[{level_index}].targets"
                     problems.append(
-                        f"{key}: unknown schedule {name!r} in {target!r} (declare it in [[schedules]]"
-                        " or make it in the admin On call page)"
+                        f"{key}: unknown {nouns[kind]} {name!r} in {target!r} (declare it in"
+                        f" {known[kind][1]} or make it in the admin On call page)"
                     )
     return problems
 
 
 def check_references(settings: Settings) -> None:
-    """Raise ConfigError, one line per key, when an escalation target names a schedule that neither
-    upwatch.toml nor the admin has. `serve`, `worker` and a reload call it before using `settings`."""
+    """Raise ConfigError, one line per key, when an escalation target or a schedule layer names a
+    schedule or responder that neither upwatch.toml nor the admin has (`reference_problems`).
+    `serve`, `worker` and a reload call it before using `settings`."""
     from statuspage.db import open_store_and_migrate
 
     db = open_store_and_migrate(settings.database)
@@ -214,9 +285,9 @@ def add_override(
 ) -> int:
     """Store an override after checking it; return its id. Overlaps and unknown people are refused."""
     schedule_or_404(db, settings, schedule_id)
-    if settings.responder(responder) is None:
+    if find_responder(db, settings, responder) is None:
         raise OncallInputError("responder", f"unknown responder {responder!r}")
-    if replaces is not None and settings.responder(replaces) is None:
+    if replaces is not None and find_responder(db, settings, replaces) is None:
         raise OncallInputError("replaces", f"unknown responder {replaces!r}")
     if replaces == responder:
         raise OncallInputError("replaces", "a responder cannot take a shift from themselves")
@@ -264,10 +335,12 @@ def remove_override(db: Store, override_id: int, actor: str, client: str, now: d
 
 def responder(db: Store, settings: Settings, name: str) -> ResponderConfig | None:
     """A responder with the contacts and rules they edited in the admin UI/API, if any
-    (those replace the configuration's); None for a name not in `[[responders]]`."""
-    base = settings.responder(name)
-    if base is None:
+    (those replace the configuration's); None for a name neither in `[[responders]]` nor made a
+    responder in the admin."""
+    entry = find_responder(db, settings, name)
+    if entry is None:
         return None
+    base = entry.config
     personal = store.personal_settings(db).get(name)
     if personal is None:
         return base
@@ -278,7 +351,9 @@ def responder(db: Store, settings: Settings, name: str) -> ResponderConfig | Non
 
 
 def responders(db: Store, settings: Settings) -> list[ResponderConfig]:
-    return [found for r in settings.responders if (found := responder(db, settings, r.name)) is not None]
+    """Every responder of the merged set, with their personal contacts and rules."""
+    found = (responder(db, settings, entry.name) for entry in all_responders(db, settings))
+    return [r for r in found if r is not None]
 
 
 def set_personal(
@@ -293,9 +368,10 @@ def set_personal(
 ) -> ResponderConfig:
     """Replace a responder's contacts and rules (validated as in the config, errors naming the
     field); changed addresses need a new verification. Returns the responder as it now is."""
-    base = settings.responder(name)
-    if base is None:
-        raise OncallNotFound(f"no responder {name!r} in [[responders]]")
+    entry = find_responder(db, settings, name)
+    if entry is None:
+        raise OncallNotFound(f"no responder {name!r}")
+    base = entry.config
     try:
         updated = ResponderConfig.model_validate({**base.model_dump(), "contacts": contacts, "rules": rules})
     except ValidationError as error:
@@ -315,8 +391,8 @@ def set_personal(
 
 def clear_personal(db: Store, settings: Settings, name: str, actor: str, client: str, now: datetime) -> bool:
     """Back to the configuration's contacts and rules; False when there was nothing to clear."""
-    if settings.responder(name) is None:
-        raise OncallNotFound(f"no responder {name!r} in [[responders]]")
+    if find_responder(db, settings, name) is None:
+        raise OncallNotFound(f"no responder {name!r}")
     with sql.write(db):
         cleared = store.clear_personal(db, name)
         if cleared:

@@ -115,7 +115,7 @@ def feed(kind: str, name: str, secret: str) -> Response:
         abort(404)
     start = now().replace(minute=0, second=0, microsecond=0) - timedelta(days=7)
     end = start + timedelta(weeks=FEED_WEEKS)
-    labels = {r.name: r.label for r in config.responders}
+    labels = service.responder_labels(db, config)
     spans: list[tuple[Span, str]] = []
     if kind == "schedule":
         entry = service.find_schedule(db, config, name)
@@ -126,7 +126,7 @@ def feed(kind: str, name: str, secret: str) -> Response:
         spans = [(s, schedule.label) for s in found]
         title = schedule.label
     else:
-        if config.responder(name) is None:
+        if name not in labels:
             abort(404)
         for entry in service.all_schedules(db, config):
             own = shifts(service.schedule_timeline(db, config, entry.id, start, end))

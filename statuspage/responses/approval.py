@@ -94,7 +94,7 @@ def preview(db: Store, settings: Settings, token: str, now: datetime) -> Approva
     incident = incident_store.get_incident(db, claim.incident_id)
     if order is None or incident is None or order.incident_id != claim.incident_id:
         raise LinkError(404, "The order this link is for no longer exists.")
-    responder = settings.responder(claim.responder)
+    responder = oncall_service.find_responder(db, settings, claim.responder)
     if responder is None:
         raise LinkError(403, "This link's responder is no longer on call here.")
     used_at = oncall_store.link_used_at(db, claim.nonce)

@@ -863,3 +863,21 @@ def m0022_oncall_schedules(db: Database) -> None:
         );
         """
     )
+
+
+@MIGRATIONS(name="0026_oncall_responders")
+def m0026_oncall_responders(db: Database) -> None:
+    """Operator accounts made responders in the admin UI/API (those of upwatch.toml stay in the
+    file): the name (the account's), a display name, who made them one and when. Their contact
+    methods and rules are personal settings (`oncall_personal`), as for the file's responders."""
+    db.executescript(
+        """
+        CREATE TABLE oncall_responders (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            display_name TEXT,
+            created_by TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        """
+    )

@@ -340,3 +340,66 @@ def delete_schedule(db: Store, schedule_id: str) -> bool:
     if gone:
         sql.run(db, "DELETE FROM oncall_overrides WHERE schedule_id = :id", {"id": schedule_id})
     return gone
+
+
+@dataclass(frozen=True)
+class StoredResponder:
+    """An operator account made a responder in the admin UI/API (not in `[[responders]]`)."""
+
+    name: str
+    display_name: str | None
+    created_by: str
+    created_at: datetime
+
+
+def _responder(row: dict[str, Any]) -> StoredResponder:
+    return StoredResponder(
+        name=row["name"],
+        display_name=row["display_name"],
+        created_by=row["created_by"],
+        created_at=from_iso(row["created_at"]),
+    )
+
+
+def stored_responders(db: Store) -> list[StoredResponder]:
+    """Every responder made in the admin, by name."""
+    return [_responder(r) for r in sql.rows(db, "SELECT * FROM oncall_responders ORDER BY name")]
+
+
+def stored_responder(db: Store, name: str) -> StoredResponder | None:
+    row = sql.one(db, "SELECT * FROM oncall_responders WHERE name = :name", {"name": name})
+    return _responder(row) if row else None
+
+
+def insert_responder(db: Store, name: str, display_name: str | None, by: str, now: datetime) -> bool:
+    """Make `name` a responder; False (nothing stored) when it is one already."""
+    return (
+        sql.run(
+            db,
+            "INSERT INTO oncall_responders (name, display_name, created_by, created_at)"
+            " VALUES (:name, :display_name, :by, :now) ON CONFLICT (name) DO NOTHING",
+            {"name": name, "display_name": display_name, "by": by, "now": to_iso(now)},
+        )
+        == 1
+    )
+
+
+def delete_responder(db: Store, name: str) -> bool:
+    """Stop `name` being a responder made in the admin, forgetting their contact methods, rules and
+    verifications (made one again, they start afresh); False when there was none."""
+    gone = sql.run(db, "DELETE FROM oncall_responders WHERE name = :name", {"name": name}) == 1
+    if gone:
+        sql.run(db, "DELETE FROM oncall_personal WHERE responder = :name", {"name": name})
+        sql.run(db, "DELETE FROM oncall_verifications WHERE responder = :name", {"name": name})
+    return gone
+
+
+def overrides_naming(db: Store, name: str, since: datetime) -> list[StoredOverride]:
+    """Overrides not over by `since` that put `name` on call or take a shift from them."""
+    rows = sql.rows(
+        db,
+        "SELECT * FROM oncall_overrides WHERE (responder = :name OR replaces = :name) AND ends_at > :since"
+        " ORDER BY starts_at, id",
+        {"name": name, "since": to_iso(since)},
+    )
+    return [_override(r) for r in rows]

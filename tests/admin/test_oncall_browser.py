@@ -1,6 +1,7 @@
 """The on-call pages in a real headless Chromium at phone width (390 px) and desktop, light and
-dark: the admin schedule list and timeline, and the public confirmation page of an acknowledge
-link. axe-core finds no violations, no console errors or CSP violations, nothing scrolls
+dark: the admin schedule list and timeline, schedule and responder forms (a responder of the
+file and one made here, the new-responder form), and the public confirmation page of an
+acknowledge link. axe-core finds no violations, no console errors or CSP violations, nothing scrolls
 sideways, every form control has a label."""
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import pytest
 from flask import Flask
 from werkzeug.serving import make_server
 
-from statuspage.oncall import paging, schedule_edits
+from statuspage.oncall import paging, responder_edits, schedule_edits
 from statuspage.settings import Settings
 from statuspage.storage import incidents as incident_store
 from statuspage.storage.transaction import immediate
@@ -58,6 +59,9 @@ def server(app: Flask, make_user: Any, db: Any, settings: Settings, clock: Any) 
         {"name": "office", "responders": ["alice"], "shift": "1w", "start": "2026-11-23",
          "restrict": {"weekdays": ["mon", "tue"], "hours": "09:00-17:00"}}]}  # fmt: skip
     schedule_edits.create(db, settings, "nights", nights, "alice", "", clock())
+    make_user("dave")  # made a responder here; erin is an account that could be one
+    make_user("erin")
+    responder_edits.create(db, settings, "dave", "Dave D.", "alice", "", clock())
     httpd = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
@@ -104,6 +108,8 @@ async def test_oncall_pages_at_phone_and_desktop_width(server: tuple[str, str], 
                 ("/admin/oncall/nights", "oncall-schedule-admin"),
                 ("/admin/oncall/new-schedule", "oncall-new-schedule"),
                 ("/admin/oncall/responders/bob", "oncall-responder"),
+                ("/admin/oncall/new-responder", "oncall-new-responder"),
+                ("/admin/oncall/responders/dave", "oncall-responder-admin"),
             )
             for path, name in pages:
                 for width, height, mobile, dark in ((1280, 900, False, True), (390, 844, True, False)):
@@ -139,5 +145,15 @@ async def test_oncall_pages_at_phone_and_desktop_width(server: tuple[str, str], 
             assert await page.evaluate(CHECK) == EXPECTED
             assert await axe_violations(page) == []
             await page.screenshot(ARTIFACTS / "oncall-responder-errors-phone.png", 390, True)
+            await page.open(f"{base}/admin/oncall/new-responder", 390, 844, True)
+            await _submit(
+                page,
+                "document.querySelector('#r-display_name').value='x'.repeat(101);"
+                "document.querySelector('#r-form').submit()",
+            )
+            assert await page.evaluate("document.querySelectorAll('.field-error').length") == 1
+            assert await page.evaluate(CHECK) == EXPECTED
+            assert await axe_violations(page) == []
+            await page.screenshot(ARTIFACTS / "oncall-new-responder-errors-phone.png", 390, True)
         finally:
             await page.close()

@@ -282,10 +282,6 @@ def test_overrides_are_checked_and_nothing_is_stored_on_refusal(
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"schedules": [{"id": "s", "layers": [{"name": "l", "responders": ["zoe"], "start": "2026-11-23"}]}]},
-         "schedules[0].layers[0].responders: unknown responder 'zoe'"),
-        ({"escalation_policies": [{"id": "p", "levels": [{"targets": ["user:zoe"]}]}]},
-         "escalation_policies[0].levels[0].targets: unknown responder 'zoe'"),
         ({"escalation_policies": [{"id": "p", "levels": [{"targets": ["pager:x"]}]}]}, "escalation_policies[0].levels[0].targets: 'pager:x': a target is schedule:<id>, user:<name> or channel:<id>"),
         ({"escalation_policies": [{"id": "p", "levels": [{}]}]}, "give channels or targets"),
         ({"schedules": [{"id": "s", "tz": "Mars/Olympus", "layers": []}]}, "unknown time zone"),
@@ -305,6 +301,26 @@ def test_config_errors_name_the_key(
     with pytest.raises(ConfigError) as raised:
         make_settings(**base)
     assert message in str(raised.value)
+
+
+def test_unknown_responders_are_found_against_the_merged_set(
+    make_settings: Callable[..., Settings], db: Any
+) -> None:
+    """A layer or a `user:` target may name an operator made a responder in the admin, which the
+    file cannot know: it loads, and `reference_problems` (serve, worker, reload, doctor) names the key."""
+    loaded = make_settings(**{**ONCALL, "escalation_policies": [], **UNKNOWN_ZOE})
+    assert service.reference_problems(db, loaded) == [
+        "schedules[1].layers[0].responders: unknown responder 'zoe' (declare it in [[responders]] or"
+        " make the operator a responder in the admin On call page)",
+        "escalation_policies[0].levels[0].targets: unknown responder 'zoe' in 'user:zoe' (declare it"
+        " in [[responders]] or make it in the admin On call page)",
+    ]
+
+
+UNKNOWN_ZOE: dict[str, Any] = {
+    "schedules": [*ONCALL["schedules"], {"id": "s", "layers": [{"name": "l", "responders": ["zoe"], "start": "2026-11-23"}]}],
+    "escalation_policies": [{"id": "p", "levels": [{"targets": ["user:zoe"]}]}],
+}  # fmt: skip
 
 
 def test_who_and_gaps(db: Any, settings: Settings, clock: FrozenClock) -> None:
