@@ -1,10 +1,11 @@
-"""On-call storage: schedules made in the admin, overrides, contact verifications, used action
-links, pages in the outbox.
+"""On-call storage: responders and schedules made in the admin, overrides, contact verifications,
+used action links, pages in the outbox.
 
-Everything goes through the `statuspage.storage.sql` seam. Responders and the
+Everything goes through the `statuspage.storage.sql` seam. The responders and
 schedules of upwatch.toml are configuration (`[[responders]]`, `[[schedules]]`);
-what changes at run time lives here: schedules made in the admin UI/API (their
-definition as JSON, in the fields of `[[schedules]]`), overrides, personal settings.
+what changes at run time lives here: operators made responders in the admin UI/API,
+schedules made there (their definition as JSON, in the fields of `[[schedules]]`),
+overrides, personal settings.
 Write functions expect the caller's transaction (`sql.write`) when several writes belong together.
 """
 

@@ -50,3 +50,35 @@ def test_incoming_responder_and_channel_are_told_once(
     clock.advance(minutes=1)
     assert announce_handoffs(db, settings, clock()) == 0
     assert len(list_outbox(db, "oncall:handoff:")) == 2
+
+
+def test_a_responder_made_in_the_admin_hears_of_their_shift(
+    db: Any, settings: Settings, clock: FrozenClock
+) -> None:
+    from statuspage.admin.accounts import create_user
+    from statuspage.oncall import responder_edits, schedule_edits, service
+
+    create_user(db, "dave", "correct horse battery staple", clock())
+    responder_edits.create(db, settings, "dave", "Dave D.", "ops", "", clock())
+    contacts = [{"id": "mail", "kind": "email", "to": "dave@example.test"}]
+    service.set_personal(db, settings, "dave", contacts, [], "dave", "", clock())
+    with sql.write(db):
+        oncall_store.mark_verified(
+            db, "dave", "mail", oncall_store.address_hash("dave@example.test"), clock()
+        )
+    layer = {
+        "name": "base",
+        "responders": ["carol", "dave"],
+        "shift": "1d",
+        "handoff": "09:00",
+        "start": "2026-11-26",
+    }
+    schedule_edits.create(
+        db, settings, "days", {"name": "Days", "tz": "UTC", "layers": [layer]}, "ops", "", clock()
+    )
+    assert announce_handoffs(db, settings, clock()) == 0  # the first pass only sets the mark
+    clock.now = datetime(2026, 11, 29, 9, 0, 30, tzinfo=UTC)  # dave's next day starts
+    announce_handoffs(db, settings, clock())
+    rows = [r for r in list_outbox(db, "oncall:handoff:") if r.destination.startswith("dave/")]
+    assert [(r.destination_kind, r.destination) for r in rows] == [("responder_email", "dave/mail")]
+    assert rows[0].payload["title"] == "You are on call for Days"
