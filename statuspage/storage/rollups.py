@@ -2,10 +2,11 @@
 
 - Results -> per-minute, hourly and daily rollups per (check, agent), plus
   lifetime counters, by an arrival-order watermark (`sql.arrival_column`: the
-  rowid on SQLite): each pass aggregates only the rows
-  that arrived since the last one, in SQL (`INSERT ... SELECT ... GROUP BY`
-  with an upsert), so a late result (an agent's spool draining) lands in the
-  bucket of its own `started_at`.
+  rowid on SQLite): each pass aggregates only the rows that arrived since the
+  last one, by their own `started_at` (a late result, an agent's spool
+  draining, lands in its old bucket). One grouped read per span, outside the
+  write lock; the upserts and the watermark move under it, after checking that
+  no other worker moved the watermark meanwhile.
 - Component status intervals -> `component_days`: seconds of each status per
   UTC day. Maintenance windows are carved out first, so uptime excludes them.
 - Pruning: raw results after `raw_retention` (never rows not yet rolled up),
@@ -21,6 +22,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from shared.timeutil import from_iso, to_iso
 from statuspage.engine.sla import PARTIAL_OUTAGE_WEIGHT
@@ -122,57 +124,160 @@ def _history_changed(db: Store) -> bool:
 
 
 def roll_up_results(db: Store) -> int:
-    """Fold results that arrived since the last pass into every rollup; return how many."""
+    """Fold results that arrived since the last pass into every rollup; return how many.
+
+    Each span is read and aggregated outside the write lock (`read_results_span`) and
+    written under it only if no other worker moved the watermark meanwhile
+    (`apply_results_span`); a span another worker took is read again from its new start.
+    """
     done = 0
-    arrival = sql.arrival_column(db)
     # PostgreSQL: no further than every row has committed (ingest runs per agent in parallel).
     horizon = sql.committed_arrival_horizon(db)
     for _ in range(MAX_BATCHES_PER_PASS):
-        # The watermark is read inside the transaction that moves it: two workers
-        # (the HA setup) then take turns on the write lock instead of both folding
-        # the range they read before either committed.
-        with sql.write(db):
-            start = int(get_watermark(db, WATERMARK) or 0)
-            top = int(sql.scalar(db, f"SELECT max({arrival}) FROM results") or 0)  # noqa: S608 - a column
-            if horizon is not None:
-                top = min(top, horizon)
-            if top <= start:
-                break
-            span = {"start": start, "end": min(top, start + RESULTS_BATCH)}
-            in_span = f"{arrival} > :start AND {arrival} <= :end"
-            for table, length in GRANULARITIES.items():
-                _fold(db, table, length, in_span, span)
-            sql.run(
-                db,
-                "INSERT INTO result_counters (check_id, agent, status, total)"  # noqa: S608 - names only
-                f" SELECT check_id, agent, status, count(*) FROM results WHERE {in_span}"
-                " GROUP BY check_id, agent, status ON CONFLICT (check_id, agent, status)"
-                " DO UPDATE SET total = result_counters.total + excluded.total",
-                span,
-            )
-            done += int(sql.scalar(db, f"SELECT count(*) FROM results WHERE {in_span}", span))  # noqa: S608
-            _set_watermark(db, WATERMARK, str(span["end"]))
+        span = read_results_span(db, horizon)
+        if span is None:
+            break
+        if apply_results_span(db, span):
+            done += span.results
     return done
 
 
-def _fold(db: Store, table: str, length: int, in_span: str, span: dict[str, int]) -> None:
-    sql.run(
+@dataclass(frozen=True)
+class ResultsSpan:
+    """Raw results with arrival numbers in (start, end], aggregated and ready to upsert.
+
+    `rollups` maps each rollup table to its rows (check_id, agent, bucket, count, up,
+    degraded, down, latency_sum_ms, latency_max_ms); `counters` holds (check_id, agent,
+    status, total) with totals above zero.
+    """
+
+    start: int
+    end: int
+    results: int
+    rollups: dict[str, list[dict[str, Any]]]
+    counters: list[dict[str, Any]]
+
+
+_ROLLUP_COLUMNS = (
+    "check_id", "agent", "bucket", "count", "up", "degraded", "down", "latency_sum_ms", "latency_max_ms",
+)  # fmt: skip
+# results.status is one of these (a CHECK constraint), in the order of the up, degraded, down columns.
+_COUNTED_STATUSES = ("up", "degraded", "down")
+
+
+def read_results_span(db: Store, horizon: int | None) -> ResultsSpan | None:
+    """The next span of results after the watermark, aggregated; None when nothing new arrived.
+
+    Call outside a transaction: it takes no lock. Raw results are immutable once
+    committed (ingest only inserts; prune deletes only rows at or below the watermark,
+    which this span is above), and every row up to `top` has committed (SQLite has one
+    writer; on PostgreSQL `horizon` is `sql.committed_arrival_horizon`), so a plain read
+    sees the span whole. `apply_results_span` re-checks the watermark under the lock.
+    """
+    arrival = sql.arrival_column(db)
+    start = int(get_watermark(db, WATERMARK) or 0)
+    top = int(sql.scalar(db, f"SELECT max({arrival}) FROM results") or 0)  # noqa: S608 - a column
+    if horizon is not None:
+        top = min(top, horizon)
+    if top <= start:
+        return None
+    end = min(top, start + RESULTS_BATCH)
+    # One scan of the span grouped by minute (a row per check, agent and minute, in
+    # _ROLLUP_COLUMNS order); hours, days and counters are folded from it below. The pass
+    # used to run five scans of the same rows (one per granularity, the counters, a count)
+    # inside the write lock, and on SQLite that lock is the one every agent report queues
+    # for: ingest's bottleneck (issue 18).
+    minutes = sql.tuples(
         db,
-        f"INSERT INTO {table} (check_id, agent, bucket, count, up, degraded, down,"  # noqa: S608 - ours
-        " latency_sum_ms, latency_max_ms)"
-        f" SELECT check_id, agent, substr(started_at, 1, {length}), count(*),"
+        f"SELECT check_id, agent, substr(started_at, 1, {GRANULARITIES['rollups_minute']}), count(*),"  # noqa: S608
         " sum(CASE WHEN status = 'up' THEN 1 ELSE 0 END),"
         " sum(CASE WHEN status = 'degraded' THEN 1 ELSE 0 END),"
         " sum(CASE WHEN status = 'down' THEN 1 ELSE 0 END), sum(latency_ms), max(latency_ms)"
-        f" FROM results WHERE {in_span} GROUP BY 1, 2, 3"
-        f" ON CONFLICT (check_id, agent, bucket) DO UPDATE SET count = {table}.count + excluded.count,"
-        f" up = {table}.up + excluded.up, degraded = {table}.degraded + excluded.degraded,"
-        f" down = {table}.down + excluded.down,"
-        f" latency_sum_ms = {table}.latency_sum_ms + excluded.latency_sum_ms,"
-        f" latency_max_ms = CASE WHEN excluded.latency_max_ms > {table}.latency_max_ms"
-        f" THEN excluded.latency_max_ms ELSE {table}.latency_max_ms END",
-        span,
+        f" FROM results WHERE {arrival} > :start AND {arrival} <= :end GROUP BY 1, 2, 3",
+        {"start": start, "end": end},
     )
+    hours = _sum_by_bucket(minutes, GRANULARITIES["rollups_hour"])
+    days = _sum_by_bucket(hours, GRANULARITIES["rollups_day"])
+    counters: dict[tuple[str, str, str], int] = defaultdict(int)
+    for check_id, agent, _day, _count, *by_status, _sum, _max in days:
+        for status, total in zip(_COUNTED_STATUSES, by_status, strict=True):
+            counters[(check_id, agent, status)] += total
+    return ResultsSpan(
+        start=start,
+        end=end,
+        results=sum(group[3] for group in days),
+        rollups={
+            table: [dict(zip(_ROLLUP_COLUMNS, group, strict=True)) for group in groups]
+            for table, groups in (("rollups_minute", minutes), ("rollups_hour", hours), ("rollups_day", days))
+        },
+        # Only statuses present in the span, as the SQL GROUP BY status over raw rows produced them.
+        counters=[
+            {"check_id": check_id, "agent": agent, "status": status, "total": total}
+            for (check_id, agent, status), total in counters.items()
+            if total
+        ],
+    )
+
+
+def _sum_by_bucket(groups: list[tuple[Any, ...]], length: int) -> list[tuple[Any, ...]]:
+    """Rollup groups (`_ROLLUP_COLUMNS` order) summed into the coarser buckets cut to `length`.
+
+    An hour is the sum of its minutes and a day of its hours, so each level reads the
+    one below, not the raw rows. (Latency sums are then added in another order than one
+    SQL sum over raw rows would: equal up to float rounding.)
+    """
+    found: dict[tuple[str, str, str], list[Any]] = {}
+    for check_id, agent, bucket, count, up, degraded, down, latency_sum_ms, latency_max_ms in groups:
+        key = (check_id, agent, bucket[:length])
+        group = found.get(key)
+        if group is None:
+            found[key] = [count, up, degraded, down, latency_sum_ms, latency_max_ms]
+            continue
+        group[0] += count
+        group[1] += up
+        group[2] += degraded
+        group[3] += down
+        group[4] += latency_sum_ms
+        group[5] = max(group[5], latency_max_ms)
+    return [(*key, *figures) for key, figures in found.items()]
+
+
+def apply_results_span(db: Store, span: ResultsSpan) -> bool:
+    """Add a span's figures to the rollups and move the watermark past it, under the write lock.
+
+    Returns False, writing nothing, when the watermark is no longer the span's start:
+    another worker (two in the HA setup) folded those results since the span was read,
+    and adding them again would count them twice. The watermark only grows, so an
+    unchanged value means nobody wrote in between (an optimistic check, instead of
+    holding the lock across the read).
+    """
+    with sql.write(db):
+        if int(get_watermark(db, WATERMARK) or 0) != span.start:
+            return False
+        for table, found in span.rollups.items():
+            sql.run_many(db, _UPSERT_ROLLUP[table], found)
+        sql.run_many(db, _UPSERT_COUNTERS, span.counters)
+        _set_watermark(db, WATERMARK, str(span.end))
+    return True
+
+
+# Counts and sums add to what earlier spans stored in the bucket (a late result lands in an
+# old one), the maximum takes the larger.
+_UPSERT_ROLLUP = {
+    table: f"INSERT INTO {table} ({', '.join(_ROLLUP_COLUMNS)})"  # noqa: S608 - names are ours
+    f" VALUES ({', '.join(':' + c for c in _ROLLUP_COLUMNS)})"
+    f" ON CONFLICT (check_id, agent, bucket) DO UPDATE SET count = {table}.count + excluded.count,"
+    f" up = {table}.up + excluded.up, degraded = {table}.degraded + excluded.degraded,"
+    f" down = {table}.down + excluded.down,"
+    f" latency_sum_ms = {table}.latency_sum_ms + excluded.latency_sum_ms,"
+    f" latency_max_ms = CASE WHEN excluded.latency_max_ms > {table}.latency_max_ms"
+    f" THEN excluded.latency_max_ms ELSE {table}.latency_max_ms END"
+    for table in GRANULARITIES
+}
+_UPSERT_COUNTERS = (
+    "INSERT INTO result_counters (check_id, agent, status, total) VALUES (:check_id, :agent, :status, :total)"
+    " ON CONFLICT (check_id, agent, status) DO UPDATE SET total = result_counters.total + excluded.total"
+)
 
 
 def refresh_component_days(db: Store, now: datetime) -> int:

@@ -1,5 +1,6 @@
 """Rollups maintained by the worker: incremental by watermark, late results, status history,
-daily uptime with maintenance carved out, pruning, retention settings."""
+daily uptime with maintenance carved out, pruning, retention settings; a span read outside the
+write lock and applied only while the watermark is where it was read."""
 
 from __future__ import annotations
 
@@ -13,15 +14,21 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
+from shared.ids import new_result_id
+from shared.schema import Result
 from shared.timeutil import to_iso
 from statuspage.settings import ConfigError, Settings
-from statuspage.storage import sql
+from statuspage.storage import results as results_store
+from statuspage.storage import rollups, sql
 from statuspage.storage.rollups import (
+    GRANULARITIES,
     DayFigures,
+    apply_results_span,
     component_uptime,
     load_component_days,
     maintain,
     prune,
+    read_results_span,
     refresh_component_days,
     roll_up_results,
 )
@@ -212,3 +219,98 @@ def test_two_workers_rolling_up_at_once_count_each_result_once(
             sql.close(handle)
         assert sum(r[3] for r in rows(db, "rollups_minute")) == sent
         assert sum(r[3] for r in rows(db, "result_counters")) == sent
+
+
+def store_results(db: Any, agent: str, batch: list[Result], received_at: datetime) -> None:
+    with sql.write(db):
+        assert len(results_store.insert_results(db, agent, batch, received_at)) == len(batch)
+
+
+def result_at(check_id: str, started_at: datetime, status: str, latency_ms: float) -> Result:
+    return Result(id=new_result_id(), check_id=check_id, started_at=started_at, latency_ms=latency_ms,
+                  status=status)  # type: ignore[arg-type]  # fmt: skip
+
+
+def totals(db: Any) -> tuple[int, ...]:
+    tables = [*GRANULARITIES, "result_counters"]
+    column = {"result_counters": "total"}
+    return tuple(
+        int(sql.scalar(db, f"SELECT coalesce(sum({column.get(t, 'count')}), 0) FROM {t}")) for t in tables
+    )
+
+
+def test_a_span_another_worker_folded_meanwhile_is_not_added_again(
+    store: sql.Store, clock: FrozenClock
+) -> None:
+    """Two workers: one reads a span, the other folds it first; the stale figures are dropped."""
+    t0 = clock()
+    store_results(store, "edge-1", [result_at("api", t0 + timedelta(seconds=i), "up" if i % 4 else "down", 10.0)
+                                    for i in range(10)], t0)  # fmt: skip
+    stale = read_results_span(store, sql.committed_arrival_horizon(store))
+    assert stale is not None and stale.results == 10
+    assert roll_up_results(store) == 10  # the other worker, between this one's read and its write
+    assert not apply_results_span(store, stale)
+    assert totals(store) == (10, 10, 10, 10)
+    assert sql.rows(store, "SELECT status, total FROM result_counters ORDER BY status") == [
+        {"status": "down", "total": 3},
+        {"status": "up", "total": 7},
+    ]
+    # The next read starts where the other worker stopped and applies.
+    store_results(store, "edge-1", [result_at("api", t0, "degraded", 30.0) for _ in range(5)], t0)
+    fresh = read_results_span(store, sql.committed_arrival_horizon(store))
+    assert fresh is not None and fresh.start == stale.end and fresh.results == 5
+    assert apply_results_span(store, fresh)
+    assert totals(store) == (15, 15, 15, 15)
+    assert read_results_span(store, sql.committed_arrival_horizon(store)) is None
+    assert roll_up_results(store) == 0
+
+
+def raw_aggregate(db: Any, length: int) -> list[tuple[Any, ...]]:
+    """What one rollup table must hold: the old per-table SQL, over every raw row at once."""
+    return sql.tuples(
+        db,
+        f"SELECT check_id, agent, substr(started_at, 1, {length}), count(*),"
+        " sum(CASE WHEN status = 'up' THEN 1 ELSE 0 END), sum(CASE WHEN status = 'degraded' THEN 1 ELSE 0 END),"
+        " sum(CASE WHEN status = 'down' THEN 1 ELSE 0 END), sum(latency_ms), max(latency_ms)"
+        " FROM results GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
+    )
+
+
+def test_rollups_equal_an_aggregate_of_the_raw_rows(
+    store: sql.Store, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Mixed statuses, checks, agents, minutes, hours and days, folded in two spans whose
+    buckets overlap (interleaved arrivals, late results), then one more pass of late results."""
+    t0 = clock()
+    statuses = ("up", "up", "degraded", "up", "down", "up", "up")
+    # Offsets cross minutes, hours and a day boundary; latencies are binary fractions so
+    # sums are exact whatever order they are added in.
+    offsets = [timedelta(minutes=m, seconds=s) for m in (0, 1, 59, 61, 62, 725, 1500) for s in (0, 31)]
+    arrived = 0
+    for round_, agent in enumerate(("edge-1", "edge-2", "edge-1")):
+        batch = [
+            result_at(
+                check, t0 + offset, statuses[(i + round_) % len(statuses)], 0.25 * ((i * 37 + round_) % 400)
+            )
+            for i, (check, offset) in enumerate((c, o) for o in offsets for c in ("api", "db", "web"))
+        ]
+        store_results(store, agent, batch, t0)
+        arrived += len(batch)
+    # Two spans per pass, the boundary in the middle of the rows the pass folds.
+    monkeypatch.setattr(rollups, "RESULTS_BATCH", arrived // 2)
+    assert roll_up_results(store) == arrived
+    late = [result_at("api", t0 + timedelta(minutes=1, seconds=5), "down", 900.5),
+            result_at("db", t0 - timedelta(days=1), "degraded", 0.5)]  # fmt: skip
+    store_results(store, "edge-2", late, t0 + timedelta(days=1))
+    assert roll_up_results(store) == len(late)
+    for table, length in GRANULARITIES.items():
+        expected = raw_aggregate(store, length)
+        assert len(expected) > 10 and sql.tuples(store, f"SELECT * FROM {table} ORDER BY 1, 2, 3") == expected
+    assert sql.tuples(store, "SELECT * FROM result_counters ORDER BY 1, 2, 3") == sql.tuples(
+        store, "SELECT check_id, agent, status, count(*) FROM results GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
+    )
+    assert sorted({row[2] for row in sql.tuples(store, "SELECT * FROM result_counters")}) == [
+        "degraded",
+        "down",
+        "up",
+    ]
