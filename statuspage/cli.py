@@ -225,6 +225,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
 def _worker(settings: Settings, args: argparse.Namespace) -> int:
     from statuspage.db import open_store_and_migrate
     from statuspage.oncall.service import check_references
+    from statuspage.server import freeze_startup_objects
     from statuspage.worker import Worker, install_signal_handlers
 
     # Refuse a newer or unmigratable database now, not once per pass.
@@ -233,6 +234,7 @@ def _worker(settings: Settings, args: argparse.Namespace) -> int:
 
     worker = Worker(settings)
     install_signal_handlers(worker)
+    freeze_startup_objects()
     worker.run_forever(parent_pid=args.parent_pid)
     return 0
 
