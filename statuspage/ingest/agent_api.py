@@ -18,14 +18,20 @@ from sqlite_utils import Database  # noqa: I001
 from shared.checks import ID_PATTERN
 from shared.schema import ActionResult, Report, Result
 from statuspage.assignments import assignments_json, build_assignments, checks_for
-from statuspage.evaluate import StatePlan, evaluate_components, plan_states, save_plan
+from statuspage.evaluate import StatePlan, apply_results, evaluate_components, plan_states, save_plan
 from statuspage.responses import service as responses
 from statuspage.settings import Settings
 from statuspage.storage import sql
 from statuspage.storage.agents import Agent, authenticate, hash_token, record_declared_labels, record_seen
 from statuspage.storage.drills import running_drills
 from statuspage.storage.responses import record_offered_actions
-from statuspage.storage.results import insert_prepared, prepare_results
+from statuspage.storage.results import (
+    PreparedResults,
+    SomeStoredAlready,
+    insert_all_new,
+    insert_prepared,
+    prepare_results,
+)
 from statuspage.storage.sql import Store  # noqa: I001
 from statuspage.storage.sqlite_file import set_autocheckpoint
 from statuspage.storage.transaction import evaluates_inside_ingest_write, ingest_write
@@ -64,6 +70,12 @@ def get_db() -> Store:
     _local.db = (location, db)
     return db
 
+
+# From this many results a report's states are planned before the write lock (and the
+# rows re-read under it to check the plan still holds): planning then costs more than
+# that second read. Smaller reports (most agents send a few results every few seconds)
+# read and plan once, under the lock.
+PLAN_BEFORE_LOCK_FROM = 16
 
 # token hash -> (monotonic time read, agent). Reports are the hot path: they use an
 # agent row read at most AUTH_CACHE_S ago, and their write transaction re-checks the
@@ -236,36 +248,16 @@ def reports() -> Response:
     results, skew_s = placed
     config = settings()
     db = get_db()
-    evaluate_after = False
     # The CPU work happens before the write lock: encoding the rows, and planning where
     # the results take this agent's check states from the rows as they are now.
-    # `save_plan` re-plans under the lock if another report of this agent committed in
-    # between (or some results were replays), so nothing is lost or counted twice.
     prepared = prepare_results(agent.name, results, received_at)
     try:
-        plan = plan_states(db, config, agent.name, prepared.results) if prepared.results else None
-        with ingest_write(db, str(config.database), agent.id):
-            new_results = insert_prepared(db, prepared)
-            duplicates = len(results) - len(new_results)
-            live = record_seen(
-                db,
-                agent.id,
-                received_at,
-                report.agent_version,
-                skew_s,
-                dropped=report.dropped,
-                backlog=report.backlog,
-                duplicates=duplicates,
-            )
-            if not live:
-                raise _Revoked
-            if new_results and plan is not None:
-                plan = save_plan(db, config, plan, new_results)
-                if components_may_change(config, plan, received_at):
-                    if evaluates_inside_ingest_write(db):
-                        evaluate_components(db, config, received_at)
-                    else:
-                        evaluate_after = True
+        try:
+            stored = _store_report(db, config, agent, report, prepared, received_at, skew_s, replay=False)
+        except SomeStoredAlready:
+            # A replay (all or part of the batch is stored): everything was rolled back;
+            # store again, reading which ids are stored under the lock.
+            stored = _store_report(db, config, agent, report, prepared, received_at, skew_s, replay=True)
     except _Revoked:
         _auth_cache.pop(hash_token(g.token), None)
         return _unauthorized("unknown or revoked agent token")
@@ -276,6 +268,8 @@ def reports() -> Response:
         response = json_error(503, "storage busy or unavailable; nothing was stored, retry later")
         response.headers["Retry-After"] = "1"
         return response
+    new_results, evaluate_after = stored
+    duplicates = len(results) - len(new_results)
     if evaluate_after:
         _evaluate_after_commit(db, config, received_at, agent.name)
     # Every id of the report is now stored (new or not): acknowledge each once.
@@ -283,6 +277,66 @@ def reports() -> Response:
     acknowledged = ",".join(f'"{result_id}"' for result_id in prepared.ids)
     ack = f'{{"accepted":{len(new_results)},"duplicates":{duplicates},"acknowledged":[{acknowledged}]}}'
     return Response(ack, mimetype="application/json")
+
+
+def _store_report(
+    db: Store,
+    config: Settings,
+    agent: Agent,
+    report: Report,
+    batch: PreparedResults,
+    received_at: datetime,
+    skew_s: float,
+    *,
+    replay: bool,
+) -> tuple[list[Result], bool]:
+    """Store one report's results and the agent's liveness in one write transaction.
+
+    With `replay` False every result is expected new (`insert_all_new`: raises
+    SomeStoredAlready, after the transaction rolled back, when some are stored);
+    with True, which are new is read under the lock. The states of a larger report
+    (PLAN_BEFORE_LOCK_FROM) are planned before the lock; `save_plan` re-plans under
+    it if another report of this agent committed in between (or some results were
+    replays), so nothing is lost or counted twice. A small report's are planned
+    under the lock.
+    Returns (the results stored, whether to evaluate after the commit: PostgreSQL).
+    Raises _Revoked when the token was revoked meanwhile (nothing is stored).
+    """
+    plan = (
+        plan_states(db, config, agent.name, batch.results)
+        if len(batch.results) >= PLAN_BEFORE_LOCK_FROM
+        else None
+    )
+    evaluate_after = False
+    with ingest_write(db, str(config.database), agent.id):
+        if replay:
+            new_results = insert_prepared(db, batch)
+        else:
+            insert_all_new(db, batch)
+            new_results = batch.results
+        live = record_seen(
+            db,
+            agent.id,
+            received_at,
+            report.agent_version,
+            skew_s,
+            dropped=report.dropped,
+            backlog=report.backlog,
+            duplicates=len(report.results) - len(new_results),
+        )
+        if not live:
+            raise _Revoked
+        if new_results:
+            if plan is None:
+                plan = apply_results(db, config, agent.name, new_results)
+            else:
+                plan = save_plan(db, config, plan, new_results)
+            if components_may_change(config, plan, received_at):
+                if evaluates_inside_ingest_write(db):
+                    evaluate_components(db, config, received_at)
+                else:
+                    evaluate_after = True
+    return new_results, evaluate_after
 
 
 def _evaluate_after_commit(db: Store, config: Settings, at: datetime, agent_name: str) -> None:

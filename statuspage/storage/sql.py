@@ -127,19 +127,29 @@ def run_many(db: Store, sql: str, params: Iterable[Params]) -> int:
     return int(db.conn.executemany(sql, batch).rowcount)
 
 
-def insert_many(db: Store, table: str, columns: Sequence[str], values: Iterable[Sequence[Any]]) -> int:
+def insert_many(
+    db: Store,
+    table: str,
+    columns: Sequence[str],
+    values: Iterable[Sequence[Any]],
+    *,
+    skip_conflicts_on: Sequence[str] = (),
+) -> int:
     """Insert rows given as tuples in `columns` order; return how many were inserted.
 
     The ingest hot path: no dict per row. `table` and `columns` are the caller's
     own names, never input. On SQLite the statement is positional, the driver's
     fast path for tuples; the placeholder style is this module's business.
+    With `skip_conflicts_on` (a unique key's columns) a row whose key is stored
+    already is left out (`ON CONFLICT (...) DO NOTHING`) and not counted.
     """
+    conflict = f" ON CONFLICT ({', '.join(skip_conflicts_on)}) DO NOTHING" if skip_conflicts_on else ""
     if not isinstance(db, Database):
         names = [f"p{index}" for index in range(len(columns))]
         statement = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(':' + n for n in names)})"  # noqa: S608
-        return run_many(db, statement, [dict(zip(names, row, strict=True)) for row in values])
+        return run_many(db, statement + conflict, [dict(zip(names, row, strict=True)) for row in values])
     marks = ", ".join("?" for _ in columns)
-    statement = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"  # noqa: S608 - names are ours
+    statement = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks}){conflict}"  # noqa: S608 - names are ours
     return int(db.conn.executemany(statement, values).rowcount)
 
 

@@ -569,3 +569,49 @@ def test_a_report_with_replayed_results_counts_only_the_new_ones_in_the_state(
     assert (answer["accepted"], answer["duplicates"]) == (1, 1)
     assert _state(db) == ("down", 2)
     assert db.execute("SELECT count(*) FROM flips").fetchone()[0] == 1
+
+
+def _minute_results(first_second: int, count: int, status: str) -> list[dict[str, Any]]:
+    return [
+        result(
+            started_at=f"2026-11-27T11:{(first_second + n) // 60:02d}:{(first_second + n) % 60:02d}+00:00",
+            status=status,
+        )
+        for n in range(count)
+    ]
+
+
+def test_a_large_report_partly_replayed_counts_only_its_new_results(
+    client: FlaskClient, agent_token: Callable[..., str], db: Any
+) -> None:
+    """A large report plans its states before the lock and inserts expecting all new; a
+    partial replay rolls that back and is stored again reading which ids are stored."""
+    token = agent_token()
+    stored = _minute_results(0, 20, "down")
+    assert post(client, token, report(results=stored)).json["accepted"] == 20
+    replay = stored[10:] + _minute_results(20, 10, "down")
+    answer = post(client, token, report(results=replay)).json
+    assert (answer["accepted"], answer["duplicates"]) == (10, 10)
+    assert count_results(db) == 30
+    assert _state(db) == ("down", 30)
+    assert sql.scalar(db, "SELECT duplicate_results FROM agents") == 10
+    assert sorted(answer["acknowledged"]) == sorted(r["id"] for r in replay)
+
+
+@pytest.mark.parametrize("per_report", [1, 5, 16, 40])
+def test_states_are_the_same_whatever_the_report_size(
+    client: FlaskClient, agent_token: Callable[..., str], db: Any, per_report: int
+) -> None:
+    """Small reports plan under the lock, large ones before it: the same results end in the same state."""
+    token = agent_token()
+    results = _minute_results(0, 20, "down") + _minute_results(20, 20, "up")
+    for start in range(0, len(results), per_report):
+        assert post(client, token, report(results=results[start : start + per_report])).status_code == 200
+    row = db.execute(
+        "SELECT status, consecutive_failures, consecutive_successes, since FROM check_states"
+    ).fetchone()
+    assert tuple(row[:3]) == ("up", 0, 20)
+    assert row[3] == "2026-11-27T11:00:21.000+00:00"  # the second success passed success_threshold 2
+    flips = [tuple(f) for f in db.execute("SELECT old_status, new_status FROM flips ORDER BY at").fetchall()]
+    # One report records the flip from where it found the state to where it left it.
+    assert flips == ([("unknown", "up")] if per_report == 40 else [("unknown", "down"), ("down", "up")])

@@ -106,3 +106,33 @@ def test_component_status_and_public_reads(store: sql.Store) -> None:
     assert stamp
     assert public_reads.open_incidents(store) == []
     public_reads.ping(store)
+
+
+def test_insert_all_new_stores_a_new_batch_and_refuses_a_replay(store: sql.Store) -> None:
+    """Ingest's fast path trusts the insert's row count on both engines: a batch with one stored
+    id raises, and the transaction it ran in stores nothing of it."""
+    received = T0 + timedelta(hours=1)
+    first = results_store.prepare_results("edge-1", [result("api", "up", m) for m in range(5)], received)
+    with sql.write(store):
+        results_store.insert_all_new(store, first)
+    assert results_store.count_results(store) == 5
+    later = [result("api", "down", m) for m in range(5, 8)]
+    replay = results_store.prepare_results("edge-1", [*first.results[3:], *later], received)
+    with pytest.raises(results_store.SomeStoredAlready, match="2 of 5"), sql.write(store):
+        results_store.insert_all_new(store, replay)
+    assert results_store.count_results(store) == 5  # rolled back: none of the three new ones
+    with sql.write(store):
+        new = results_store.insert_prepared(store, replay)
+    assert [str(r.id) for r in new] == [str(r.id) for r in later]
+    assert results_store.count_results(store) == 8
+
+
+def test_prepared_rows_carry_canonical_ids_and_times(store: sql.Store) -> None:
+    batch = [result("api", "up", m) for m in (3, 1, 2)]
+    prepared = results_store.prepare_results("edge-1", batch, T0)
+    assert prepared.ids == [str(r.id) for r in sorted(batch, key=lambda r: r.started_at)]
+    assert [row[3] for row in prepared.rows] == [
+        "2026-11-27T12:01:00.000+00:00",
+        "2026-11-27T12:02:00.000+00:00",
+        "2026-11-27T12:03:00.000+00:00",
+    ]
