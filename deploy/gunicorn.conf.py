@@ -66,3 +66,11 @@ def on_reload(server):  # noqa: ANN001, ANN201 - gunicorn server hook
     from statuspage.reload import reload_app
 
     reload_app(server.app.wsgi())
+
+
+def post_fork(server, worker):  # noqa: ANN001, ANN201 - gunicorn server hook
+    # The same per-worker tuning as `serve`: a short GIL switch interval (gthread's
+    # thread handoffs) and the startup heap frozen out of the GC's walks.
+    from statuspage.server import tune_web_worker
+
+    tune_web_worker()
