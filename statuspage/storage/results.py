@@ -195,16 +195,20 @@ def save_states(db: Store, changes: Iterable[tuple[CheckState, str | None]]) -> 
     batch; record a flip for each whose status changed. Call inside a transaction."""
     states: list[dict[str, Any]] = []
     flips: list[dict[str, Any]] = []
-    for state, previous_status in changes:
+    given = list(changes)
+    # Both times of every state as text in one call (to_iso per value is the slow part here).
+    times = to_iso_all([moment for state, _old in given for moment in (state.since, state.last_result_at)])
+    for index, (state, previous_status) in enumerate(given):
+        since, last_result_at = times[2 * index], times[2 * index + 1]
         states.append(
             {
                 "check_id": state.check_id,
                 "agent": state.agent,
                 "status": state.status,
-                "since": to_iso(state.since),
+                "since": since,
                 "consecutive_failures": state.consecutive_failures,
                 "consecutive_successes": state.consecutive_successes,
-                "last_result_at": to_iso(state.last_result_at),
+                "last_result_at": last_result_at,
                 "last_latency_ms": state.last_latency_ms,
                 "last_error": state.last_error,
                 "recent": state.recent,
@@ -219,7 +223,7 @@ def save_states(db: Store, changes: Iterable[tuple[CheckState, str | None]]) -> 
                 {
                     "check_id": state.check_id,
                     "agent": state.agent,
-                    "at": to_iso(state.since),
+                    "at": since,
                     "old": old,
                     "new": state.status,
                 }
