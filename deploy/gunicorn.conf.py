@@ -69,8 +69,7 @@ def on_reload(server):  # noqa: ANN001, ANN201 - gunicorn server hook
 
 
 def post_fork(server, worker):  # noqa: ANN001, ANN201 - gunicorn server hook
-    # The same per-worker tuning as `serve`: a short GIL switch interval (gthread's
-    # thread handoffs) and the startup heap frozen out of the GC's walks.
+    # The same per-worker tuning as `serve`: the startup heap frozen out of the GC's walks.
     from statuspage.server import tune_web_worker
 
     tune_web_worker()

@@ -37,16 +37,8 @@ class GunicornServer(BaseApplication):
         return self.application
 
 
-# Python lets a thread run 5 ms before one waiting for the GIL may take it. gthread hands
-# every request between threads (the loop that reads it, a pool thread that answers it,
-# and ingest's lock queue), so while one thread parses a large report the others wait
-# whole intervals. 0.5 ms keeps those handoffs short (bench/ingest.py; docs/operations.md).
-SWITCH_INTERVAL_S = 0.0005
-
-
 def tune_web_worker() -> None:
-    """In each web worker right after gunicorn forks it: the GIL switch interval, then the GC freeze."""
-    sys.setswitchinterval(SWITCH_INTERVAL_S)
+    """In each web worker right after gunicorn forks it (`serve` and deploy/gunicorn.conf.py)."""
     freeze_startup_objects()
 
 
