@@ -70,6 +70,6 @@ def on_reload(server):  # noqa: ANN001, ANN201 - gunicorn server hook
 
 def post_fork(server, worker):  # noqa: ANN001, ANN201 - gunicorn server hook
     # The same per-worker tuning as `serve`: the startup heap frozen out of the GC's walks.
-    from statuspage.server import tune_web_worker
+    from statuspage.server import freeze_startup_objects
 
-    tune_web_worker()
+    freeze_startup_objects()

@@ -37,11 +37,6 @@ class GunicornServer(BaseApplication):
         return self.application
 
 
-def tune_web_worker() -> None:
-    """In each web worker right after gunicorn forks it (`serve` and deploy/gunicorn.conf.py)."""
-    freeze_startup_objects()
-
-
 def freeze_startup_objects() -> None:
     """Move every object alive now (the app, its settings, imported modules) out of the GC's reach.
 
@@ -49,7 +44,8 @@ def freeze_startup_objects() -> None:
     them again (about 100,000 objects): ingest of a 500-result batch allocates
     thousands of objects, so collections run several times per report, and the
     full ones were about a sixth of its CPU time. Called in each web worker right
-    after gunicorn forks it, and in the worker process once it has started.
+    after gunicorn forks it (`serve`, deploy/gunicorn.conf.py) and in the worker
+    process once it has started.
     """
     gc.collect()
     gc.freeze()
@@ -97,7 +93,7 @@ def serve(app: Flask, host: str, port: int, workers: int, threads: int, with_wor
         # the user; upwatch does not use it.
         "control_socket_disable": True,
         # gunicorn checks a hook's arity: post_fork(arbiter, worker).
-        "post_fork": lambda _arbiter, _worker: tune_web_worker(),
+        "post_fork": lambda _arbiter, _worker: freeze_startup_objects(),
         # gunicorn believes X-Forwarded-Proto/-Ssl (wsgi.url_scheme) from these peers only:
         # the app's own list, not gunicorn's loopback default (or $FORWARDED_ALLOW_IPS).
         "forwarded_allow_ips": ",".join(settings.security.trusted_proxies),

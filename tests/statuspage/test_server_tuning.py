@@ -12,9 +12,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 PROBE = """
 import gc, sys
-from statuspage.server import tune_web_worker
+from statuspage.server import freeze_startup_objects
 before = gc.get_freeze_count()
-tune_web_worker()
+freeze_startup_objects()
 print(before, gc.get_freeze_count())
 """
 
