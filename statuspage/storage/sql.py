@@ -299,8 +299,8 @@ def committed_arrival_horizon(db: Store) -> int | None:
     PostgreSQL: ingest of different agents runs in parallel (per-agent locks), so `seq`
     numbers commit out of order and max(seq) may pass a row still in flight; this waits
     for the writers in flight and returns a number no later insert can fall under
-    (`postgres.committed_arrival_horizon`). SQLite: None, meaning max(rowid) read inside
-    the write transaction is one already (the file has one writer).
+    (`postgres.committed_arrival_horizon`). SQLite: None, meaning a max(rowid) read
+    at any moment is one already (the file has one writer: every lower row has committed).
     """
     if isinstance(db, Database):
         return None
