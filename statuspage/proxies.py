@@ -10,7 +10,8 @@ header is ignored entirely and the socket peer is the client.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from flask import Request
 
@@ -52,6 +53,7 @@ def _valid_or(hop: str, fallback: str) -> str:
 
 # The headers gunicorn's secure_scheme_headers reads, with the values meaning "https".
 TLS_HEADERS = {"X-Forwarded-Proto": "https", "X-Forwarded-Ssl": "on", "X-Forwarded-Protocol": "ssl"}
+_ENVIRON_KEYS = {name: "HTTP_" + name.upper().replace("-", "_") for name in TLS_HEADERS}
 
 
 def arrived_over_tls(request: Request, trusted: tuple[IPNetwork, ...]) -> bool:
@@ -61,12 +63,17 @@ def arrived_over_tls(request: Request, trusted: tuple[IPNetwork, ...]) -> bool:
     is given the same list (`forwarded_allow_ips`, under `serve` and in
     deploy/gunicorn.conf.py), so both decide alike.
     """
-    if request.scheme == "https":
+    return environ_over_tls(request.environ, trusted)
+
+
+def environ_over_tls(environ: Mapping[str, Any], trusted: tuple[IPNetwork, ...]) -> bool:
+    """`arrived_over_tls` for a bare WSGI environ (where no Request object is built)."""
+    if environ.get("wsgi.url_scheme") == "https":
         return True
-    peer = request.remote_addr or ""
+    peer = environ.get("REMOTE_ADDR") or ""
     if not trusted or not _is_trusted(peer, trusted):
         return False
     return any(
-        request.headers.get(name, "").split(",")[0].strip().lower() == value
+        str(environ.get(_ENVIRON_KEYS[name], "")).split(",")[0].strip().lower() == value
         for name, value in TLS_HEADERS.items()
     )

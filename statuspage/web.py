@@ -1,6 +1,6 @@
 """Request plumbing shared by every blueprint: the per-request database, settings, clock,
-JSON errors for the APIs (never an HTML error page or a traceback), and the
-security headers every response carries."""
+JSON errors for the APIs (never an HTML error page or a traceback), and the request id
+and security headers every response carries (`ResponseHeaders`)."""
 
 from __future__ import annotations
 
@@ -103,10 +103,15 @@ def arrived_over_tls() -> bool:
 
 
 def _trusted_proxies() -> tuple[proxies.IPNetwork, ...]:
-    cached = current_app.config.get("UPWATCH_TRUSTED_PROXIES")
-    if cached is None or cached[0] is not settings():
-        cached = (settings(), proxies.parse_networks(settings().security.trusted_proxies))
-        current_app.config["UPWATCH_TRUSTED_PROXIES"] = cached
+    return _trusted_networks(current_app, declared_settings())
+
+
+def _trusted_networks(app: Flask, declared: Settings) -> tuple[proxies.IPNetwork, ...]:
+    """The configured trusted proxies, parsed once per configuration (a reload parses anew)."""
+    cached = app.config.get("UPWATCH_TRUSTED_PROXIES")
+    if cached is None or cached[0] is not declared:
+        cached = (declared, proxies.parse_networks(declared.security.trusted_proxies))
+        app.config["UPWATCH_TRUSTED_PROXIES"] = cached
     networks: tuple[proxies.IPNetwork, ...] = cached[1]
     return networks
 
@@ -138,23 +143,53 @@ SECURITY_HEADERS = {
 }
 
 
-_SECURITY_ITEMS = tuple((name.lower(), name, value) for name, value in SECURITY_HEADERS.items())
+# (lower-case name, header) pairs, so a response's own value is found without re-casing ours.
+_SECURITY_ITEMS = tuple((name.lower(), (name, value)) for name, value in SECURITY_HEADERS.items())
 
 
-def _security_headers(response: Response) -> Response:
-    """Install the headers on every response; a view may set a stricter value first.
+class ResponseHeaders:
+    """WSGI middleware around the Flask app: the request id, and the headers every response carries.
 
-    One pass over the response's few headers, not a `setdefault` per header: each
-    lookup of an absent name raises and catches a KeyError inside Werkzeug, and the
-    agent API answers hundreds of reports a second (bench/ingest.py).
+    The request id is the client's X-Request-ID when well formed, else a new one;
+    every log record written while serving the request carries it
+    (shared.logging_setup.RequestIdFilter reads the context variable) and the
+    response echoes it. The security headers are added unless the response set
+    the same header itself (a view may set a stricter value first); HSTS only on
+    a request that arrived over TLS. At the WSGI edge rather than in Flask's
+    request hooks because it is one call per request on plain lists: the agent
+    API answers hundreds of reports a second (bench/ingest.py), and three hooks
+    with Werkzeug's header validation cost more than storing a small report.
     """
-    headers = response.headers
-    present = {name.lower() for name, _value in headers.items()}
-    headers.extend([(name, value) for lower, name, value in _SECURITY_ITEMS if lower not in present])
-    max_age = settings().security.hsts_max_age
-    if max_age and "strict-transport-security" not in present and arrived_over_tls():
-        headers["Strict-Transport-Security"] = f"max-age={max_age}; includeSubDomains"
-    return response
+
+    def __init__(self, wsgi_app: Any, app: Flask):
+        self.wsgi_app = wsgi_app
+        self.app = app
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        request_id = accept_request_id(environ.get("HTTP_X_REQUEST_ID"))
+        token = request_id_var.set(request_id)
+
+        def start_with_headers(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            present = {name.lower() for name, _value in headers}
+            added = [item for lower, item in _SECURITY_ITEMS if lower not in present]
+            added.append((REQUEST_ID_HEADER, request_id))
+            hsts = self._hsts(environ)
+            if hsts and "strict-transport-security" not in present:
+                added.append(("Strict-Transport-Security", hsts))
+            return start_response(status, headers + added, exc_info)
+
+        try:
+            return self.wsgi_app(environ, start_with_headers)
+        finally:
+            # gunicorn reuses threads: the id must not leak into unrelated records.
+            request_id_var.reset(token)
+
+    def _hsts(self, environ: dict[str, Any]) -> str | None:
+        declared: Settings = self.app.config["UPWATCH_SETTINGS"]
+        max_age = declared.security.hsts_max_age
+        if not max_age or not proxies.environ_over_tls(environ, _trusted_networks(self.app, declared)):
+            return None
+        return f"max-age={max_age}; includeSubDomains"
 
 
 def _close_db(_error: BaseException | None = None) -> None:
@@ -167,33 +202,12 @@ def _is_api() -> bool:
     return request.path.startswith(("/api/", "/healthz"))
 
 
-def _start_request_id() -> None:
-    # Every log record written while serving this request carries the id
-    # (shared.logging_setup.RequestIdFilter reads the context variable).
-    g.request_id = accept_request_id(request.headers.get(REQUEST_ID_HEADER))
-    request_id_var.set(g.request_id)
-
-
-def _echo_request_id(response: Response) -> Response:
-    request_id = g.get("request_id")
-    if request_id:
-        response.headers[REQUEST_ID_HEADER] = request_id
-    return response
-
-
-def _end_request_id(_error: BaseException | None = None) -> None:
-    # gunicorn reuses threads: clear the id so it cannot leak into unrelated records.
-    request_id_var.set(None)
-
-
 def init_app(app: Flask) -> None:
-    """Migrate the database once at start-up and install request ids, teardown and error handlers."""
+    """Migrate the database once at start-up; install request ids, security headers, teardown and
+    error handlers."""
     sql.close(open_store_and_migrate(app.config["UPWATCH_SETTINGS"].database))
-    app.before_request(_start_request_id)
-    app.after_request(_echo_request_id)
-    app.teardown_request(_end_request_id)
+    app.wsgi_app = ResponseHeaders(app.wsgi_app, app)  # type: ignore[method-assign]
     app.teardown_appcontext(_close_db)
-    app.after_request(_security_headers)
     install_filter(app)
 
     @app.errorhandler(HTTPException)
