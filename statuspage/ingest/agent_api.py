@@ -47,8 +47,9 @@ LABEL_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 ACTION_RE = re.compile(ID_PATTERN)
 
 
-def get_db() -> Store:
-    """This thread's connection to the database, kept open across requests.
+def get_db(config: Settings | None = None) -> Store:
+    """This thread's connection to the database, kept open across requests (`config`: the
+    request's settings when the caller has them at hand).
 
     Agents call often; opening a connection and setting its pragmas costs about
     half a millisecond, more than storing a small report. gunicorn's threads are
@@ -56,18 +57,18 @@ def get_db() -> Store:
     apps in one thread stay apart). Transactions never outlive a request. On
     PostgreSQL the thread keeps one pooled connection the same way.
     """
-    location = str(settings().database)
-    cached: tuple[str, Store] | None = getattr(_local, "db", None)
-    if cached is not None and cached[0] == location:
+    database = (config or settings()).database
+    cached: tuple[object, Store] | None = getattr(_local, "db", None)
+    if cached is not None and (cached[0] is database or cached[0] == database):
         return cached[1]
     if cached is not None:
         sql.close(cached[1])
-    db = sql.open_store(settings().database)
+    db = sql.open_store(database)
     if isinstance(db, Database):
         # Fewer, larger checkpoints: pages rewritten by consecutive reports (the
         # index's right edge, check states) are copied back once, not every time.
         set_autocheckpoint(db.conn, 10000)
-    _local.db = (location, db)
+    _local.db = (database, db)
     return db
 
 
@@ -215,39 +216,40 @@ def reports() -> Response:
     busy or unavailable (retry). Nothing is stored unless the answer is 200.
     """
     agent: Agent = g.agent
+    config = settings()
     if not request.is_json:
         return json_error(415, "Content-Type must be application/json")
     body = request.get_data(cache=False)
-    limit = current_app.config["MAX_CONTENT_LENGTH"]
-    if request.content_length is None and len(body) >= limit:
+    if request.content_length is None:
         # Chunked uploads carry no length: Werkzeug stops reading at the cap, so a body
         # that fills it was cut short. Say so, rather than "not valid JSON".
-        return json_error(413, f"request body too large: the limit is {limit} bytes")
+        limit = current_app.config["MAX_CONTENT_LENGTH"]
+        if len(body) >= limit:
+            return json_error(413, f"request body too large: the limit is {limit} bytes")
     report = _parse_report(body)
     if isinstance(report, Response):
         return report
     if report.agent != agent.name:
         return json_error(403, f"this token belongs to agent {agent.name!r}, not {report.agent!r}")
-    refused = _foreign_checks(report, agent)
+    refused = _foreign_checks(report, agent, config)
     if refused:
         # Decide a refusal on the stored row, not on a cached one (labels may have changed).
         fresh = _fresh_agent(g.token)
         if fresh is None:
             return _unauthorized("unknown or revoked agent token")
         agent = fresh
-        refused = _foreign_checks(report, agent)
+        refused = _foreign_checks(report, agent, config)
     if refused:
         names = sorted({detail["msg"].split("'")[1] for detail in refused})
         return json_error(
             403, f"checks not assigned to agent {agent.name!r}: {', '.join(names[:5])}", refused[:50]
         )
     received_at = now()
-    placed = place_on_timeline(report, received_at, settings().clock_skew_tolerance)
+    placed = place_on_timeline(report, received_at, config.clock_skew_tolerance)
     if isinstance(placed, Response):
         return placed
     results, skew_s = placed
-    config = settings()
-    db = get_db()
+    db = get_db(config)
     # The CPU work happens before the write lock: encoding the rows, and planning where
     # the results take this agent's check states from the rows as they are now.
     prepared = prepare_results(agent.name, results, received_at)
@@ -456,14 +458,14 @@ def _detail(item: Any) -> dict[str, Any]:
     return {"loc": loc, "msg": item["msg"], "type": item["type"]}
 
 
-def _foreign_checks(report: Report, agent: Agent) -> list[dict[str, str]]:
+def _foreign_checks(report: Report, agent: Agent, config: Settings) -> list[dict[str, str]]:
     """Details naming each result of a check that is defined centrally but not assigned
     to this agent.
 
     Ids the collector does not define at all are the agent's local checks:
     stored under the agent, shown to operators, never affecting a component.
     """
-    mine, defined = _assigned(agent)
+    mine, defined = _assigned(agent, config)
     return [
         {
             "loc": f"results.{index}.check_id",
@@ -475,23 +477,24 @@ def _foreign_checks(report: Report, agent: Agent) -> list[dict[str, str]]:
     ]
 
 
-_AssignedCache = tuple[Settings, frozenset[str], dict[tuple[str, frozenset[str]], frozenset[str]]]
+_AgentKey = tuple[str, tuple[str, ...], tuple[str, ...]]
+_AssignedCache = tuple[Settings, frozenset[str], dict[_AgentKey, frozenset[str]]]
 
 
-def _assigned(agent: Agent) -> tuple[frozenset[str], frozenset[str]]:
+def _assigned(agent: Agent, config: Settings) -> tuple[frozenset[str], frozenset[str]]:
     """(check ids assigned to this agent, check ids defined centrally), cached per settings.
 
     The answer depends only on the configuration (fixed until a reload replaces
     the Settings object, which starts a fresh cache) and the agent's name and
     labels; matching every selector on every report would cost O(checks).
     """
-    config = settings()
     cached: _AssignedCache | None = current_app.extensions.get("upwatch_assigned")
     if cached is None or cached[0] is not config:
         cached = (config, frozenset(check.id for check in config.checks), {})
         current_app.extensions["upwatch_assigned"] = cached
     _config, defined, by_agent = cached
-    key = (agent.name, frozenset(agent.authorized_labels))
+    # The labels as stored (authorized_labels is a function of them): no set built per report.
+    key = (agent.name, tuple(agent.labels), tuple(agent.declared_labels))
     mine = by_agent.get(key)
     if mine is None:
         if len(by_agent) > 10_000:
