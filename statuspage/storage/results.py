@@ -193,29 +193,31 @@ def load_states(db: Store, check_ids: Iterable[str] | None = None) -> list[Check
 def save_states(db: Store, changes: Iterable[tuple[CheckState, str | None]]) -> None:
     """Upsert states, each given with the status it had before (None: it had no row), in one
     batch; record a flip for each whose status changed. Call inside a transaction."""
-    states: list[dict[str, Any]] = []
+    states: list[tuple[object, ...]] = []
     flips: list[dict[str, Any]] = []
     given = list(changes)
     # Both times of every state as text in one call (to_iso per value is the slow part here).
     times = to_iso_all([moment for state, _old in given for moment in (state.since, state.last_result_at)])
     for index, (state, previous_status) in enumerate(given):
         since, last_result_at = times[2 * index], times[2 * index + 1]
+        breaches = (
+            json.dumps({rule: to_iso(at) for rule, at in state.breaches.items()}) if state.breaches else "{}"
+        )
+        # STATE_COLUMNS order.
         states.append(
-            {
-                "check_id": state.check_id,
-                "agent": state.agent,
-                "status": state.status,
-                "since": since,
-                "consecutive_failures": state.consecutive_failures,
-                "consecutive_successes": state.consecutive_successes,
-                "last_result_at": last_result_at,
-                "last_latency_ms": state.last_latency_ms,
-                "last_error": state.last_error,
-                "recent": state.recent,
-                "breaches": json.dumps({rule: to_iso(at) for rule, at in state.breaches.items()})
-                if state.breaches
-                else "{}",
-            }
+            (
+                state.check_id,
+                state.agent,
+                state.status,
+                since,
+                state.consecutive_failures,
+                state.consecutive_successes,
+                last_result_at,
+                state.last_latency_ms,
+                state.last_error,
+                state.recent,
+                breaches,
+            )
         )
         old = previous_status or "unknown"
         if old != state.status:
@@ -230,19 +232,7 @@ def save_states(db: Store, changes: Iterable[tuple[CheckState, str | None]]) -> 
             )
     if not states:
         return
-    sql.run_many(
-        db,
-        "INSERT INTO check_states (check_id, agent, status, since, consecutive_failures,"
-        " consecutive_successes, last_result_at, last_latency_ms, last_error, recent, breaches)"
-        " VALUES (:check_id, :agent, :status, :since, :consecutive_failures, :consecutive_successes,"
-        " :last_result_at, :last_latency_ms, :last_error, :recent, :breaches)"
-        " ON CONFLICT (check_id, agent) DO UPDATE SET status = excluded.status,"
-        " since = excluded.since, consecutive_failures = excluded.consecutive_failures,"
-        " consecutive_successes = excluded.consecutive_successes,"
-        " last_result_at = excluded.last_result_at, last_latency_ms = excluded.last_latency_ms,"
-        " last_error = excluded.last_error, recent = excluded.recent, breaches = excluded.breaches",
-        states,
-    )
+    sql.insert_many(db, "check_states", STATE_COLUMNS, states, update_on_conflict=("check_id", "agent"))
     if flips:
         sql.run_many(
             db,

@@ -134,23 +134,50 @@ def insert_many(
     values: Iterable[Sequence[Any]],
     *,
     skip_conflicts_on: Sequence[str] = (),
+    update_on_conflict: Sequence[str] = (),
 ) -> int:
-    """Insert rows given as tuples in `columns` order; return how many were inserted.
+    """Insert rows given as tuples in `columns` order; return how many were inserted (or updated).
 
     The ingest hot path: no dict per row. `table` and `columns` are the caller's
     own names, never input. On SQLite the statement is positional, the driver's
     fast path for tuples; the placeholder style is this module's business.
     With `skip_conflicts_on` (a unique key's columns) a row whose key is stored
-    already is left out (`ON CONFLICT (...) DO NOTHING`) and not counted.
+    already is left out (`ON CONFLICT (...) DO NOTHING`) and not counted; with
+    `update_on_conflict` it replaces the stored row's other columns (an upsert).
     """
-    conflict = f" ON CONFLICT ({', '.join(skip_conflicts_on)}) DO NOTHING" if skip_conflicts_on else ""
+    conflicts = (tuple(skip_conflicts_on), tuple(update_on_conflict))
     if not isinstance(db, Database):
-        names = [f"p{index}" for index in range(len(columns))]
-        statement = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(':' + n for n in names)})"  # noqa: S608
-        return run_many(db, statement + conflict, [dict(zip(names, row, strict=True)) for row in values])
-    marks = ", ".join("?" for _ in columns)
-    statement = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks}){conflict}"  # noqa: S608 - names are ours
+        statement = _insert_statement(table, tuple(columns), *conflicts, named=True)
+        names = _param_names(len(columns))
+        return run_many(db, statement, [dict(zip(names, row, strict=True)) for row in values])
+    statement = _insert_statement(table, tuple(columns), *conflicts, named=False)
     return int(db.conn.executemany(statement, values).rowcount)
+
+
+@lru_cache(maxsize=64)
+def _insert_statement(
+    table: str, columns: tuple[str, ...], skip_on: tuple[str, ...], update_on: tuple[str, ...], *, named: bool
+) -> str:
+    # Cached: ingest builds the same two statements on every report.
+    marks = (
+        ", ".join(f":{name}" for name in _param_names(len(columns)))
+        if named
+        else ", ".join("?" * len(columns))
+    )
+    statement = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"  # noqa: S608 - names are ours
+    if skip_on:
+        statement += f" ON CONFLICT ({', '.join(skip_on)}) DO NOTHING"
+    elif update_on:
+        assignments = ", ".join(
+            f"{column} = excluded.{column}" for column in columns if column not in update_on
+        )
+        statement += f" ON CONFLICT ({', '.join(update_on)}) DO UPDATE SET {assignments}"
+    return statement
+
+
+@lru_cache(maxsize=64)
+def _param_names(count: int) -> tuple[str, ...]:
+    return tuple(f"p{index}" for index in range(count))
 
 
 def batches(db: Store, sql: str, params: Params | None, size: int) -> Iterator[list[dict[str, Any]]]:
