@@ -36,10 +36,15 @@ from statuspage.storage.sqlite_file import BUSY_TIMEOUT_MS
 _write_lock = threading.Lock()
 # Across processes (gunicorn workers) the same problem: a writer that finds SQLite's
 # lock taken sleeps 1, 2, 5 ... ms. A flock on a file beside the database queues the
-# processes' ingest writers instead (waiting is polled every 0.2 ms, bounded by
+# processes' ingest writers instead (waiting is polled every LOCK_POLL_S, bounded by
 # the busy timeout). One descriptor per process, opened after gunicorn forks.
 _process_locks: dict[tuple[int, str], int] = {}
-LOCK_POLL_S = 0.0002
+# The lock passes between the two gunicorn workers on most reports (a holder almost never
+# finds another report of its own process queued), so the gap between a release and the
+# waiter's next try is idle lock time: at one result per report, 1 ms polls cost a quarter
+# of the throughput and 0.05 ms (about 0.1 ms once Linux's timer slack is added) gave
+# 3-5 % more than 0.2 ms, for one polling thread per process (bench/ingest.py, issue 18).
+LOCK_POLL_S = 0.00005
 
 
 @contextmanager
