@@ -59,7 +59,7 @@ def get_db(config: Settings | None = None) -> Store:
     """
     database = (config or settings()).database
     cached: tuple[object, Store] | None = getattr(_local, "db", None)
-    if cached is not None and (cached[0] is database or cached[0] == database):
+    if cached is not None and cached[0] == database:
         return cached[1]
     if cached is not None:
         sql.close(cached[1])

@@ -148,7 +148,7 @@ def insert_many(
     conflicts = (tuple(skip_conflicts_on), tuple(update_on_conflict))
     if not isinstance(db, Database):
         statement = _insert_statement(table, tuple(columns), *conflicts, named=True)
-        names = _param_names(len(columns))
+        names, _marks = _list_names("p", len(columns))
         return run_many(db, statement, [dict(zip(names, row, strict=True)) for row in values])
     statement = _insert_statement(table, tuple(columns), *conflicts, named=False)
     return int(db.conn.executemany(statement, values).rowcount)
@@ -159,11 +159,7 @@ def _insert_statement(
     table: str, columns: tuple[str, ...], skip_on: tuple[str, ...], update_on: tuple[str, ...], *, named: bool
 ) -> str:
     # Cached: ingest builds the same two statements on every report.
-    marks = (
-        ", ".join(f":{name}" for name in _param_names(len(columns)))
-        if named
-        else ", ".join("?" * len(columns))
-    )
+    marks = _list_names("p", len(columns))[1] if named else ", ".join("?" * len(columns))
     statement = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"  # noqa: S608 - names are ours
     if skip_on:
         statement += f" ON CONFLICT ({', '.join(skip_on)}) DO NOTHING"
@@ -173,11 +169,6 @@ def _insert_statement(
         )
         statement += f" ON CONFLICT ({', '.join(update_on)}) DO UPDATE SET {assignments}"
     return statement
-
-
-@lru_cache(maxsize=64)
-def _param_names(count: int) -> tuple[str, ...]:
-    return tuple(f"p{index}" for index in range(count))
 
 
 def batches(db: Store, sql: str, params: Params | None, size: int) -> Iterator[list[dict[str, Any]]]:
