@@ -58,9 +58,9 @@ def alert_rules(check: AnyCheck | None) -> AlertRules:
 class StatePlan:
     """Where one agent's results take its (check, agent) states, and what that was computed from.
 
-    `rows` are the stored rows read (check id -> row; absent: no state yet),
-    `before` the states they hold, `after` the states to store, for every
-    check the results touch.
+    `rows` are the stored rows read (check id -> row; absent: no state yet; empty when
+    the states came from ingest's cache instead), `before` the states they hold,
+    `after` the states to store, for every check the results touch.
     """
 
     agent: str
@@ -101,22 +101,34 @@ def plan_from_rows(
     settings: Settings, agent: str, results: Sequence[Result], rows: dict[str, StateRow]
 ) -> StatePlan:
     """Pure: the states `results` (one agent's) lead to from the stored `rows`, in event-time order."""
+    touched = {c: rows[c] for c in {r.check_id for r in results} if c in rows}
+    before = {c: state_from_row(row) for c, row in touched.items()}
+    return plan_from_states(settings, agent, results, before, touched)
+
+
+def plan_from_states(
+    settings: Settings,
+    agent: str,
+    results: Sequence[Result],
+    before: dict[str, CheckState],
+    rows: dict[str, StateRow] | None = None,
+) -> StatePlan:
+    """Pure: the states `results` lead to from the states `before` (check id -> state; a check
+    absent has none yet), in event-time order. `rows`: the stored rows they were read from."""
     by_check: dict[str, list[Result]] = defaultdict(list)
     for result in results:
         by_check[result.check_id].append(result)
-    before: dict[str, CheckState] = {}
     after: dict[str, CheckState] = {}
     for check_id, check_results in by_check.items():
         failure_threshold, success_threshold, rules = _thresholds(settings, check_id)
         check_results.sort(key=lambda r: r.started_at)
-        row = rows.get(check_id)
-        if row is not None:
-            state = before[check_id] = state_from_row(row)
-        else:
+        state = before.get(check_id)
+        if state is None:
             state = CheckState.initial(check_id, agent, check_results[0].started_at)
         seen = [Observation(r.started_at, r.status, r.latency_ms, r.error, r.metrics) for r in check_results]
         after[check_id] = apply_observations(state, seen, failure_threshold, success_threshold, rules)
-    return StatePlan(agent, results, {c: rows[c] for c in by_check if c in rows}, before, after)
+    touched = {c: before[c] for c in by_check if c in before}
+    return StatePlan(agent, results, rows or {}, touched, after)
 
 
 def plan_states(db: Store, settings: Settings, agent: str, results: Sequence[Result]) -> StatePlan:
@@ -129,7 +141,14 @@ def plan_states(db: Store, settings: Settings, agent: str, results: Sequence[Res
     return plan_from_rows(settings, agent, results, rows)
 
 
-def save_plan(db: Store, settings: Settings, plan: StatePlan, new_results: Sequence[Result]) -> StatePlan:
+def save_plan(
+    db: Store,
+    settings: Settings,
+    plan: StatePlan,
+    new_results: Sequence[Result],
+    *,
+    serial_moved: bool = False,
+) -> StatePlan:
     """Store the planned states, or re-plan first if the plan no longer holds; return what was stored.
 
     Call inside the write transaction. `new_results` are the results actually
@@ -138,27 +157,45 @@ def save_plan(db: Store, settings: Settings, plan: StatePlan, new_results: Seque
     exactly those it was computed from; otherwise another report of the same
     checks and agent committed in between (or some results were replays), and
     the states are computed again from the rows as they are now, so no update
-    is lost and no result counts twice.
+    is lost and no result counts twice. `serial_moved`: as for `save_states`.
     """
     rows = agent_state_rows(db, plan.agent, plan.after.keys())
     if len(new_results) != len(plan.results) or rows != plan.rows:
         plan = plan_from_rows(settings, plan.agent, new_results, rows)
-    save_states(db, ((state, _status(plan.before.get(c))) for c, state in plan.after.items()))
+    _save(db, plan, serial_moved)
     return plan
+
+
+def apply_results(
+    db: Store,
+    settings: Settings,
+    agent: str,
+    results: Sequence[Result],
+    *,
+    known: dict[str, CheckState] | None = None,
+    serial_moved: bool = False,
+) -> StatePlan:
+    """Advance the (check, agent) states with new results, in event-time order; return the plan stored.
+
+    Call inside the write transaction that inserted the results. `known`: the agent's
+    states of every check the results touch, as stored now (ingest's cache), so they
+    are not read again. `serial_moved`: as for `save_states`.
+    """
+    if known is None:
+        plan = plan_states(db, settings, agent, results)
+    else:
+        plan = plan_from_states(settings, agent, results, known)
+    _save(db, plan, serial_moved)
+    return plan
+
+
+def _save(db: Store, plan: StatePlan, serial_moved: bool) -> None:
+    changes = ((state, _status(plan.before.get(c))) for c, state in plan.after.items())
+    save_states(db, changes, serial_moved=serial_moved)
 
 
 def _status(state: CheckState | None) -> str | None:
     return state.status if state is not None else None
-
-
-def apply_results(db: Store, settings: Settings, agent: str, results: Sequence[Result]) -> StatePlan:
-    """Advance the (check, agent) states with new results, in event-time order; return the plan stored.
-
-    Call inside the write transaction that inserted the results.
-    """
-    plan = plan_states(db, settings, agent, results)
-    save_states(db, ((state, _status(plan.before.get(c))) for c, state in plan.after.items()))
-    return plan
 
 
 def evaluate_components(db: Store, settings: Settings, now: datetime) -> list[str]:

@@ -18,7 +18,9 @@ from sqlite_utils import Database  # noqa: I001
 from shared.checks import ID_PATTERN
 from shared.schema import ActionResult, Report, Result
 from statuspage.assignments import assignments_json, build_assignments, checks_for
+from statuspage.engine.check_state import CheckState
 from statuspage.evaluate import StatePlan, apply_results, evaluate_components, plan_states, save_plan
+from statuspage.ingest.state_cache import STATES
 from statuspage.responses import service as responses
 from statuspage.settings import Settings
 from statuspage.storage import sql
@@ -300,7 +302,8 @@ def _store_report(
     (PLAN_BEFORE_LOCK_FROM) are planned before the lock; `save_plan` re-plans under
     it if another report of this agent committed in between (or some results were
     replays), so nothing is lost or counted twice. A small report's are planned
-    under the lock.
+    under the lock, from the states this process stored last when the agent's state
+    serial says they still hold (`state_cache`), else from the rows read.
     Returns (the results stored, whether to evaluate after the commit: PostgreSQL).
     Raises _Revoked when the token was revoked meanwhile (nothing is stored).
     """
@@ -310,13 +313,14 @@ def _store_report(
         else None
     )
     evaluate_after = False
-    with ingest_write(db, str(config.database), agent.id):
+    database = str(config.database)
+    with ingest_write(db, database, agent.id):
         if replay:
             new_results = insert_prepared(db, batch)
         else:
             insert_all_new(db, batch)
             new_results = batch.results
-        live = record_seen(
+        move = record_seen(
             db,
             agent.id,
             received_at,
@@ -326,18 +330,23 @@ def _store_report(
             backlog=report.backlog,
             duplicates=len(report.results) - len(new_results),
         )
-        if not live:
+        if move is None:
             raise _Revoked
+        stored: dict[str, CheckState] = {}
         if new_results:
             if plan is None:
-                plan = apply_results(db, config, agent.name, new_results)
+                known = STATES.known(database, agent.id, move, {r.check_id for r in new_results})
+                plan = apply_results(db, config, agent.name, new_results, known=known, serial_moved=True)
             else:
-                plan = save_plan(db, config, plan, new_results)
+                plan = save_plan(db, config, plan, new_results, serial_moved=True)
+            stored = plan.after
             if components_may_change(config, plan, received_at):
                 if evaluates_inside_ingest_write(db):
                     evaluate_components(db, config, received_at)
                 else:
                     evaluate_after = True
+    # Committed: the next report of this agent to this process may skip reading these back.
+    STATES.remember(database, agent.id, move, stored)
     return new_results, evaluate_after
 
 

@@ -881,3 +881,11 @@ def m0026_oncall_responders(db: Database) -> None:
         );
         """
     )
+
+
+@MIGRATIONS(name="0027_agent_state_serial")
+def m0027_agent_state_serial(db: Database) -> None:
+    """A number that changes (by a random step) in every transaction that writes an agent's check
+    states: an ingest process that sees it move only by its own step knows the states it wrote
+    last are still the stored ones, and skips reading them back (`ingest/state_cache.py`)."""
+    db.execute("ALTER TABLE agents ADD COLUMN state_serial INTEGER NOT NULL DEFAULT 0")

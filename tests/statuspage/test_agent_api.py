@@ -615,3 +615,57 @@ def test_states_are_the_same_whatever_the_report_size(
     flips = [tuple(f) for f in db.execute("SELECT old_status, new_status FROM flips ORDER BY at").fetchall()]
     # One report records the flip from where it found the state to where it left it.
     assert flips == ([("unknown", "up")] if per_report == 40 else [("unknown", "down"), ("down", "up")])
+
+
+def _down_at(second: int) -> dict[str, Any]:
+    return result(started_at=f"2026-11-27T11:59:{second:02d}+00:00", status="down")
+
+
+def test_states_written_by_others_between_two_reports_are_read_again(
+    client: FlaskClient, agent_token: Callable[..., str], db: Any, settings: Any, clock: Any
+) -> None:
+    """Ingest keeps the states it stored for an agent's report and skips reading them for the
+    next one, unless the agent's state serial moved in between by someone else's write:
+    another collector's ingest (its record_seen) or any other writer (save_states)."""
+    from shared.schema import Result
+    from statuspage.evaluate import apply_results
+    from statuspage.storage.agents import authenticate, record_seen
+    from statuspage.storage.results import insert_results
+
+    token = agent_token()
+    assert post(client, token, report(results=[_down_at(50)])).status_code == 200
+    agent = authenticate(db, token)
+    assert agent is not None
+    elsewhere = Result.model_validate(_down_at(51))
+    with sql.write(db):  # another collector's ingest: it moved the serial in record_seen
+        insert_results(db, "edge-1", [elsewhere], clock())
+        assert record_seen(db, agent.id, clock(), "0.1.0", 0.0) is not None
+        apply_results(db, settings, "edge-1", [elsewhere], serial_moved=True)
+    assert post(client, token, report(results=[_down_at(52)])).status_code == 200
+    assert _state(db) == ("down", 3)
+    other_writer = Result.model_validate(_down_at(53))
+    with sql.write(db):  # a writer outside ingest: save_states moves the serial itself
+        insert_results(db, "edge-1", [other_writer], clock())
+        apply_results(db, settings, "edge-1", [other_writer])
+    assert post(client, token, report(results=[_down_at(54)])).status_code == 200
+    assert _state(db) == ("down", 5)
+
+
+@pytest.mark.engines("sqlite")  # watches the statements of the app's own SQLite connection
+def test_the_next_report_of_an_agent_does_not_read_its_states_back(
+    client: FlaskClient, agent_token: Callable[..., str], db: Any
+) -> None:
+    from statuspage.ingest import agent_api
+
+    token = agent_token()
+    assert post(client, token, report(results=[_down_at(50)])).status_code == 200
+    statements: list[str] = []
+    agent_api._local.db[1].conn.set_trace_callback(statements.append)
+    try:
+        assert post(client, token, report(results=[_down_at(51)])).status_code == 200
+    finally:
+        agent_api._local.db[1].conn.set_trace_callback(None)
+    assert any("INSERT INTO check_states" in s for s in statements)
+    # (Evaluation, which a flip starts, reads every state: that is not the agent's read-back.)
+    assert not any("FROM check_states WHERE agent" in s for s in statements), statements
+    assert _state(db) == ("down", 2)

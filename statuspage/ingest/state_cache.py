@@ -1,0 +1,80 @@
+"""The check states this process stored last for each agent, so its next report skips reading them.
+
+A report of one result spends about a tenth of its time on the collector reading its
+(check, agent) state back before advancing it. The row read is almost always the one
+this same process wrote for the agent's previous report, because an agent keeps its
+connection to one gunicorn worker. Reading can be skipped when it is certain nothing
+else wrote the agent's states since: every transaction that writes them moves the
+agent's `state_serial` by a random step (ingest in `record_seen`, everyone else in
+`save_states`), so when the serial this transaction found (`SerialMove.before`) is the
+one this process left after its own last write, the states remembered are the stored
+ones. Anything else (another worker or collector took a report of the agent, a heartbeat
+wrote under its name, a transaction rolled back, a restore) is a miss: the rows are read
+as before. States are remembered only after the transaction committed.
+
+Keyed by (database, agent id): a token made anew for the same name is another agent row,
+and tests run many databases in one process.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from statuspage.engine.check_state import CheckState
+from statuspage.storage.agents import SerialMove
+
+# Bounded memory: past this many agents the cache starts again (a miss costs one read each).
+MAX_AGENTS = 10_000
+
+
+@dataclass
+class _Entry:
+    serial: int
+    states: dict[str, CheckState] = field(default_factory=dict)
+
+
+class StateCache:
+    def __init__(self, max_agents: int = MAX_AGENTS) -> None:
+        self._max_agents = max_agents
+        self._entries: dict[tuple[str, int], _Entry] = {}
+        self._lock = threading.Lock()
+
+    def known(
+        self, database: str, agent_id: int, move: SerialMove, check_ids: Iterable[str]
+    ) -> dict[str, CheckState] | None:
+        """The stored states of all `check_ids` when this process is sure of every one, else None.
+
+        Call inside the transaction whose `record_seen` returned `move`.
+        """
+        entry = self._entries.get((database, agent_id))
+        if entry is None or entry.serial != move.before:
+            return None
+        states = entry.states
+        found: dict[str, CheckState] = {}
+        for check_id in check_ids:
+            state = states.get(check_id)
+            if state is None:
+                return None  # never stored by this process (or no state yet): read it
+            found[check_id] = state
+        return found
+
+    def remember(
+        self, database: str, agent_id: int, move: SerialMove, stored: Mapping[str, CheckState]
+    ) -> None:
+        """After the commit: the agent's states are `stored` (for those checks) at `move.after`."""
+        key = (database, agent_id)
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None and entry.serial == move.before:
+                # Nothing else wrote since this process's last write: its other checks still hold.
+                entry.states.update(stored)
+                entry.serial = move.after
+                return
+            if len(self._entries) >= self._max_agents:
+                self._entries.clear()
+            self._entries[key] = _Entry(move.after, dict(stored))
+
+
+STATES = StateCache()
