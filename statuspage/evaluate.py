@@ -147,7 +147,7 @@ def save_plan(
     plan: StatePlan,
     new_results: Sequence[Result],
     *,
-    serial_moved: bool = False,
+    serial_renewed: bool = False,
 ) -> StatePlan:
     """Store the planned states, or re-plan first if the plan no longer holds; return what was stored.
 
@@ -157,12 +157,12 @@ def save_plan(
     exactly those it was computed from; otherwise another report of the same
     checks and agent committed in between (or some results were replays), and
     the states are computed again from the rows as they are now, so no update
-    is lost and no result counts twice. `serial_moved`: as for `save_states`.
+    is lost and no result counts twice. `serial_renewed`: as for `save_states`.
     """
     rows = agent_state_rows(db, plan.agent, plan.after.keys())
     if len(new_results) != len(plan.results) or rows != plan.rows:
         plan = plan_from_rows(settings, plan.agent, new_results, rows)
-    _save(db, plan, serial_moved)
+    _save(db, plan, serial_renewed)
     return plan
 
 
@@ -173,25 +173,25 @@ def apply_results(
     results: Sequence[Result],
     *,
     known: dict[str, CheckState] | None = None,
-    serial_moved: bool = False,
+    serial_renewed: bool = False,
 ) -> StatePlan:
     """Advance the (check, agent) states with new results, in event-time order; return the plan stored.
 
     Call inside the write transaction that inserted the results. `known`: the agent's
     states of every check the results touch, as stored now (ingest's cache), so they
-    are not read again. `serial_moved`: as for `save_states`.
+    are not read again. `serial_renewed`: as for `save_states`.
     """
     if known is None:
         plan = plan_states(db, settings, agent, results)
     else:
         plan = plan_from_states(settings, agent, results, known)
-    _save(db, plan, serial_moved)
+    _save(db, plan, serial_renewed)
     return plan
 
 
-def _save(db: Store, plan: StatePlan, serial_moved: bool) -> None:
+def _save(db: Store, plan: StatePlan, serial_renewed: bool) -> None:
     changes = ((state, _status(plan.before.get(c))) for c, state in plan.after.items())
-    save_states(db, changes, serial_moved=serial_moved)
+    save_states(db, changes, serial_renewed=serial_renewed)
 
 
 def _status(state: CheckState | None) -> str | None:

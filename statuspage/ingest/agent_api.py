@@ -320,7 +320,8 @@ def _store_report(
         else:
             insert_all_new(db, batch)
             new_results = batch.results
-        move = record_seen(
+        expected = STATES.serial(database, agent.id)
+        seen = record_seen(
             db,
             agent.id,
             received_at,
@@ -329,16 +330,17 @@ def _store_report(
             dropped=report.dropped,
             backlog=report.backlog,
             duplicates=len(report.results) - len(new_results),
+            expected_serial=expected,
         )
-        if move is None:
+        if seen is None:
             raise _Revoked
         stored: dict[str, CheckState] = {}
         if new_results:
             if plan is None:
-                known = STATES.known(database, agent.id, move, {r.check_id for r in new_results})
-                plan = apply_results(db, config, agent.name, new_results, known=known, serial_moved=True)
+                known = STATES.known(database, agent.id, seen, {r.check_id for r in new_results})
+                plan = apply_results(db, config, agent.name, new_results, known=known, serial_renewed=True)
             else:
-                plan = save_plan(db, config, plan, new_results, serial_moved=True)
+                plan = save_plan(db, config, plan, new_results, serial_renewed=True)
             stored = plan.after
             if components_may_change(config, plan, received_at):
                 if evaluates_inside_ingest_write(db):
@@ -346,7 +348,7 @@ def _store_report(
                 else:
                     evaluate_after = True
     # Committed: the next report of this agent to this process may skip reading these back.
-    STATES.remember(database, agent.id, move, stored)
+    STATES.remember(database, agent.id, expected, seen, stored)
     return new_results, evaluate_after
 
 

@@ -4,13 +4,13 @@ A report of one result spends about a tenth of its time on the collector reading
 (check, agent) state back before advancing it. The row read is almost always the one
 this same process wrote for the agent's previous report, because an agent keeps its
 connection to one gunicorn worker. Reading can be skipped when it is certain nothing
-else wrote the agent's states since: every transaction that writes them moves the
-agent's `state_serial` by a random step (ingest in `record_seen`, everyone else in
-`save_states`), so when the serial this transaction found (`SerialMove.before`) is the
-one this process left after its own last write, the states remembered are the stored
-ones. Anything else (another worker or collector took a report of the agent, a heartbeat
-wrote under its name, a transaction rolled back, a restore) is a miss: the rows are read
-as before. States are remembered only after the transaction committed.
+else wrote the agent's states since: every transaction that writes them replaces the
+agent's `state_serial` with a fresh random number (ingest in `record_seen`, everyone
+else in `save_states`), so when ingest's UPDATE finds the serial this process left
+after its own last write (`Seen.as_expected`), the states remembered are the stored
+ones. Anything else (another worker or collector took a report of the agent, a
+heartbeat wrote under its name, a transaction rolled back, a restore) is a miss: the
+rows are read as before. States are remembered only after the transaction committed.
 
 Keyed by (database, agent id): a token made anew for the same name is another agent row,
 and tests run many databases in one process.
@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from statuspage.engine.check_state import CheckState
-from statuspage.storage.agents import SerialMove
+from statuspage.storage.agents import Seen
 
 # Bounded memory: past this many agents the cache starts again (a miss costs one read each).
 MAX_AGENTS = 10_000
@@ -41,15 +41,22 @@ class StateCache:
         self._entries: dict[tuple[str, int], _Entry] = {}
         self._lock = threading.Lock()
 
+    def serial(self, database: str, agent_id: int) -> int | None:
+        """The agent's state serial this process left with its last write (for `record_seen`)."""
+        entry = self._entries.get((database, agent_id))
+        return None if entry is None else entry.serial
+
     def known(
-        self, database: str, agent_id: int, move: SerialMove, check_ids: Iterable[str]
+        self, database: str, agent_id: int, seen: Seen, check_ids: Iterable[str]
     ) -> dict[str, CheckState] | None:
         """The stored states of all `check_ids` when this process is sure of every one, else None.
 
-        Call inside the transaction whose `record_seen` returned `move`.
+        Call inside the transaction whose `record_seen` returned `seen`.
         """
+        if not seen.as_expected:
+            return None
         entry = self._entries.get((database, agent_id))
-        if entry is None or entry.serial != move.before:
+        if entry is None:
             return None
         states = entry.states
         found: dict[str, CheckState] = {}
@@ -61,20 +68,23 @@ class StateCache:
         return found
 
     def remember(
-        self, database: str, agent_id: int, move: SerialMove, stored: Mapping[str, CheckState]
+        self, database: str, agent_id: int, expected: int | None, seen: Seen, stored: Mapping[str, CheckState]
     ) -> None:
-        """After the commit: the agent's states are `stored` (for those checks) at `move.after`."""
+        """After the commit: the agent's states are `stored` (for those checks) at `seen.serial`.
+
+        `expected` is the serial the transaction gave `record_seen`.
+        """
         key = (database, agent_id)
         with self._lock:
             entry = self._entries.get(key)
-            if entry is not None and entry.serial == move.before:
+            if seen.as_expected and entry is not None and entry.serial == expected:
                 # Nothing else wrote since this process's last write: its other checks still hold.
                 entry.states.update(stored)
-                entry.serial = move.after
+                entry.serial = seen.serial
                 return
             if len(self._entries) >= self._max_agents:
                 self._entries.clear()
-            self._entries[key] = _Entry(move.after, dict(stored))
+            self._entries[key] = _Entry(seen.serial, dict(stored))
 
 
 STATES = StateCache()

@@ -164,20 +164,30 @@ def grant_labels(db: Store, name: str, labels: list[str]) -> list[str] | None:
     return granted
 
 
-# `agents.state_serial` moves by a random step below SERIAL_STEPS in every transaction that
-# writes the agent's check states, modulo SERIAL_MODULUS (so it never overflows 64 bits).
-# Random, not +1: a database restored under a running collector, whose history then forks,
-# does not arrive at the serial a process remembers (a false match is a 1-in-2^30 chance).
-SERIAL_MODULUS = 2**62
-SERIAL_STEPS = 2**30
+# `agents.state_serial` is replaced by a fresh random number in every transaction that writes
+# the agent's check states (ingest's record_seen, everyone else's save_states). Random, not a
+# counter: no two writes, on any collector or in a restored copy whose history then forks,
+# leave the same serial (a repeat is a 1-in-2^62 chance).
+SERIAL_BITS = 62
+
+_SEEN = (
+    "UPDATE agents SET last_seen_at = :last_seen_at, agent_version = :agent_version,"
+    " clock_skew_s = :clock_skew_s, spool_backlog = :backlog,"
+    " duplicate_results = duplicate_results + :duplicates,"
+    " dropped_results = dropped_results"
+    "   + CASE WHEN :dropped >= dropped_reported THEN :dropped - dropped_reported ELSE :dropped END,"
+    " dropped_reported = :dropped, state_serial = :serial"
+    " WHERE id = :id AND revoked_at IS NULL"
+)
 
 
 @dataclass(frozen=True)
-class SerialMove:
-    """An agent's state serial before and after one transaction's step."""
+class Seen:
+    """What `record_seen` found: the agent's new state serial, and whether the one it replaced
+    was the serial the caller expected (nobody else wrote the agent's states since)."""
 
-    before: int
-    after: int
+    serial: int
+    as_expected: bool
 
 
 def record_seen(
@@ -190,7 +200,8 @@ def record_seen(
     dropped: int = 0,
     duplicates: int = 0,
     backlog: int = 0,
-) -> SerialMove | None:
+    expected_serial: int | None = None,
+) -> Seen | None:
     """Note the agent's report (call inside the ingest transaction, which then writes the agent's
     check states); None if its token was revoked meanwhile (then nothing may be stored: roll back).
 
@@ -198,55 +209,45 @@ def record_seen(
     last report is added to `dropped_results` (a replayed report adds nothing);
     a smaller value means a new spool, whose whole count is new. `backlog` is what
     its spool still held after the report (kept as the latest figure).
-    Moves the agent's state serial (the same UPDATE) and returns the move.
+    The same UPDATE replaces the agent's state serial; with `expected_serial` it first
+    tries only where the serial is that one, so a match costs no extra statement.
     """
-    step = _step()
-    changed = sql.run(
-        db,
-        "UPDATE agents SET last_seen_at = :last_seen_at, agent_version = :agent_version, clock_skew_s ="
-        " :clock_skew_s, spool_backlog = :backlog,"
-        " duplicate_results = duplicate_results + :duplicates,"
-        " dropped_results = dropped_results"
-        "   + CASE WHEN :dropped >= dropped_reported THEN :dropped - dropped_reported ELSE :dropped END,"
-        " dropped_reported = :dropped, state_serial = (state_serial + :step) % :modulus"
-        " WHERE id = :id AND revoked_at IS NULL",
-        {
-            "last_seen_at": to_iso(now),
-            "agent_version": version,
-            "clock_skew_s": skew_s,
-            "duplicates": duplicates,
-            "dropped": dropped,
-            "backlog": backlog,
-            "step": step,
-            "modulus": SERIAL_MODULUS,
-            "id": agent_id,
-        },
-    )
-    if changed != 1:
+    serial = new_serial()
+    params = {
+        "last_seen_at": to_iso(now),
+        "agent_version": version,
+        "clock_skew_s": skew_s,
+        "duplicates": duplicates,
+        "dropped": dropped,
+        "backlog": backlog,
+        "serial": serial,
+        "id": agent_id,
+    }
+    if expected_serial is not None:
+        expecting = {**params, "expected": expected_serial}
+        if sql.run(db, _SEEN + " AND state_serial = :expected", expecting) == 1:
+            return Seen(serial, as_expected=True)
+    if sql.run(db, _SEEN, params) != 1:
         return None
-    # Read back in a second statement: RETURNING costs SQLite 3.40 about 10 us more. The row is
-    # this transaction's now (SQLite's write lock, PostgreSQL's row lock), so nothing moves it between.
-    after = int(sql.scalar(db, "SELECT state_serial FROM agents WHERE id = :id", {"id": agent_id}))
-    return SerialMove((after - step) % SERIAL_MODULUS, after)
+    return Seen(serial, as_expected=False)
 
 
-def move_state_serials(db: Store, names: Iterable[str]) -> None:
-    """Move the state serial of the live agents with these names (their check states are being
+def renew_state_serials(db: Store, names: Iterable[str]) -> None:
+    """Renew the state serial of the live agents with these names (their check states are being
     written outside ingest, e.g. heartbeats under the name `collector`)."""
     marks, params = sql.in_list("name", sorted(set(names)))
     if not params:
         return
     sql.run(
         db,
-        "UPDATE agents SET state_serial = (state_serial + :step) % :modulus"  # noqa: S608 - our marks
-        f" WHERE revoked_at IS NULL AND name IN ({marks})",
-        {**params, "step": _step(), "modulus": SERIAL_MODULUS},
+        f"UPDATE agents SET state_serial = :serial WHERE revoked_at IS NULL AND name IN ({marks})",  # noqa: S608 - our marks
+        {**params, "serial": new_serial()},
     )
 
 
-def _step() -> int:
+def new_serial() -> int:
     # Not a secret, only unlikely to repeat: the fast generator (re-seeded in each forked worker).
-    return random.randrange(1, SERIAL_STEPS)  # noqa: S311
+    return random.getrandbits(SERIAL_BITS)  # noqa: S311
 
 
 def silent_agents(db: Store, cutoff: datetime) -> list[Agent]:

@@ -885,7 +885,7 @@ def m0026_oncall_responders(db: Database) -> None:
 
 @MIGRATIONS(name="0027_agent_state_serial")
 def m0027_agent_state_serial(db: Database) -> None:
-    """A number that changes (by a random step) in every transaction that writes an agent's check
-    states: an ingest process that sees it move only by its own step knows the states it wrote
-    last are still the stored ones, and skips reading them back (`ingest/state_cache.py`)."""
+    """A random number replaced in every transaction that writes an agent's check states: an
+    ingest process that finds the one it left knows the states it wrote last are still the
+    stored ones, and skips reading them back (`ingest/state_cache.py`)."""
     db.execute("ALTER TABLE agents ADD COLUMN state_serial INTEGER NOT NULL DEFAULT 0")

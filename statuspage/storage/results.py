@@ -17,7 +17,7 @@ from shared.schema import Result
 from shared.timeutil import from_iso, to_iso, to_iso_all
 from statuspage.engine.check_state import EMPTY_BREACHES, CheckState
 from statuspage.storage import sql
-from statuspage.storage.agents import move_state_serials
+from statuspage.storage.agents import renew_state_serials
 from statuspage.storage.sql import Store
 
 RESULT_COLUMNS = (
@@ -192,13 +192,13 @@ def load_states(db: Store, check_ids: Iterable[str] | None = None) -> list[Check
 
 
 def save_states(
-    db: Store, changes: Iterable[tuple[CheckState, str | None]], *, serial_moved: bool = False
+    db: Store, changes: Iterable[tuple[CheckState, str | None]], *, serial_renewed: bool = False
 ) -> None:
     """Upsert states, each given with the status it had before (None: it had no row), in one
     batch; record a flip for each whose status changed. Call inside a transaction.
 
-    Every write of an agent's states moves its state serial (`agents.record_seen`):
-    `serial_moved` says this transaction's ingest did already; otherwise it is done here.
+    Every write of an agent's states renews its state serial (`agents.record_seen`):
+    `serial_renewed` says this transaction's ingest did already; otherwise it is done here.
     """
     states: list[tuple[object, ...]] = []
     flips: list[dict[str, Any]] = []
@@ -239,8 +239,8 @@ def save_states(
             )
     if not states:
         return
-    if not serial_moved:
-        move_state_serials(db, {state.agent for state, _old in given})
+    if not serial_renewed:
+        renew_state_serials(db, {state.agent for state, _old in given})
     sql.insert_many(db, "check_states", STATE_COLUMNS, states, update_on_conflict=("check_id", "agent"))
     if flips:
         sql.run_many(

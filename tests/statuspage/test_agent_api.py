@@ -640,7 +640,7 @@ def test_states_written_by_others_between_two_reports_are_read_again(
     with sql.write(db):  # another collector's ingest: it moved the serial in record_seen
         insert_results(db, "edge-1", [elsewhere], clock())
         assert record_seen(db, agent.id, clock(), "0.1.0", 0.0) is not None
-        apply_results(db, settings, "edge-1", [elsewhere], serial_moved=True)
+        apply_results(db, settings, "edge-1", [elsewhere], serial_renewed=True)
     assert post(client, token, report(results=[_down_at(52)])).status_code == 200
     assert _state(db) == ("down", 3)
     other_writer = Result.model_validate(_down_at(53))

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from statuspage.engine.check_state import CheckState
 from statuspage.ingest.state_cache import StateCache
-from statuspage.storage.agents import SerialMove
+from statuspage.storage.agents import Seen
 
 DB = "/var/lib/upwatch/upwatch.db"
 T0 = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
@@ -16,34 +16,40 @@ def state(check_id: str) -> CheckState:
     return CheckState.initial(check_id, "edge-1", T0)
 
 
-def test_states_are_known_only_while_the_serial_moved_by_this_process_alone() -> None:
+def test_states_are_known_only_while_the_serial_is_the_one_this_process_left() -> None:
     cache = StateCache()
-    assert cache.known(DB, 1, SerialMove(0, 5), ["a"]) is None  # nothing stored yet
-    cache.remember(DB, 1, SerialMove(0, 5), {"a": state("a")})
-    assert cache.known(DB, 1, SerialMove(5, 9), ["a"]) == {"a": state("a")}
-    # Someone else moved the serial after this process's write: read the rows.
-    assert cache.known(DB, 1, SerialMove(6, 9), ["a"]) is None
+    assert cache.serial(DB, 1) is None  # nothing stored yet
+    cache.remember(DB, 1, None, Seen(5, as_expected=False), {"a": state("a")})
+    assert cache.serial(DB, 1) == 5
+    assert cache.known(DB, 1, Seen(9, as_expected=True), ["a"]) == {"a": state("a")}
+    # record_seen found another serial: someone else wrote since; read the rows.
+    assert cache.known(DB, 1, Seen(9, as_expected=False), ["a"]) is None
     # A check this process never stored for the agent is read too.
-    assert cache.known(DB, 1, SerialMove(5, 9), ["a", "b"]) is None
+    assert cache.known(DB, 1, Seen(9, as_expected=True), ["a", "b"]) is None
 
 
-def test_consecutive_writes_add_up_and_a_gap_starts_again() -> None:
+def test_consecutive_writes_add_up_and_a_miss_starts_again() -> None:
     cache = StateCache()
-    cache.remember(DB, 1, SerialMove(0, 5), {"a": state("a")})
-    cache.remember(DB, 1, SerialMove(5, 9), {"b": state("b")})
-    assert cache.known(DB, 1, SerialMove(9, 12), ["a", "b"]) == {"a": state("a"), "b": state("b")}
-    # Written after a move this process did not see: only what it stored now is certain.
-    cache.remember(DB, 1, SerialMove(20, 30), {"c": state("c")})
-    assert cache.known(DB, 1, SerialMove(30, 31), ["a"]) is None
-    assert cache.known(DB, 1, SerialMove(30, 31), ["c"]) == {"c": state("c")}
+    cache.remember(DB, 1, None, Seen(5, as_expected=False), {"a": state("a")})
+    cache.remember(DB, 1, 5, Seen(9, as_expected=True), {"b": state("b")})
+    assert cache.serial(DB, 1) == 9
+    assert cache.known(DB, 1, Seen(12, as_expected=True), ["a", "b"]) == {"a": state("a"), "b": state("b")}
+    # Written after another writer: only what this transaction stored is certain.
+    cache.remember(DB, 1, 9, Seen(30, as_expected=False), {"c": state("c")})
+    assert cache.known(DB, 1, Seen(31, as_expected=True), ["a"]) is None
+    assert cache.known(DB, 1, Seen(31, as_expected=True), ["c"]) == {"c": state("c")}
+    # Another thread of this process replaced the entry meanwhile: start again from this write.
+    cache.remember(DB, 1, 9, Seen(40, as_expected=True), {"d": state("d")})
+    assert cache.serial(DB, 1) == 40
+    assert cache.known(DB, 1, Seen(41, as_expected=True), ["c"]) is None
 
 
 def test_agents_and_databases_are_kept_apart_and_memory_is_bounded() -> None:
     cache = StateCache(max_agents=2)
-    cache.remember(DB, 1, SerialMove(0, 5), {"a": state("a")})
-    assert cache.known("/tmp/other.db", 1, SerialMove(5, 6), ["a"]) is None
-    assert cache.known(DB, 2, SerialMove(5, 6), ["a"]) is None
-    cache.remember(DB, 2, SerialMove(0, 7), {"a": state("a")})
-    cache.remember(DB, 3, SerialMove(0, 8), {"a": state("a")})  # a third agent: start again
-    assert cache.known(DB, 1, SerialMove(5, 6), ["a"]) is None
-    assert cache.known(DB, 3, SerialMove(8, 9), ["a"]) == {"a": state("a")}
+    cache.remember(DB, 1, None, Seen(5, as_expected=False), {"a": state("a")})
+    assert cache.serial("/tmp/other.db", 1) is None
+    assert cache.serial(DB, 2) is None
+    cache.remember(DB, 2, None, Seen(7, as_expected=False), {"a": state("a")})
+    cache.remember(DB, 3, None, Seen(8, as_expected=False), {"a": state("a")})  # a third: start again
+    assert cache.serial(DB, 1) is None
+    assert cache.known(DB, 3, Seen(9, as_expected=True), ["a"]) == {"a": state("a")}
