@@ -41,9 +41,10 @@ def settings() -> Settings:
     Read once per request; kept per process for AUTO_CHECKS_REFRESH_S, and at once anew after
     a reload (new declared settings) or `forget_merged_settings`.
     """
-    if "settings" not in g:
-        g.settings = _merged_settings()
-    value: Settings = g.settings
+    store = g._get_current_object()  # one proxy lookup: this runs on every agent report
+    value: Settings | None = getattr(store, "settings", None)
+    if value is None:
+        value = store.settings = _merged_settings()
     return value
 
 
@@ -71,9 +72,10 @@ def _merged_settings() -> Settings:
 
 def now() -> datetime:
     """The request's clock reading (read once per request; tests inject the clock)."""
-    if "now" not in g:
-        g.now = current_app.config["UPWATCH_CLOCK"]()
-    value: datetime = g.now
+    store = g._get_current_object()
+    value: datetime | None = getattr(store, "now", None)
+    if value is None:
+        value = store.now = current_app.config["UPWATCH_CLOCK"]()
     return value
 
 

@@ -219,10 +219,11 @@ def reports() -> Response:
     """
     agent: Agent = g.agent
     config = settings()
-    if not request.is_json:
+    req = request._get_current_object()  # type: ignore[attr-defined]  # one proxy lookup, not five
+    if not req.is_json:
         return json_error(415, "Content-Type must be application/json")
-    body = request.get_data(cache=False)
-    if request.content_length is None:
+    body = req.get_data(cache=False)
+    if req.content_length is None:
         # Chunked uploads carry no length: Werkzeug stops reading at the cap, so a body
         # that fills it was cut short. Say so, rather than "not valid JSON".
         limit = current_app.config["MAX_CONTENT_LENGTH"]
@@ -280,7 +281,7 @@ def reports() -> Response:
     # Written by hand: the ids are canonical UUID strings, nothing to escape.
     acknowledged = ",".join(f'"{result_id}"' for result_id in prepared.ids)
     ack = f'{{"accepted":{len(new_results)},"duplicates":{duplicates},"acknowledged":[{acknowledged}]}}'
-    return Response(ack, mimetype="application/json")
+    return Response(ack, content_type="application/json")
 
 
 def _store_report(

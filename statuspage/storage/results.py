@@ -47,6 +47,8 @@ def prepare_results(agent: str, results: Sequence[Result], received_at: datetime
     (its stored text: UTC to the millisecond, so it sorts as time does) and land
     in event-time order even when a backlog is replayed late.
     """
+    if len(results) == 1:
+        return _prepare_one(agent, results[0], received_at)
     ids: list[str] = _ID_TEXTS.dump_python([r.id for r in results], mode="json")
     started = to_iso_all([r.started_at for r in results])
     unique: dict[str, tuple[str, Result]] = {}
@@ -73,6 +75,25 @@ def prepare_results(agent: str, results: Sequence[Result], received_at: datetime
         for result_id, (started_at, r) in ordered
     ]
     return PreparedResults([r for _i, (_s, r) in ordered], [i for i, _r in ordered], rows)
+
+
+def _prepare_one(agent: str, r: Result, received_at: datetime) -> PreparedResults:
+    # Most reports carry one result: the same row without the batch machinery (a batch-1
+    # report spends less on this than on one pydantic call's overhead). Same texts as above.
+    result_id = str(r.id)
+    row = (
+        result_id,
+        r.check_id,
+        agent,
+        to_iso(r.started_at),
+        to_iso(received_at),
+        r.latency_ms,
+        r.status,
+        r.error,
+        to_json(r.metrics).decode() if r.metrics else "{}",
+        to_json(r.detail).decode() if r.detail else "{}",
+    )
+    return PreparedResults([r], [result_id], [row])
 
 
 class SomeStoredAlready(Exception):

@@ -4,6 +4,7 @@ migrated database (SQLite file / throwaway PostgreSQL) and checks what they retu
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -125,6 +126,33 @@ def test_insert_all_new_stores_a_new_batch_and_refuses_a_replay(store: sql.Store
         new = results_store.insert_prepared(store, replay)
     assert [str(r.id) for r in new] == [str(r.id) for r in later]
     assert results_store.count_results(store) == 8
+
+
+def test_a_report_of_one_result_gets_the_row_it_would_get_in_a_batch() -> None:
+    """Most reports carry one result: they skip the batch machinery, not a byte of the row."""
+    parsed = [
+        Result.model_validate_json(
+            json.dumps(
+                {
+                    "id": str(new_result_id()),
+                    "check_id": "api",
+                    "started_at": "2026-11-27T14:01:02.345678+02:00",
+                    "latency_ms": 12.5,
+                    "status": "down",
+                    "error": "refused",
+                    "metrics": {"probe_duration_seconds": 0.0125},
+                    "detail": {"code": 503},
+                }
+            )
+        ),
+        result("api", "up", 90),
+    ]
+    batch = results_store.prepare_results("edge-1", parsed, T0)
+    for alone in parsed:
+        one = results_store.prepare_results("edge-1", [alone], T0)
+        index = batch.ids.index(str(alone.id))
+        assert (one.ids, one.rows, one.results) == ([batch.ids[index]], [batch.rows[index]], [alone])
+    assert batch.rows[0][3] == "2026-11-27T12:01:02.345+00:00"
 
 
 def test_prepared_rows_carry_canonical_ids_and_times(store: sql.Store) -> None:
