@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import gzip
 import threading
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
 
 from flask import Flask, Response, request
 
@@ -21,7 +24,7 @@ _compressed: dict[tuple[str, str], bytes] = {}
 
 
 def _gzip_css(response: Response) -> Response:
-    if request.endpoint not in STATIC_ENDPOINTS or response.mimetype != "text/css":
+    if response.mimetype != "text/css":
         return response
     response.vary.add("Accept-Encoding")
     if response.status_code != 200 or request.accept_encodings["gzip"] <= 0 or response.content_encoding:
@@ -51,5 +54,18 @@ def _gzip_css(response: Response) -> Response:
 
 
 def init_app(app: Flask) -> None:
-    """Compress static CSS for clients that accept gzip."""
-    app.after_request(_gzip_css)
+    """Compress static CSS for clients that accept gzip (call after the admin blueprint is registered).
+
+    The static views are wrapped rather than an app-wide after_request hook added: a
+    hook runs on every request, agent reports included, to decide it has nothing to do.
+    """
+    for endpoint in STATIC_ENDPOINTS:
+        app.view_functions[endpoint] = _compressing(app, app.view_functions[endpoint])
+
+
+def _compressing(app: Flask, view: Callable[..., Any]) -> Callable[..., Response]:
+    @wraps(view)
+    def static_view(**kwargs: Any) -> Response:
+        return _gzip_css(app.make_response(view(**kwargs)))
+
+    return static_view

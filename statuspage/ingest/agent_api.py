@@ -94,12 +94,13 @@ class _Revoked(Exception):
 
 @agent_api.before_request
 def _authenticate() -> Response | None:
-    header = request.headers.get("Authorization", "")
+    req = request._get_current_object()  # type: ignore[attr-defined]  # one proxy lookup per report
+    header = req.environ.get("HTTP_AUTHORIZATION", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         return _unauthorized("missing bearer token")
     token = token.strip()
-    agent = _cached_agent(token) if request.endpoint == "agent_api.reports" else None
+    agent = _cached_agent(token) if req.endpoint == "agent_api.reports" else None
     if agent is None:
         agent = authenticate(get_db(), token)
         if agent is None:
@@ -107,8 +108,9 @@ def _authenticate() -> Response | None:
         if len(_auth_cache) > 10_000:
             _auth_cache.clear()
         _auth_cache[hash_token(token)] = (time.monotonic(), agent)
-    g.agent = agent
-    g.token = token
+    store = g._get_current_object()
+    store.agent = agent
+    store.token = token
     return None
 
 
