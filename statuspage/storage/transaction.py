@@ -38,7 +38,20 @@ _write_lock = threading.Lock()
 # lock taken sleeps 1, 2, 5 ... ms. A flock on a file beside the database queues the
 # processes' ingest writers instead (waiting is polled every LOCK_POLL_S, bounded by
 # the busy timeout). One descriptor per process, opened after gunicorn forks.
-_process_locks: dict[tuple[int, str], int] = {}
+_process_locks: dict[str, int] = {}
+
+
+def _forget_process_locks() -> None:
+    # A forked child (gunicorn's workers) opens its own descriptors: a flock belongs to the
+    # open file description, which parent and child would share. Closing the child's copies
+    # leaves the parent's lock alone. Done at fork time, not by keying on os.getpid(): that
+    # is a system call per report.
+    for fd in _process_locks.values():
+        os.close(fd)
+    _process_locks.clear()
+
+
+os.register_at_fork(after_in_child=_forget_process_locks)
 # The lock passes between the two gunicorn workers on most reports (a holder almost never
 # finds another report of its own process queued), so the gap between a release and the
 # waiter's next try is idle lock time: at one result per report, 1 ms polls cost a quarter
@@ -136,12 +149,11 @@ def _take_process_lock(database: str) -> int | None:
 
 
 def _process_lock_fd(database: str) -> int | None:
-    key = (os.getpid(), database)
-    fd = _process_locks.get(key)
+    fd = _process_locks.get(database)
     if fd is None:
         try:
             fd = os.open(database + ".ingest-lock", os.O_RDWR | os.O_CREAT, 0o600)
         except OSError:
             return None  # e.g. a read-only folder: SQLite's own locking still holds
-        _process_locks[key] = fd
+        _process_locks[database] = fd
     return fd
