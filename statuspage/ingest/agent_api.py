@@ -340,7 +340,7 @@ def _store_report(
         stored: dict[str, CheckState] = {}
         if new_results:
             if plan is None:
-                known = STATES.known(database, agent.id, seen, {r.check_id for r in new_results})
+                known = STATES.known(database, agent.id, expected, seen, {r.check_id for r in new_results})
                 plan = apply_results(db, config, agent.name, new_results, known=known, serial_renewed=True)
             else:
                 plan = save_plan(db, config, plan, new_results, serial_renewed=True)

@@ -47,24 +47,27 @@ class StateCache:
         return None if entry is None else entry.serial
 
     def known(
-        self, database: str, agent_id: int, seen: Seen, check_ids: Iterable[str]
+        self, database: str, agent_id: int, expected: int | None, seen: Seen, check_ids: Iterable[str]
     ) -> dict[str, CheckState] | None:
         """The stored states of all `check_ids` when this process is sure of every one, else None.
 
-        Call inside the transaction whose `record_seen` returned `seen`.
+        Call inside the transaction whose `record_seen` was given `expected` and returned
+        `seen`. The entry must still be the one at `expected`: a thread that committed
+        earlier may remember its (older) states late, after this transaction read the serial.
         """
         if not seen.as_expected:
             return None
-        entry = self._entries.get((database, agent_id))
-        if entry is None:
-            return None
-        states = entry.states
         found: dict[str, CheckState] = {}
-        for check_id in check_ids:
-            state = states.get(check_id)
-            if state is None:
-                return None  # never stored by this process (or no state yet): read it
-            found[check_id] = state
+        with self._lock:
+            entry = self._entries.get((database, agent_id))
+            if entry is None or entry.serial != expected:
+                return None
+            states = entry.states
+            for check_id in check_ids:
+                state = states.get(check_id)
+                if state is None:
+                    return None  # never stored by this process (or no state yet): read it
+                found[check_id] = state
         return found
 
     def remember(
