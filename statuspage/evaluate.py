@@ -189,6 +189,11 @@ def apply_results(
     return plan
 
 
+def save_planned(db: Store, plan: StatePlan, *, serial_renewed: bool = False) -> None:
+    """Store a plan known to hold (made from the states stored now; every result new)."""
+    _save(db, plan, serial_renewed)
+
+
 def _save(db: Store, plan: StatePlan, serial_renewed: bool) -> None:
     changes = ((state, _status(plan.before.get(c))) for c, state in plan.after.items())
     save_states(db, changes, serial_renewed=serial_renewed)

@@ -19,12 +19,27 @@ from shared.checks import ID_PATTERN
 from shared.schema import ActionResult, Report, Result
 from statuspage.assignments import assignments_json, build_assignments, checks_for
 from statuspage.engine.check_state import CheckState
-from statuspage.evaluate import StatePlan, apply_results, evaluate_components, plan_states, save_plan
+from statuspage.evaluate import (
+    StatePlan,
+    apply_results,
+    evaluate_components,
+    plan_from_states,
+    plan_states,
+    save_plan,
+    save_planned,
+)
 from statuspage.ingest.state_cache import STATES
 from statuspage.responses import service as responses
 from statuspage.settings import Settings
 from statuspage.storage import sql
-from statuspage.storage.agents import Agent, authenticate, hash_token, record_declared_labels, record_seen
+from statuspage.storage.agents import (
+    Agent,
+    Seen,
+    authenticate,
+    hash_token,
+    record_declared_labels,
+    record_seen,
+)
 from statuspage.storage.drills import running_drills
 from statuspage.storage.responses import record_offered_actions
 from statuspage.storage.results import (
@@ -302,21 +317,17 @@ def _store_report(
     With `replay` False every result is expected new (`insert_all_new`: raises
     SomeStoredAlready, after the transaction rolled back, when some are stored);
     with True, which are new is read under the lock. The states of a larger report
-    (PLAN_BEFORE_LOCK_FROM) are planned before the lock; `save_plan` re-plans under
-    it if another report of this agent committed in between (or some results were
-    replays), so nothing is lost or counted twice. A small report's are planned
-    under the lock, from the states this process stored last when the agent's state
-    serial says they still hold (`state_cache`), else from the rows read.
+    (PLAN_BEFORE_LOCK_FROM) are planned before the lock and re-planned under it if
+    another report of this agent committed in between (or some results were replays),
+    so nothing is lost or counted twice (`_advance_states`). A small report's are
+    planned under the lock. Both start from the states this process stored last when
+    the agent's state serial says they still hold (`state_cache`), else from rows read.
     Returns (the results stored, whether to evaluate after the commit: PostgreSQL).
     Raises _Revoked when the token was revoked meanwhile (nothing is stored).
     """
-    plan = (
-        plan_states(db, config, agent.name, batch.results)
-        if len(batch.results) >= PLAN_BEFORE_LOCK_FROM
-        else None
-    )
-    evaluate_after = False
     database = str(config.database)
+    early = _plan_before_lock(db, config, agent, batch, database)
+    evaluate_after = False
     with ingest_write(db, database, agent.id):
         if replay:
             new_results = insert_prepared(db, batch)
@@ -339,11 +350,7 @@ def _store_report(
             raise _Revoked
         stored: dict[str, CheckState] = {}
         if new_results:
-            if plan is None:
-                known = STATES.known(database, agent.id, expected, seen, {r.check_id for r in new_results})
-                plan = apply_results(db, config, agent.name, new_results, known=known, serial_renewed=True)
-            else:
-                plan = save_plan(db, config, plan, new_results, serial_renewed=True)
+            plan = _advance_states(db, config, agent, database, early, expected, seen, new_results)
             stored = plan.after
             if components_may_change(config, plan, received_at):
                 if evaluates_inside_ingest_write(db):
@@ -353,6 +360,52 @@ def _store_report(
     # Committed: the next report of this agent to this process may skip reading these back.
     STATES.remember(database, agent.id, expected, seen, stored)
     return new_results, evaluate_after
+
+
+# A plan made before the lock, and the state serial it was made at when it came from the
+# states this process stored last (None: from the rows read).
+_EarlyPlan = tuple[StatePlan, int | None]
+
+
+def _plan_before_lock(
+    db: Store, config: Settings, agent: Agent, batch: PreparedResults, database: str
+) -> _EarlyPlan | None:
+    """A larger report's states, planned before the write lock (pure CPU work, kept off it)."""
+    if len(batch.results) < PLAN_BEFORE_LOCK_FROM:
+        return None
+    serial = STATES.serial(database, agent.id)
+    known = STATES.states_at(database, agent.id, serial, {r.check_id for r in batch.results})
+    if known is None:
+        return plan_states(db, config, agent.name, batch.results), None
+    return plan_from_states(config, agent.name, batch.results, known), serial
+
+
+def _advance_states(
+    db: Store,
+    config: Settings,
+    agent: Agent,
+    database: str,
+    early: _EarlyPlan | None,
+    expected: int | None,
+    seen: Seen,
+    new_results: list[Result],
+) -> StatePlan:
+    """Under the lock: store where `new_results` take the agent's states; return the plan stored.
+
+    A plan made early from remembered states holds when nothing wrote since (`seen`) and
+    every result is new; one made from rows read is checked against the rows (`save_plan`).
+    Otherwise, and for small reports, the states are taken from this process's memory when
+    it is sure of them (`state_cache`), else read.
+    """
+    if early is not None:
+        plan, planned_at = early
+        if planned_at is None:
+            return save_plan(db, config, plan, new_results, serial_renewed=True)
+        if seen.as_expected and expected == planned_at and len(new_results) == len(plan.results):
+            save_planned(db, plan, serial_renewed=True)
+            return plan
+    known = STATES.known(database, agent.id, expected, seen, {r.check_id for r in new_results})
+    return apply_results(db, config, agent.name, new_results, known=known, serial_renewed=True)
 
 
 def _evaluate_after_commit(db: Store, config: Settings, at: datetime, agent_name: str) -> None:

@@ -57,10 +57,17 @@ class StateCache:
         """
         if not seen.as_expected:
             return None
+        return self.states_at(database, agent_id, expected, check_ids)
+
+    def states_at(
+        self, database: str, agent_id: int, serial: int | None, check_ids: Iterable[str]
+    ) -> dict[str, CheckState] | None:
+        """The states this process stored for all `check_ids` if its entry is at `serial`, else
+        None. Whether the database still is at `serial` is `record_seen`'s to tell."""
         found: dict[str, CheckState] = {}
         with self._lock:
             entry = self._entries.get((database, agent_id))
-            if entry is None or entry.serial != expected:
+            if serial is None or entry is None or entry.serial != serial:
                 return None
             states = entry.states
             for check_id in check_ids:

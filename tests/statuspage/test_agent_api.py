@@ -669,3 +669,50 @@ def test_the_next_report_of_an_agent_does_not_read_its_states_back(
     # (Evaluation, which a flip starts, reads every state: that is not the agent's read-back.)
     assert not any("FROM check_states WHERE agent" in s for s in statements), statements
     assert _state(db) == ("down", 2)
+
+
+@pytest.mark.engines("sqlite")  # holds SQLite's write lock while the report waits for it
+def test_a_large_report_planned_from_remembered_states_is_planned_again_after_another_write(
+    client: FlaskClient, agent_token: Callable[..., str], db: Any, settings: Any, clock: Any
+) -> None:
+    """A large report plans before the lock from the states this process stored last; a write
+    of the same states committed while it waits is seen under the lock (the serial moved)."""
+    import threading
+
+    from shared.schema import Result
+    from statuspage.evaluate import apply_results
+    from statuspage.ingest import agent_api
+    from statuspage.storage import transaction
+    from statuspage.storage.results import insert_results
+
+    token = agent_token()
+    assert post(client, token, report(results=_minute_results(0, 20, "down"))).status_code == 200
+    statements: list[str] = []
+    agent_api._local.db[1].conn.set_trace_callback(statements.append)
+    try:
+        assert post(client, token, report(results=_minute_results(20, 20, "down"))).status_code == 200
+    finally:
+        agent_api._local.db[1].conn.set_trace_callback(None)
+    assert not any("FROM check_states WHERE agent" in s for s in statements), statements
+    assert _state(db) == ("down", 40)
+
+    answers: list[Any] = []
+    db.execute("BEGIN IMMEDIATE")  # another writer holds the lock ...
+    waiting = threading.Thread(
+        target=lambda: answers.append(post(client, token, report(results=_minute_results(50, 20, "down"))))
+    )
+    waiting.start()
+    try:
+        for _ in range(30_000):  # ... until the report has planned and queues for the lock
+            if transaction._write_lock.locked():
+                break
+            threading.Event().wait(0.001)
+        assert transaction._write_lock.locked(), "the report never queued for the write lock"
+        between = Result.model_validate(result(started_at="2026-11-27T11:00:45+00:00", status="down"))
+        insert_results(db, "edge-1", [between], clock())
+        apply_results(db, settings, "edge-1", [between])
+    finally:
+        db.execute("COMMIT")
+        waiting.join()
+    assert answers[0].status_code == 200, answers[0].json
+    assert _state(db) == ("down", 61)
