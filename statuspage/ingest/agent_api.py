@@ -459,6 +459,11 @@ def place_on_timeline(
     if abs(skew) > tolerance:
         results = [r.model_copy(update={"started_at": r.started_at + skew}) for r in results]
     limit = received_at + tolerance
+    if results:
+        # The same instant in the results' own tzinfo object (pydantic gives a report's times one
+        # per offset): datetimes sharing a tzinfo compare without asking it for offsets, about
+        # eight times faster, which a report of 500 results notices.
+        limit = limit.astimezone(results[0].started_at.tzinfo)
     future = [
         {
             "loc": f"results.{index}.started_at",

@@ -199,6 +199,19 @@ BAD_REPORTS: list[tuple[str, Any, bool, int, str, str]] = [
         "results.1.started_at: 300s in the future",
         "own",
     ),
+    (
+        "result from the future, offsets mixed in one report",
+        report(
+            results=[
+                result(started_at="2026-11-27T13:59:59+02:00"),
+                result(started_at="2026-11-27T12:05:00Z"),
+            ]
+        ),
+        False,
+        422,
+        "results.1.started_at: 300s in the future",
+        "own",
+    ),
     # --- size: 413
     ("body over cap", report(results=[result(error=BIG)]), False, 413, "too large", "own"),
     # --- who may report what: 401 / 403
