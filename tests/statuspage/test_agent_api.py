@@ -540,34 +540,43 @@ def test_a_report_committed_while_another_waits_for_the_lock_is_not_lost(
     """Ingest plans the state change before it takes the write lock. A report of the same
     check and agent that commits in between (another gunicorn worker or collector) is seen
     under the lock and the plan is made again: two failures are two, and the location is down."""
+    from shared.schema import Result
+
+    token = agent_token()
+    later = report(results=[result(started_at="2026-11-27T11:59:59+00:00", status="down")])
+    earlier = Result.model_validate(result(started_at="2026-11-27T11:59:58+00:00", status="down"))
+    answer = _post_while_another_writes(client, token, later, db, settings, clock, earlier)
+    assert answer.status_code == 200, answer.json
+    assert _state(db) == ("down", 2)
+
+
+def _post_while_another_writes(
+    client: FlaskClient, token: str, body: Any, db: Any, settings: Any, clock: Any, other: Any
+) -> Any:
+    """Post `body` while another writer holds SQLite's lock; once the report queues for ingest's
+    lock (its states planned), that writer stores the result `other` and commits."""
     import threading
 
-    from shared.schema import Result
     from statuspage.evaluate import apply_results
     from statuspage.storage import transaction
     from statuspage.storage.results import insert_results
 
-    token = agent_token()
     answers: list[Any] = []
-    later = report(results=[result(started_at="2026-11-27T11:59:59+00:00", status="down")])
-    db.execute("BEGIN IMMEDIATE")  # the other writer holds the lock ...
-    waiting = threading.Thread(target=lambda: answers.append(post(client, token, later)))
+    db.execute("BEGIN IMMEDIATE")
+    waiting = threading.Thread(target=lambda: answers.append(post(client, token, body)))
     waiting.start()
     try:
-        # ... until this report has planned its states and queues for the lock.
         for _ in range(30_000):
             if transaction._write_lock.locked():
                 break
             threading.Event().wait(0.001)
         assert transaction._write_lock.locked(), "the report never queued for the write lock"
-        earlier = Result.model_validate(result(started_at="2026-11-27T11:59:58+00:00", status="down"))
-        insert_results(db, "edge-1", [earlier], clock())
-        apply_results(db, settings, "edge-1", [earlier])
+        insert_results(db, "edge-1", [other], clock())
+        apply_results(db, settings, "edge-1", [other])
     finally:
         db.execute("COMMIT")
         waiting.join()
-    assert answers[0].status_code == 200, answers[0].json
-    assert _state(db) == ("down", 2)
+    return answers[0]
 
 
 def test_a_report_with_replayed_results_counts_only_the_new_ones_in_the_state(
@@ -690,13 +699,8 @@ def test_a_large_report_planned_from_remembered_states_is_planned_again_after_an
 ) -> None:
     """A large report plans before the lock from the states this process stored last; a write
     of the same states committed while it waits is seen under the lock (the serial moved)."""
-    import threading
-
     from shared.schema import Result
-    from statuspage.evaluate import apply_results
     from statuspage.ingest import agent_api
-    from statuspage.storage import transaction
-    from statuspage.storage.results import insert_results
 
     token = agent_token()
     assert post(client, token, report(results=_minute_results(0, 20, "down"))).status_code == 200
@@ -709,23 +713,8 @@ def test_a_large_report_planned_from_remembered_states_is_planned_again_after_an
     assert not any("FROM check_states WHERE agent" in s for s in statements), statements
     assert _state(db) == ("down", 40)
 
-    answers: list[Any] = []
-    db.execute("BEGIN IMMEDIATE")  # another writer holds the lock ...
-    waiting = threading.Thread(
-        target=lambda: answers.append(post(client, token, report(results=_minute_results(50, 20, "down"))))
-    )
-    waiting.start()
-    try:
-        for _ in range(30_000):  # ... until the report has planned and queues for the lock
-            if transaction._write_lock.locked():
-                break
-            threading.Event().wait(0.001)
-        assert transaction._write_lock.locked(), "the report never queued for the write lock"
-        between = Result.model_validate(result(started_at="2026-11-27T11:00:45+00:00", status="down"))
-        insert_results(db, "edge-1", [between], clock())
-        apply_results(db, settings, "edge-1", [between])
-    finally:
-        db.execute("COMMIT")
-        waiting.join()
-    assert answers[0].status_code == 200, answers[0].json
+    between = Result.model_validate(result(started_at="2026-11-27T11:00:45+00:00", status="down"))
+    third = report(results=_minute_results(50, 20, "down"))
+    answer = _post_while_another_writes(client, token, third, db, settings, clock, between)
+    assert answer.status_code == 200, answer.json
     assert _state(db) == ("down", 61)
