@@ -52,6 +52,7 @@ def _forget_process_locks() -> None:
 
 
 os.register_at_fork(after_in_child=_forget_process_locks)
+
 # The lock passes between the two gunicorn workers on most reports (a holder almost never
 # finds another report of its own process queued), so the gap between a release and the
 # waiter's next try is idle lock time: at one result per report, 1 ms polls cost a quarter
