@@ -13,7 +13,6 @@ from typing import Any
 import jiter
 from flask import Blueprint, Response, current_app, g, request
 from pydantic import ValidationError
-from sqlite_utils import Database  # noqa: I001
 
 from shared.checks import ID_PATTERN
 from shared.schema import ActionResult, Report, Result
@@ -50,7 +49,6 @@ from statuspage.storage.results import (
     prepare_results,
 )
 from statuspage.storage.sql import Store  # noqa: I001
-from statuspage.storage.sqlite_file import set_autocheckpoint
 from statuspage.storage.transaction import evaluates_inside_ingest_write, ingest_write
 from statuspage.web import json_error, now, settings
 
@@ -81,10 +79,6 @@ def get_db(config: Settings | None = None) -> Store:
     if cached is not None:
         sql.close(cached[1])
     db = sql.open_store(database)
-    if isinstance(db, Database):
-        # Fewer, larger checkpoints: pages rewritten by consecutive reports (the
-        # index's right edge, check states) are copied back once, not every time.
-        set_autocheckpoint(db.conn, 10000)
     _local.db = (database, db)
     return db
 
@@ -328,7 +322,8 @@ def _store_report(
     database = str(config.database)
     early = _plan_before_lock(db, config, agent, batch, database)
     evaluate_after = False
-    with ingest_write(db, database, agent.id):
+    # SQLite: the process's ingest connection from here on (the thread's `db` read before).
+    with ingest_write(db, database, agent.id) as db:
         if replay:
             new_results = insert_prepared(db, batch)
         else:

@@ -27,7 +27,7 @@ from sqlite_utils import Database
 if TYPE_CHECKING:
     from statuspage.storage.sql import Store
 
-from statuspage.storage.sqlite_file import BUSY_TIMEOUT_MS
+from statuspage.storage.sqlite_file import BUSY_TIMEOUT_MS, connect, set_autocheckpoint
 
 # One ingest writer at a time per process, queued on a Python lock: SQLite's own busy
 # handler polls with sleeps of 1, 2, 5, 10 ... ms, so threads of one process
@@ -39,19 +39,33 @@ _write_lock = threading.Lock()
 # processes' ingest writers instead (waiting is polled every LOCK_POLL_S, bounded by
 # the busy timeout). One descriptor per process, opened after gunicorn forks.
 _process_locks: dict[str, int] = {}
+# The connection this process's ingest writes go through, (database, store): one for all
+# of gunicorn's threads, used only under `_write_lock`. SQLite empties a connection's page
+# cache whenever another connection wrote since its last transaction; with each thread
+# writing through its own, every report read again every page it touches (its agent row,
+# its check states, the edges of the results' indexes), and now only a write by another
+# process makes it do so (about a quarter fewer reads per report of one result,
+# bench/ingest.py, issue 18). One slot: a process ingests into one database (tests
+# into many in turn, so the previous one is closed rather than kept).
+_writer: list[tuple[str, Database]] = []
+# Connections inherited across a fork, kept referenced and never closed in the child: a
+# SQLite connection must not be used, or closed, in a process it was not opened in.
+_inherited: list[Database] = []
 
 
-def _forget_process_locks() -> None:
+def _forget_inherited() -> None:
     # A forked child (gunicorn's workers) opens its own descriptors: a flock belongs to the
     # open file description, which parent and child would share. Closing the child's copies
     # leaves the parent's lock alone. Done at fork time, not by keying on os.getpid(): that
-    # is a system call per report.
+    # is a system call per report. The parent's writer connection is set aside likewise.
     for fd in _process_locks.values():
         os.close(fd)
     _process_locks.clear()
+    _inherited.extend(store for _database, store in _writer)
+    _writer.clear()
 
 
-os.register_at_fork(after_in_child=_forget_process_locks)
+os.register_at_fork(after_in_child=_forget_inherited)
 
 # The lock passes between the two gunicorn workers on most reports (a holder almost never
 # finds another report of its own process queued), so the gap between a release and the
@@ -88,8 +102,10 @@ class immediate:  # noqa: N801 - used as `with immediate(db):`, like the functio
 def ingest_write(db: Store, database: str, agent_id: int | None = None) -> Iterator[Store]:
     """Ingest's write transaction for one agent's report.
 
-    SQLite: queue on this process's lock and the cross-process flock beside
-    `database`, then BEGIN IMMEDIATE (the file's one writer). PostgreSQL: with
+    Yields the store to write with. SQLite: queue on this process's lock and the
+    cross-process flock beside `database`, then BEGIN IMMEDIATE on the process's
+    ingest connection to `database` (`_writer`; `db` is only told apart from a
+    PostgreSQL store), the file's one writer. PostgreSQL: `db` itself; with
     `agent_id`, that agent's advisory lock only (`PostgresStore.ingest_transaction`),
     so reports of different agents are written in parallel by every collector;
     without it, `sql.write` (the global write lock).
@@ -112,8 +128,8 @@ def ingest_write(db: Store, database: str, agent_id: int | None = None) -> Itera
     with _write_lock:
         fd = _take_process_lock(database)
         try:
-            with immediate(db):
-                yield db
+            with immediate(_ingest_connection(database)) as writer:
+                yield writer
         finally:
             if fd is not None:
                 fcntl.flock(fd, fcntl.LOCK_UN)
@@ -129,6 +145,21 @@ def evaluates_inside_ingest_write(db: Store) -> bool:
     agent's committed states and never holds an agent's rows while it waits.
     """
     return isinstance(db, Database)
+
+
+def _ingest_connection(database: str) -> Database:
+    """This process's ingest connection to `database` (call holding `_write_lock`)."""
+    if _writer and _writer[0][0] == database:
+        return _writer[0][1]
+    for _old, store in _writer:
+        store.conn.close()
+    _writer.clear()
+    store = connect(database)
+    # Fewer, larger checkpoints: pages rewritten by consecutive reports (the index's
+    # right edge, check states) are copied back once, not every time.
+    set_autocheckpoint(store.conn, 10000)
+    _writer.append((database, store))
+    return store
 
 
 def _take_process_lock(database: str) -> int | None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -673,20 +674,32 @@ def test_states_written_by_others_between_two_reports_are_read_again(
     assert _state(db) == ("down", 5)
 
 
-@pytest.mark.engines("sqlite")  # watches the statements of the app's own SQLite connection
+@contextmanager
+def _app_statements() -> Iterator[list[str]]:
+    """The SQL the app runs meanwhile on SQLite: its thread's connection (reads before the
+    write lock) and the process's ingest connection (the write transaction)."""
+    from statuspage.ingest import agent_api
+    from statuspage.storage import transaction
+
+    statements: list[str] = []
+    connections = [agent_api._local.db[1].conn, transaction._writer[0][1].conn]
+    for conn in connections:
+        conn.set_trace_callback(statements.append)
+    try:
+        yield statements
+    finally:
+        for conn in connections:
+            conn.set_trace_callback(None)
+
+
+@pytest.mark.engines("sqlite")  # watches the statements of the app's own SQLite connections
 def test_the_next_report_of_an_agent_does_not_read_its_states_back(
     client: FlaskClient, agent_token: Callable[..., str], db: Any
 ) -> None:
-    from statuspage.ingest import agent_api
-
     token = agent_token()
     assert post(client, token, report(results=[_down_at(50)])).status_code == 200
-    statements: list[str] = []
-    agent_api._local.db[1].conn.set_trace_callback(statements.append)
-    try:
+    with _app_statements() as statements:
         assert post(client, token, report(results=[_down_at(51)])).status_code == 200
-    finally:
-        agent_api._local.db[1].conn.set_trace_callback(None)
     assert any("INSERT INTO check_states" in s for s in statements)
     # (Evaluation, which a flip starts, reads every state: that is not the agent's read-back.)
     assert not any("FROM check_states WHERE agent" in s for s in statements), statements
@@ -700,16 +713,11 @@ def test_a_large_report_planned_from_remembered_states_is_planned_again_after_an
     """A large report plans before the lock from the states this process stored last; a write
     of the same states committed while it waits is seen under the lock (the serial moved)."""
     from shared.schema import Result
-    from statuspage.ingest import agent_api
 
     token = agent_token()
     assert post(client, token, report(results=_minute_results(0, 20, "down"))).status_code == 200
-    statements: list[str] = []
-    agent_api._local.db[1].conn.set_trace_callback(statements.append)
-    try:
+    with _app_statements() as statements:
         assert post(client, token, report(results=_minute_results(20, 20, "down"))).status_code == 200
-    finally:
-        agent_api._local.db[1].conn.set_trace_callback(None)
     assert not any("FROM check_states WHERE agent" in s for s in statements), statements
     assert _state(db) == ("down", 40)
 
