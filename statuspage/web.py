@@ -145,8 +145,26 @@ SECURITY_HEADERS = {
 }
 
 
-# (lower-case name, header) pairs, so a response's own value is found without re-casing ours.
-_SECURITY_ITEMS = tuple((name.lower(), (name, value)) for name, value in SECURITY_HEADERS.items())
+# The agent API answers agents, not browsers: JSON that no browser renders as a document,
+# so the headers that govern a rendered page (Referrer-Policy, Permissions-Policy,
+# Cross-Origin-Opener-Policy, a CSP for its scripts and styles) have nothing to act on.
+# What could still matter is kept: no MIME sniffing, and a CSP that lets nothing load or
+# frame it (X-Frame-Options' job in CSP 2). Four header lines fewer and a CSP a fifth as
+# long on every report: gunicorn checks and writes each line, and the agent parses it.
+AGENT_API_PREFIX = "/api/v1/agent/"
+AGENT_API_SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+}
+
+
+def _items(headers: dict[str, str]) -> tuple[tuple[str, tuple[str, str]], ...]:
+    # (lower-case name, header) pairs, so a response's own value is found without re-casing ours.
+    return tuple((name.lower(), (name, value)) for name, value in headers.items())
+
+
+_SECURITY_ITEMS = _items(SECURITY_HEADERS)
+_AGENT_API_ITEMS = _items(AGENT_API_SECURITY_HEADERS)
 
 
 class ResponseHeaders:
@@ -156,8 +174,9 @@ class ResponseHeaders:
     every log record written while serving the request carries it
     (shared.logging_setup.RequestIdFilter reads the context variable) and the
     response echoes it. The security headers are added unless the response set
-    the same header itself (a view may set a stricter value first); HSTS only on
-    a request that arrived over TLS. At the WSGI edge rather than in Flask's
+    the same header itself (a view may set a stricter value first): the page set
+    (SECURITY_HEADERS), or the agent API's own short one; HSTS on either when
+    the request arrived over TLS. At the WSGI edge rather than in Flask's
     request hooks because it is one call per request on plain lists: the agent
     API answers hundreds of reports a second (bench/ingest.py), and three hooks
     with Werkzeug's header validation cost more than storing a small report.
@@ -171,9 +190,12 @@ class ResponseHeaders:
         request_id = accept_request_id(environ.get("HTTP_X_REQUEST_ID"))
         token = request_id_var.set(request_id)
 
+        agent_api = environ.get("PATH_INFO", "").startswith(AGENT_API_PREFIX)
+        ours = _AGENT_API_ITEMS if agent_api else _SECURITY_ITEMS
+
         def start_with_headers(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
             present = {name.lower() for name, _value in headers}
-            added = [item for lower, item in _SECURITY_ITEMS if lower not in present]
+            added = [item for lower, item in ours if lower not in present]
             added.append((REQUEST_ID_HEADER, request_id))
             hsts = self._hsts(environ)
             if hsts and "strict-transport-security" not in present:

@@ -11,6 +11,7 @@ from werkzeug.test import EnvironBuilder
 from statuspage import create_app
 from statuspage.proxies import arrived_over_tls, client_address, parse_networks
 from statuspage.settings import Settings
+from statuspage.web import AGENT_API_PREFIX
 
 REQUIRED = {
     "X-Content-Type-Options": "nosniff",
@@ -33,6 +34,8 @@ def test_every_page_has_the_headers(app: Flask) -> None:
     paths = static_get_routes(app) + ["/no-such-page", "/static/status.css"]
     assert "/" in paths
     for path in paths:
+        if path.startswith(AGENT_API_PREFIX):
+            continue  # the agent API's own set: the next test
         response = client.get(path)
         for name, value in REQUIRED.items():
             assert response.headers.get(name) == value, (path, name)
@@ -40,6 +43,21 @@ def test_every_page_has_the_headers(app: Flask) -> None:
         assert "frame-ancestors 'none'" in csp and "script-src 'self'" in csp, path
         assert "unsafe-inline" not in csp and "unsafe-eval" not in csp, path
         assert "Strict-Transport-Security" not in response.headers, path
+
+
+def test_the_agent_api_answers_with_the_short_set(app: Flask) -> None:
+    """JSON for agents: no sniffing, nothing may load or frame it; no page-only headers."""
+    client = app.test_client()
+    paths = [p for p in static_get_routes(app) if p.startswith(AGENT_API_PREFIX)]
+    assert "/api/v1/agent/assignments" in paths
+    for response in [client.get(path) for path in paths] + [client.post("/api/v1/agent/reports", json={})]:
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert response.headers["Content-Security-Policy"] == "default-src 'none'; frame-ancestors 'none'"
+        for page_only in ("Referrer-Policy", "Permissions-Policy", "Cross-Origin-Opener-Policy"):
+            assert page_only not in response.headers
+        assert response.headers["X-Request-ID"]
+    over_tls = client.get("/api/v1/agent/assignments", base_url="https://localhost")
+    assert over_tls.headers["Strict-Transport-Security"].startswith("max-age=")
 
 
 def test_hsts_only_over_tls(make_settings: Callable[..., Settings]) -> None:
