@@ -34,10 +34,13 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     from statuspage import admin, public, static_gzip, web
     from statuspage.ingest.agent_api import agent_api
     from statuspage.ingest.heartbeats import heartbeats
+    from statuspage.ingest.report_route import ReportRoute
     from statuspage.notify.subscribe_views import subscriptions_blueprint
     from statuspage.oncall.views import oncall_blueprint
     from statuspage.responses.views import approval_blueprint
 
+    # Inside web's ResponseHeaders (installed next): reports get the same request ids and headers.
+    app.wsgi_app = ReportRoute(app.wsgi_app, app)  # type: ignore[method-assign]
     web.init_app(app)
     app.register_blueprint(agent_api)
     app.register_blueprint(heartbeats)

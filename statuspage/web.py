@@ -236,17 +236,26 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Any:
-        if error.code == 413 and _is_api():
-            limit = app.config["MAX_CONTENT_LENGTH"]
-            return json_error(413, f"request body too large: the limit is {limit} bytes")
-        if _is_api():
-            return json_error(error.code or 500, error.description or error.name)
-        return error
+        return api_http_error(error) if _is_api() else error
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception) -> Any:
-        # Logged with the traceback for operators; the client gets a plain message.
-        log.exception("unhandled error path=%s", redact_url(request.path))
         if _is_api():
-            return json_error(500, "internal error; the collector logged the details")
+            return api_internal_error(request.path)
+        log.exception("unhandled error path=%s", redact_url(request.path))
         return Response("Internal error", status=500, mimetype="text/plain")
+
+
+def api_http_error(error: HTTPException) -> Response:
+    """The JSON answer to an HTTP error on an API path (a 413 names the limit)."""
+    if error.code == 413:
+        limit = current_app.config["MAX_CONTENT_LENGTH"]
+        return json_error(413, f"request body too large: the limit is {limit} bytes")
+    return json_error(error.code or 500, error.description or error.name)
+
+
+def api_internal_error(path: str) -> Response:
+    """Call while handling an unexpected exception on an API path: it is logged with its
+    traceback for operators; the client gets a plain JSON 500."""
+    log.exception("unhandled error path=%s", redact_url(path))
+    return json_error(500, "internal error; the collector logged the details")
