@@ -66,7 +66,7 @@ def test_an_unexpected_error_is_a_logged_json_500(
     assert count_results(db) == 0
 
 
-def test_a_missing_token_is_refused_before_the_body_is_read(client: FlaskClient, db: Any) -> None:
+def test_a_missing_token_is_a_401_with_the_bearer_challenge(client: FlaskClient, db: Any) -> None:
     response = post(client, None, report())
     assert response.status_code == 401 and response.json["error"] == "missing bearer token"
     assert response.headers["WWW-Authenticate"] == 'Bearer realm="upwatch-agent"'
