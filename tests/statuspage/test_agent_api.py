@@ -428,14 +428,15 @@ def test_dropped_counter_is_idempotent_and_survives_a_new_spool(
 
 @pytest.mark.engines("sqlite")  # SQLite's busy timeout; PostgreSQL writers queue on their locks instead
 def test_storage_busy_is_a_503_and_stores_nothing(
-    app: Any, client: FlaskClient, agent_token: Callable[..., str], db: Any
+    client: FlaskClient, agent_token: Callable[..., str], db: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from statuspage.ingest.agent_api import get_db
+    from statuspage.storage import sqlite_file
 
+    # Ingest writes through the process's ingest connection, opened by this database's first
+    # report: give it a short busy timeout (the default 10 s would only make the test wait).
+    monkeypatch.setattr(sqlite_file, "BUSY_TIMEOUT_MS", 50)
     token = agent_token()
-    assert post(client, token, report(results=[])).status_code == 200  # warm this thread's connection
-    with app.app_context():
-        get_db().conn.execute("PRAGMA busy_timeout = 50")
+    assert post(client, token, report(results=[])).status_code == 200
     db.execute("BEGIN IMMEDIATE")  # another writer holds the lock
     try:
         response = post(client, token, report())
