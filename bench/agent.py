@@ -19,6 +19,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -168,6 +169,7 @@ def footprint(seconds: float, checks: int = 200, warmup_s: float = 12.0) -> dict
     finally:
         for helper in helpers:
             stop(helper)
+        shutil.rmtree(workdir, ignore_errors=True)
     return {
         "seconds": round(elapsed, 1),
         "peak_rss_mb": round(peak_rss / 1e6, 1),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import shutil
 import signal
 import statistics
 import subprocess
@@ -182,6 +183,7 @@ def main() -> int:
             log.close()
         target.server.shutdown()
         db.conn.close()
+        shutil.rmtree(work, ignore_errors=True)
     print()
     print(f"episodes: {len(to_open)}, check interval 1 s, failure_threshold 2, 3 agents (majority quorum)")
     for name, values in (

@@ -30,6 +30,7 @@ import http.client
 import json
 import multiprocessing as mp
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -355,6 +356,7 @@ def main() -> int:
         finally:
             for process in processes:
                 stop_server(process)
+            shutil.rmtree(tmp, ignore_errors=True)  # a run leaves a few GB of databases
     print_table(targets, batches, args, pg_line)
     return 0
 
