@@ -30,10 +30,10 @@ stretch of the same length. `--lighthouse` adds Lighthouse performance, mobile a
 when `npx` and Chromium (CHROME_PATH, default /usr/bin/chromium) are present: LIGHTHOUSE
 (pinned below; 12.x runs on Node 18.16+, 13.x needs Node 22) runs `--lighthouse-runs` times
 per form factor and the median run by score is shown with every run's score and total
-blocking time, as Lighthouse's docs advise on a noisy machine (a run whose trace Lighthouse
-loses, such as NO_NAVSTART, is run again, at most LIGHTHOUSE_RETRIES times). A quick run on
-a small data set: `--raw-days 1 --history-days 100 --requests 100` (the 90-day bars need only
-90 days).
+blocking time, as Lighthouse's docs advise on a noisy machine (a failed run, such as one
+whose trace Lighthouse lost, NO_NAVSTART, is run again, at most LIGHTHOUSE_RETRIES times
+per form factor). A quick run on a small data set: `--raw-days 1 --history-days 100
+--requests 100` (the 90-day bars need only 90 days).
 """
 
 from __future__ import annotations
@@ -198,8 +198,8 @@ def lighthouse(port: int, runs: int) -> dict[str, str]:
                 result = _lighthouse_run(f"http://127.0.0.1:{port}/", preset, chrome)
                 if not isinstance(result, str) or retried == LIGHTHOUSE_RETRIES:
                     break
-                # Lighthouse now and then loses its own trace of a page load (NO_NAVSTART,
-                # NO_FCP); that says nothing about the page, so such a run is run again.
+                # Any failure is run again: most are Lighthouse losing its own trace of
+                # the load (NO_NAVSTART, NO_FCP), which says nothing about the page.
                 retried += 1
             if isinstance(result, str):
                 scores[preset] = result
