@@ -488,23 +488,67 @@ def place_on_timeline(
 
 
 def _parse_report(body: bytes) -> Report | Response:
+    """The report, parsed once on the good path; a 400 or 422 naming the problem otherwise.
+
+    pydantic parses and validates in one pass (strict: "12" is not a number and 1 is not a
+    string). The wire models refuse NaN and Infinity themselves (no float field allows them,
+    no other field takes a float). What pydantic lets through is a repeated key (the last one
+    wins: which one did a proxy in front of us see?), so the keys the report was built from
+    are counted against the keys in the body; only when they differ does the strict parse
+    decide. At 500 results the count costs 0.25 ms where a second parse cost 0.6 ms.
+    """
     try:
-        # Strict JSON first (Rust, fast): NaN/Infinity literals and duplicate keys
-        # (which one would win?) are refused, where most JSON parsers let them through.
-        # cache_mode="keys": every result repeats the same keys (10 % faster at 100 results);
-        # the values are mostly unique ids and times, which a cache would only churn.
-        data = jiter.from_json(body, allow_inf_nan=False, catch_duplicate_keys=True, cache_mode="keys")
+        report = Report.model_validate_json(body, strict=True)
+    except ValidationError as error:
+        return _strict_json_refusal(body) or _schema_refusal(error)
+    if _keys_in_body(body) != _keys_in_report(report):
+        refused = _strict_json_refusal(body)
+        if refused is not None:
+            return refused
+    return report
+
+
+def _strict_json_refusal(body: bytes) -> Response | None:
+    """400 when the body is not strict JSON (NaN/Infinity literals, repeated keys, broken
+    syntax), 422 when it is not an object; None when it is a strict JSON object."""
+    try:
+        # jiter is the parser pydantic uses, here with both refusals switched on.
+        data = jiter.from_json(body, allow_inf_nan=False, catch_duplicate_keys=True)
     except ValueError as error:
         return json_error(400, f"body is not valid JSON: {_json_problem(body, error)}")
     if not isinstance(data, dict):
         return json_error(422, "report must be a JSON object")
-    try:
-        # strict: "12" is not a number and 1 is not a string; types must match the schema.
-        return Report.model_validate_json(body, strict=True)
-    except ValidationError as error:
-        details = [_detail(item) for item in error.errors(include_url=False, include_input=False)]
-        first = details[0]
-        return json_error(422, f"invalid report: {first['loc']}: {first['msg']}", details[:20])
+    return None
+
+
+def _schema_refusal(error: ValidationError) -> Response:
+    details = [_detail(item) for item in error.errors(include_url=False, include_input=False)]
+    first = details[0]
+    return json_error(422, f"invalid report: {first['loc']}: {first['msg']}", details[:20])
+
+
+_WHITESPACE = b" \t\r\n"
+
+
+def _keys_in_body(body: bytes) -> int:
+    """At least the number of keys in the body; exactly that unless a string holds a quote
+    followed by a colon.
+
+    Every key ends in `"` then `:`, with only whitespace allowed between them; with the
+    whitespace taken out, each key is one `":`. A string's escaped quote before a colon
+    counts too, which can only make the number larger (and send the body to the strict
+    parse).
+    """
+    return body.translate(None, _WHITESPACE).count(b'":')
+
+
+def _keys_in_report(report: Report) -> int:
+    """The distinct keys the body's objects gave: the fields each model was given (a repeated
+    key is one field) and the keys of each result's metrics and detail. Any other key would
+    have failed validation (`extra="forbid"`), so more keys in the body means a repeat."""
+    return len(report.model_fields_set) + sum(
+        len(r.model_fields_set) + len(r.metrics) + len(r.detail) for r in report.results
+    )
 
 
 def _json_problem(body: bytes, error: ValueError) -> str:

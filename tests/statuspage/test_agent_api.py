@@ -82,6 +82,31 @@ def test_empty_report_is_a_heartbeat(client: FlaskClient, agent_token: Callable[
     assert seen[0] is not None and seen[1] == "0.1.0"
 
 
+@pytest.mark.parametrize(
+    ("layout", "encode"),
+    [
+        ("compact", lambda body: json.dumps(body, separators=(",", ":"))),
+        ("indented", lambda body: json.dumps(body, indent=2)),
+        ("spaces before colons", lambda body: json.dumps(body, indent="\t", separators=(" ,", " \r\n: "))),
+    ],
+)
+def test_any_json_layout_of_a_valid_report_is_accepted(
+    client: FlaskClient, agent_token: Callable[..., str], db: Any, layout: str, encode: Callable[[Any], str]
+) -> None:
+    # Strings holding a quote and a colon make the body look as if it had more keys than the
+    # report: the strict parse then decides, and a valid report still passes.
+    body = report(
+        results=[
+            result(metrics={"a": 1.0, "b": 2.0}, detail={"code": 200, "note": 'said "x": y'}),
+            result(error='"quoted": fine', status="down"),
+        ]
+    )
+    response = post(client, agent_token(), encode(body), raw=True)
+    assert response.status_code == 200, (layout, response.json)
+    assert response.json["accepted"] == 2
+    assert count_results(db) == 2
+
+
 def test_local_check_results_are_accepted(
     client: FlaskClient, agent_token: Callable[..., str], db: Any
 ) -> None:
@@ -123,6 +148,54 @@ BAD_REPORTS: list[tuple[str, Any, bool, int, str, str]] = [
         True,
         400,
         "duplicate key 'status'",
+        "own",
+    ),
+    # A repeated key in a report that is otherwise valid (pydantic alone would keep the last),
+    # with the spacing and string contents the key count must not be fooled by.
+    (
+        "duplicate metric name",
+        raw_report(results=[result(metrics={"x": 1.0})]).replace(b'"x": 1.0', b'"x": 1.0, "x": 9.0'),
+        True,
+        400,
+        "duplicate key 'x'",
+        "own",
+    ),
+    (
+        "duplicate detail key",
+        raw_report(results=[result(detail={"code": 200})]).replace(
+            b'"code": 200', b'"code": 200, "code": 500'
+        ),
+        True,
+        400,
+        "duplicate key 'code'",
+        "own",
+    ),
+    (
+        "duplicate key with spaces before its colon",
+        raw_report().replace(b'"status": "up"', b'"status": "up", "status" \n\t: "down"'),
+        True,
+        400,
+        "duplicate key 'status'",
+        "own",
+    ),
+    (
+        "duplicate key, a string holding a quote and a colon",
+        raw_report(results=[result(error='said "x": y')]).replace(
+            b'"status": "up"', b'"status" : "up", "status" : "down"'
+        ),
+        True,
+        400,
+        "duplicate key 'status'",
+        "own",
+    ),
+    (
+        "duplicate top-level key, compact",
+        json.dumps(report(), separators=(",", ":"))
+        .encode()
+        .replace(b'"agent":', b'"agent":"edge-2","agent":'),
+        True,
+        400,
+        "duplicate key 'agent'",
         "own",
     ),
     ("nested 100000 deep", b"[" * 100_000 + b"]" * 100_000, True, 400, "nested too deeply", "own"),
