@@ -109,6 +109,36 @@ def test_upgrade_from_the_first_migration_keeps_every_row(tmp_path: Path) -> Non
     assert applied_migrations(connect(path)) == known_migrations()
 
 
+def test_results_status_rule_becomes_comparisons_and_still_holds(tmp_path: Path) -> None:
+    # SQLite rebuilds an IN list's lookup table for every inserted row (m0028): the rule is
+    # rewritten in place on a database that holds results, and every connection enforces the
+    # new text, one opened before the upgrade included.
+    path = tmp_path / "old.db"
+    db = first_migration_only(path)
+    fill_first_schema(db)
+    db.conn.close()
+    rows_before = snapshot(path)["rows"]["results"]
+    early = sqlite3.connect(path)
+    early.execute("SELECT count(*) FROM results").fetchone()
+
+    db = connect(path)
+    migrate(db)
+    db.conn.close()
+
+    (definition,) = early.execute("SELECT sql FROM sqlite_master WHERE name = 'results'").fetchone()
+    assert "IN (" not in definition
+    assert "CHECK (status = 'up' OR status = 'down' OR status = 'degraded')" in definition
+    assert early.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+    assert snapshot(path)["rows"]["results"] == rows_before
+    insert = "INSERT INTO results VALUES (?, 'api', 'edge-1', 't', 't', 1.0, ?, NULL, '{}', '{}')"
+    with pytest.raises(sqlite3.IntegrityError, match="CHECK constraint failed: status = 'up' OR"):
+        early.execute(insert, ("bad", "sideways"))
+    for status in ("up", "down", "degraded"):
+        early.execute(insert, (status, status))
+    early.commit()
+    early.close()
+
+
 def test_upgrade_through_the_cli_and_app_start(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "old.db"
     first_migration_only(path).conn.close()
