@@ -144,8 +144,8 @@ def migrated_sqlite_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def copy_of_migrated(template: Path, folder: Path) -> str:
-    target = folder / "upwatch.db"
+def copy_of_migrated(template: Path, folder: Path, name: str = "upwatch.db") -> str:
+    target = folder / name
     shutil.copyfile(template, target)
     return str(target)
 

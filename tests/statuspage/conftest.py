@@ -12,13 +12,14 @@ from flask.testing import FlaskClient
 from statuspage import create_app
 from statuspage.db import connect
 from statuspage.settings import Settings, load_settings
-from tests.conftest import FrozenClock
+from tests.conftest import FrozenClock, copy_of_migrated
 from tests.statuspage.public_data import PUBLIC_CONFIG, seed
 
 
 @pytest.fixture
-def public_settings(tmp_path: Path) -> Settings:
-    return load_settings(environ={}, **PUBLIC_CONFIG, database=str(tmp_path / "public.db"))
+def public_settings(tmp_path: Path, migrated_sqlite_file: Path) -> Settings:
+    database = copy_of_migrated(migrated_sqlite_file, tmp_path, "public.db")
+    return load_settings(environ={}, **PUBLIC_CONFIG, database=database)
 
 
 @pytest.fixture
