@@ -1,6 +1,7 @@
 """Result keys as 36-character text (today) or as 16-byte blobs, side by side (issue 18).
 
-Two SQLite files with the results table's columns and index, each filled with
+Two SQLite files with the results table and indexes as the migrations make them
+(the key's type swapped in the second), each filled with
 the same number of rows of UUIDv7 ids (what agents send: time-ordered, so the
 key index grows at its right edge). Then reports of 500 results are inserted
 into each in turn, the ids taken from the parsed report's UUID objects as
@@ -27,6 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from shared.ids import new_result_id  # noqa: E402
+from statuspage.db import migrate  # noqa: E402
 from statuspage.storage.sqlite_file import connect  # noqa: E402
 
 KEY_TYPES = ("TEXT", "BLOB")
@@ -37,19 +39,21 @@ INSERT = (
 )
 
 
-def create(path: Path, key_type: str) -> sqlite3.Connection:
+def results_schema(folder: Path) -> list[str]:
+    """The results table and its indexes as the migrations make them today."""
+    store = connect(Path(folder) / "schema.db")
+    migrate(store)
+    rows = store.conn.execute(
+        "SELECT sql FROM sqlite_master WHERE tbl_name = 'results' AND sql IS NOT NULL ORDER BY type DESC"
+    ).fetchall()  # 'table' sorts after 'index': DESC creates the table first
+    store.conn.close()
+    return [str(row[0]) for row in rows]
+
+
+def create(path: Path, schema: list[str], key_type: str) -> sqlite3.Connection:
     conn = connect(path).conn
-    conn.executescript(
-        f"""
-        CREATE TABLE results (
-            id {key_type} PRIMARY KEY, check_id TEXT NOT NULL, agent TEXT NOT NULL,
-            started_at TEXT NOT NULL, received_at TEXT NOT NULL, latency_ms REAL NOT NULL,
-            status TEXT NOT NULL, error TEXT, metrics TEXT NOT NULL DEFAULT '{{}}',
-            detail TEXT NOT NULL DEFAULT '{{}}'
-        );
-        CREATE INDEX results_check_time ON results(check_id, started_at);
-        """
-    )
+    for statement in schema:
+        conn.execute(statement.replace("id TEXT PRIMARY KEY", f"id {key_type} PRIMARY KEY"))
     return conn
 
 
@@ -72,7 +76,10 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         paths = {key_type: Path(folder) / f"{key_type.lower()}.db" for key_type in KEY_TYPES}
-        conns = {key_type: create(path, key_type) for key_type, path in paths.items()}
+        schema = results_schema(Path(folder))
+        if not any("id TEXT PRIMARY KEY" in statement for statement in schema):
+            raise SystemExit("results' key is no longer `id TEXT PRIMARY KEY`: update this bench")
+        conns = {key_type: create(path, schema, key_type) for key_type, path in paths.items()}
         for start in range(0, args.rows, 10_000):
             batch = [new_result_id() for _ in range(min(10_000, args.rows - start))]
             for key_type, conn in conns.items():
