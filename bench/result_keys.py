@@ -1,9 +1,9 @@
 """Result keys as 36-character text (today) or as 16-byte blobs, side by side (issue 18).
 
 Two SQLite files with the results table and indexes as the migrations make them
-(the key's type swapped in the second), each filled with
-the same number of rows of UUIDv7 ids (what agents send: time-ordered, so the
-key index grows at its right edge). Then reports of 500 results are inserted
+(the key's type swapped in the second), each filled with the same number of
+rows of UUIDv7 ids (what agents send: time-ordered, so the key index grows at
+its right edge). Then reports of 500 results are inserted
 into each in turn, the ids taken from the parsed report's UUID objects as
 ingest has them: text through the same pydantic dump ingest uses, blobs as
 `UUID.bytes`. Prints the median insert per report and each file's size.
